@@ -1,0 +1,18 @@
+"""Benchmarks, run as ``python -m lowswitch.benchmark <name> [options]``.
+
+Each sub-command lives in its own module ``lowswitch.benchmark.<name>`` exposing
+``main(argv: list[str] | None) -> int``; it prints a table and writes JSON (and a plot
+where one helps). Timings are compared as ratios measured side by side in one run, as
+medians of several repetitions.
+"""
+
+from __future__ import annotations
+
+BENCHMARKS: dict[str, str] = {
+    "gp": "lowswitch.benchmark.gp",
+    "bo": "lowswitch.benchmark.bo",
+    "tune": "lowswitch.benchmark.tune",
+    "campaign": "lowswitch.benchmark.campaign",
+}
+
+__all__ = ["BENCHMARKS"]
