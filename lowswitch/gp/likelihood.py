@@ -1,0 +1,158 @@
+r"""Exact log-likelihood of all t observations from the unique-point statistics.
+
+ALGORITHMS.md section 2 (derived there): with ``p_i`` the precision of point ``i``'s
+mean (``n_i / sigma2``, or ``W_i = sum_s 1 / v_s`` for known noise ``v_s``),
+
+.. math::
+    \log p(y_{1..t}) = \log \mathcal N(\bar y;\, m(U),\, K_U + P^{-1})
+        - \sum_i \Big[\tfrac{n_i - 1}{2}\log(2\pi\sigma^2) + \tfrac12 \log n_i
+        + \tfrac{Q_i}{2\sigma^2}\Big]
+
+(homoscedastic), and for known noise the within-point term is
+``-sum_i [(n_i - 1)/2 log 2 pi + 1/2 sum_s log v_s + 1/2 log W_i + wQ_i / 2]``.
+
+The Gaussian term is evaluated through ``A = I + S K_U S`` (``S = diag(sqrt p)``):
+``logdet(K_U + P^{-1}) = logdet A - sum log p`` and
+``r^T (K_U + P^{-1})^{-1} r = |L^{-1} S r|^2``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+from gpytorch.mlls import MarginalLogLikelihood
+from torch import Tensor
+
+from lowswitch.gp.linalg import cholesky_psd, solve_lower
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lowswitch.gp.model import UniquePointGP
+
+__all__ = [
+    "ExactReplicateMLL",
+    "gaussian_means_log_density",
+    "within_point_log_density",
+    "within_point_log_density_known_noise",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def precision_factor(K_U: Tensor, precision: Tensor) -> Tensor:
+    """Cholesky factor of ``A = I + S K_U S``, ``S = diag(sqrt(precision))``.
+
+    Args:
+        K_U: ``(q, q)`` prior covariance of the unique points.
+        precision: ``(q,)`` precision of each unique point's mean.
+
+    Returns:
+        ``(q, q)`` lower-triangular factor.
+
+    Example:
+        >>> L = precision_factor(torch.eye(2, dtype=torch.float64), torch.tensor([3.0, 0.0]).double())
+        >>> [round(v, 12) for v in L.diagonal().tolist()]
+        [2.0, 1.0]
+    """
+    s = precision.sqrt()
+    A = s[:, None] * K_U * s[None, :]
+    A = A + torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    return cholesky_psd(A)
+
+
+def gaussian_means_log_density(
+    K_U: Tensor, residual: Tensor, precision: Tensor, L: Tensor | None = None
+) -> Tensor:
+    """``log N(residual; 0, K_U + diag(1 / precision))`` through the A-form.
+
+    Args:
+        K_U: ``(q, q)`` prior covariance.
+        residual: ``(q,)`` ``ybar - m(U)``.
+        precision: ``(q,)`` precisions ``p_i > 0``.
+        L: optional precomputed :func:`precision_factor`.
+
+    Returns:
+        Scalar tensor.
+
+    Example:
+        >>> K = torch.eye(1, dtype=torch.float64)
+        >>> v = gaussian_means_log_density(K, torch.zeros(1).double(), torch.ones(1).double())
+        >>> round(v.item(), 6) == round(-0.5 * math.log(2 * math.pi * 2.0), 6)
+        True
+    """
+    if L is None:
+        L = precision_factor(K_U, precision)
+    s = precision.sqrt()
+    z = solve_lower(L, (s * residual).unsqueeze(-1)).squeeze(-1)
+    logdet = 2.0 * L.diagonal().log().sum() - precision.log().sum()
+    q = residual.shape[-1]
+    return -0.5 * (z @ z) - 0.5 * logdet - 0.5 * q * _LOG_2PI
+
+
+def within_point_log_density(n: Tensor, m2: Tensor, sigma2: Tensor) -> Tensor:
+    """Homoscedastic within-point term (second line of ALGORITHMS.md section 2).
+
+    Args:
+        n: ``(q,)`` counts; m2: ``(q,)`` within-point sums of squares; sigma2: scalar.
+
+    Example:
+        >>> one = torch.ones(1, dtype=torch.float64)
+        >>> within_point_log_density(one, 0 * one, one).item()
+        -0.0
+    """
+    return -(
+        0.5 * (n - 1.0).sum() * (_LOG_2PI + sigma2.log())
+        + 0.5 * n.log().sum()
+        + 0.5 * m2.sum() / sigma2
+    )
+
+
+def within_point_log_density_known_noise(
+    n: Tensor, W: Tensor, wm2: Tensor, logvar: Tensor
+) -> Tensor:
+    """Known-noise within-point term.
+
+    Args:
+        n: ``(q,)`` counts; W: ``(q,)`` total precisions; wm2: ``(q,)`` weighted sums of
+        squares; logvar: ``(q,)`` sums of log noise variances.
+
+    Example:
+        >>> one = torch.ones(1, dtype=torch.float64)
+        >>> within_point_log_density_known_noise(one, one, 0 * one, 0 * one).item()
+        -0.0
+    """
+    return -(
+        0.5 * (n - 1.0).sum() * _LOG_2PI + 0.5 * logvar.sum() + 0.5 * W.log().sum() + 0.5 * wm2.sum()
+    )
+
+
+class ExactReplicateMLL(MarginalLogLikelihood):
+    """gpytorch ``MarginalLogLikelihood`` wrapper of the exact replicate likelihood.
+
+    ``forward`` ignores the function distribution and targets gpytorch passes and returns
+    ``(exact log-likelihood + log priors) / t``, the same scaling as gpytorch's
+    ``ExactMarginalLogLikelihood``, so BoTorch's fitting machinery
+    (``fit_gpytorch_mll``) optimises the right objective.
+
+    Example:
+        >>> from lowswitch.gp.model import UniquePointGP
+        >>> X = torch.tensor([[0.1], [0.1], [0.7]], dtype=torch.float64)
+        >>> model = UniquePointGP(X, torch.tensor([[1.0], [1.2], [0.3]], dtype=torch.float64))
+        >>> mll = ExactReplicateMLL(model)
+        >>> bool(torch.isfinite(mll()))
+        True
+    """
+
+    def __init__(self, model: UniquePointGP) -> None:
+        super().__init__(model.likelihood, model)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        model = self.model
+        value = model.exact_marginal_log_likelihood()
+        for _, module, prior, closure, _ in model.named_priors():
+            value = value + prior.log_prob(closure(module)).sum()
+        return value / model.n_observations
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.forward(*args, **kwargs)

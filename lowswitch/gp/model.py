@@ -1,0 +1,487 @@
+r"""``UniquePointGP``: an exact GP conditioned on unique inputs, as a BoTorch model.
+
+Shapes: ``t`` observations, ``q`` unique inputs, ``d`` input dimension, ``m`` test
+points, ``...`` batch dimensions of test inputs.
+
+The posterior (ALGORITHMS.md section 1) treats unique point ``u_i`` as one observation
+of its mean ``ybar_i`` with noise ``sigma2 / n_i`` and is *identical* to the posterior of a
+GP on all t rows; it is evaluated through the factor ``L`` of ``A = I + S K_U S``
+(``S = diag(sqrt(n / sigma2))``, see :mod:`lowswitch.gp.linalg`):
+
+.. math::
+    \mu(x) = m(x) + k_U(x)^T S A^{-1} S (\bar y - m(U)),\qquad
+    \sigma^2(x) = k(x, x) - |L^{-1} S k_U(x)|^2 .
+
+Outcome standardisation is fitted on all t observations, computed exactly from the
+statistics (pooled mean and unbiased standard deviation of the raw rows), which equals
+``botorch.models.transforms.Standardize`` fitted on the t rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from botorch.exceptions.warnings import InputDataWarning
+from botorch.models.gpytorch import GPyTorchModel
+from botorch.models.transforms.input import InputTransform
+from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import (
+    get_covar_module_with_dim_scaled_prior,
+    get_gaussian_likelihood_with_lognormal_prior,
+)
+from botorch.utils.types import DEFAULT, _DefaultType
+from gpytorch.distributions import MultivariateNormal
+from gpytorch.constraints import Positive
+from gpytorch.kernels import Kernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean, Mean
+from gpytorch.models import ExactGP
+from torch import Tensor
+
+from lowswitch.errors import InputError
+from lowswitch.gp.likelihood import (
+    gaussian_means_log_density,
+    precision_factor,
+    within_point_log_density,
+    within_point_log_density_known_noise,
+)
+from lowswitch.gp.linalg import append_rows, scale_row_and_downdate, solve_lower
+from lowswitch.gp.stats import UniqueStats
+
+__all__ = ["UniquePointGP"]
+
+# A repeat that multiplies a point's precision by more than this is folded in by a new
+# factorisation instead of a downdate (the downdate loses ~log10(c^2) digits).
+_MAX_DOWNDATE_GROWTH = 100.0
+
+
+@dataclass
+class _Cache:
+    U: Tensor  # (q, d) transformed unique inputs
+    s: Tensor  # (q,) sqrt precision
+    L: Tensor  # (q, q) factor of I + S K_U S
+    alpha: Tensor  # (q,) S A^-1 S (ybar - m(U))
+
+
+def _check_tensor(name: str, value: Any, ndim: tuple[int, ...]) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise InputError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if value.ndim not in ndim:
+        want = " or ".join(f"{n}-D" for n in ndim)
+        raise InputError(f"{name}: expected a {want} tensor, got shape {tuple(value.shape)}")
+    if value.numel() == 0:
+        raise InputError(f"{name}: expected at least one row, got shape {tuple(value.shape)}")
+    if value.is_complex():
+        raise InputError(f"{name}: expected real values, got dtype {value.dtype}")
+    if value.dtype == torch.float32 or value.dtype == torch.float16 or value.dtype == torch.bfloat16:
+        warnings.warn(
+            f"{name} has dtype {value.dtype}; lowswitch upcasts to float64 "
+            "(GP maths in lower precision is unreliable).",
+            InputDataWarning,
+            stacklevel=3,
+        )
+    value = value.to(torch.float64)
+    if not bool(torch.isfinite(value).all()):
+        bad = (~torch.isfinite(value)).nonzero()[0].tolist()
+        raise InputError(f"{name}: expected finite values, got a NaN/inf at index {bad}")
+    return value
+
+
+def validate_observations(
+    X: Any, Y: Any, Yvar: Any, d: int | None = None, names: tuple[str, str, str] = ("X", "Y", "Yvar")
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Check and convert observations to float64 ``(t, d)``, ``(t,)``, ``(t,)``.
+
+    Example:
+        >>> X, Y, V = validate_observations(torch.zeros(2, 1).double(), torch.ones(2, 1).double(), None)
+        >>> X.shape, Y.shape, V
+        (torch.Size([2, 1]), torch.Size([2]), None)
+    """
+    nx, ny, nv = names
+    X = _check_tensor(nx, X, (2,))
+    Y = _check_tensor(ny, Y, (1, 2))
+    if Y.ndim == 2:
+        if Y.shape[1] != 1:
+            raise InputError(f"{ny}: expected shape (t, 1) (one outcome), got {tuple(Y.shape)}")
+        Y = Y[:, 0]
+    if Y.shape[0] != X.shape[0]:
+        raise InputError(
+            f"{ny}: expected {X.shape[0]} rows to match {nx} {tuple(X.shape)}, got {Y.shape[0]}"
+        )
+    if d is not None and X.shape[1] != d:
+        raise InputError(f"{nx}: expected {d} columns (the model's input dimension), got {X.shape[1]}")
+    V: Tensor | None = None
+    if Yvar is not None:
+        V = _check_tensor(nv, Yvar, (1, 2)).reshape(-1)
+        if V.shape[0] != Y.shape[0]:
+            raise InputError(f"{nv}: expected {Y.shape[0]} values to match {ny}, got {V.shape[0]}")
+        if bool((V <= 0).any()):
+            raise InputError(f"{nv}: expected strictly positive noise variances")
+    return X, Y, V
+
+
+class UniquePointGP(GPyTorchModel, ExactGP):
+    r"""Exact single-output GP over unique inputs with replicate counts (a BoTorch model).
+
+    Args:
+        train_X: ``(t, d)`` inputs, exact repeats allowed (merged after
+            canonicalisation: float64, ``-0.0 -> 0.0``, bitwise row equality).
+        train_Y: ``(t, 1)`` (or ``(t,)``) observations.
+        train_Yvar: optional ``(t, 1)`` known per-observation noise variances; then the
+            noise is fixed (precision-weighted means) and not learned.
+        covar_module: gpytorch kernel; default BoTorch's RBF with ARD and the
+            dimension-scaled log-normal lengthscale prior (as ``SingleTaskGP``).
+        mean_module: gpytorch mean; default ``ConstantMean``.
+        input_transform: BoTorch input transform, fitted on the unique inputs.
+        outcome_transform: ``DEFAULT`` (standardise on all t observations), ``None``, or
+            a ``Standardize(m=1)`` instance (fitted here from the statistics).
+
+    ``model.likelihood.noise`` is the *per-observation* noise variance ``sigma2``
+    (standardised units), learned by :func:`lowswitch.fit_gp` with BoTorch's log-normal
+    noise prior. After changing hyperparameters by hand call ``model.train()`` (or
+    :meth:`clear_cache`) so that the cached factor is rebuilt.
+
+    Example:
+        >>> import torch
+        >>> from lowswitch import UniquePointGP, fit_gp
+        >>> X = torch.tensor([[0.2], [0.2], [0.5], [0.9], [0.9], [0.9]], dtype=torch.float64)
+        >>> Y = torch.sin(6 * X) + 0.05 * torch.tensor([[1.], [-1.], [0.], [2.], [0.], [-1.]])
+        >>> model = fit_gp(UniquePointGP(X, Y))
+        >>> model.n_unique, model.n_observations
+        (3, 6)
+        >>> model.posterior(torch.rand(4, 1, dtype=torch.float64)).mean.shape
+        torch.Size([4, 1])
+    """
+
+    _num_outputs = 1
+
+    def __init__(
+        self,
+        train_X: Tensor,
+        train_Y: Tensor,
+        train_Yvar: Tensor | None = None,
+        covar_module: Kernel | None = None,
+        mean_module: Mean | None = None,
+        input_transform: InputTransform | None = None,
+        outcome_transform: Standardize | _DefaultType | None = DEFAULT,
+    ) -> None:
+        X, Y, V = validate_observations(
+            train_X, train_Y, train_Yvar, names=("train_X", "train_Y", "train_Yvar")
+        )
+        if outcome_transform is DEFAULT:
+            outcome_transform = Standardize(m=1)
+        if outcome_transform is not None and not isinstance(outcome_transform, Standardize):
+            raise InputError(
+                "outcome_transform: expected DEFAULT, None or botorch Standardize(m=1) "
+                f"(other transforms cannot be computed from replicate statistics), got "
+                f"{type(outcome_transform).__name__}; transform Y yourself before fitting"
+            )
+        stats = UniqueStats(X, Y, V)
+        d = stats.d
+        if V is None:
+            likelihood: GaussianLikelihood = get_gaussian_likelihood_with_lognormal_prior()
+        else:
+            likelihood = GaussianLikelihood(noise_constraint=Positive())
+            likelihood.raw_noise.requires_grad_(False)
+        ExactGP.__init__(self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood)
+        self.stats = stats
+        self.mean_module = ConstantMean() if mean_module is None else mean_module
+        self.covar_module = (
+            get_covar_module_with_dim_scaled_prior(ard_num_dims=d)
+            if covar_module is None
+            else covar_module
+        )
+        if input_transform is not None:
+            input_transform.train()
+            input_transform(stats.X)  # learn e.g. Normalize bounds on the unique inputs
+            input_transform.eval()
+            self.input_transform = input_transform
+        if outcome_transform is not None:
+            self.outcome_transform = outcome_transform
+        self.to(torch.float64)
+        self._cache: _Cache | None = None
+        self.refit_outcome_transform()
+
+    # ------------------------------------------------------------- properties
+    @property
+    def n_unique(self) -> int:
+        """Number of unique inputs ``q``."""
+        return self.stats.q
+
+    @property
+    def n_observations(self) -> int:
+        """Number of observations ``t`` (repeats included)."""
+        return self.stats.t
+
+    @property
+    def unique_X(self) -> Tensor:
+        """``(q, d)`` unique inputs in raw (untransformed) units, first-seen order."""
+        return self.stats.X
+
+    @property
+    def counts(self) -> Tensor:
+        """``(q,)`` number of observations of each unique input."""
+        return self.stats.n
+
+    @property
+    def means(self) -> Tensor:
+        """``(q,)`` mean observation per unique input (precision-weighted with known noise)."""
+        s = self.stats
+        return s.mean if s.wmean is None else s.wmean
+
+    @property
+    def heteroscedastic(self) -> bool:
+        """Whether known per-observation noise variances were given."""
+        return self.stats.heteroscedastic
+
+    @property
+    def outcome_scale(self) -> tuple[float, float]:
+        """``(mean, std)`` of the outcome standardisation (``(0, 1)`` without one)."""
+        tf = getattr(self, "outcome_transform", None)
+        if tf is None:
+            return 0.0, 1.0
+        return float(tf.means.item()), float(tf.stdvs.item())
+
+    @property
+    def noise_variance(self) -> Tensor:
+        """Per-observation noise variance in *original* outcome units (scalar tensor).
+
+        With known noise: the harmonic mean ``t / sum_s 1 / v_s`` of the given variances.
+        """
+        if self.heteroscedastic:
+            assert self.stats.W is not None
+            return self.stats.n.sum() / self.stats.W.sum()
+        return self.likelihood.noise.detach().reshape(()) * self.outcome_scale[1] ** 2
+
+    # ----------------------------------------------------------- transforms
+    def refit_outcome_transform(self) -> None:
+        """Refit the standardisation on all t observations (exact, O(q)); clears the cache.
+
+        Called at construction and by :func:`lowswitch.fit_gp`; between refits new
+        observations are standardised with the current constants.
+        """
+        tf = getattr(self, "outcome_transform", None)
+        if tf is not None:
+            t, mean, ss = self.stats.total_moments()
+            std = math.sqrt(ss / (t - 1.0)) if t > 1 else 1.0
+            if not std >= tf._min_stdv:
+                std = 1.0
+            like = torch.ones(1, 1, dtype=torch.float64)
+            tf.means = like * mean
+            tf.stdvs = like * std
+            tf._stdvs_sq = like * std * std
+            tf._is_trained = torch.tensor(True)
+            tf.eval()
+            if self.heteroscedastic:
+                assert self.stats.W is not None
+                self.likelihood.noise = (self.stats.n.sum() / self.stats.W.sum()) / std**2
+        self._sync_train_data()
+
+    def _transform_X(self, X: Tensor) -> Tensor:
+        tf = getattr(self, "input_transform", None)
+        if tf is None:
+            return X
+        was_training = tf.training
+        tf.eval()
+        try:
+            return tf(X)
+        finally:
+            tf.train(was_training)
+
+    def _standardized(self) -> tuple[Tensor, Tensor]:
+        """``(ybar_tf, precision)``, each ``(q,)``, in standardised outcome units."""
+        mu, sd = self.outcome_scale
+        s = self.stats
+        if s.heteroscedastic:
+            assert s.W is not None and s.wmean is not None
+            return (s.wmean - mu) / sd, s.W * sd**2
+        return (s.mean - mu) / sd, s.n / self.likelihood.noise.reshape(())
+
+    def _sync_train_data(self) -> None:
+        ybar, _ = self._standardized()
+        self.set_train_data(
+            inputs=self._transform_X(self.stats.X).detach(), targets=ybar.detach(), strict=False
+        )
+        self._cache = None
+
+    # ------------------------------------------------------------ likelihood
+    def exact_marginal_log_likelihood(self, original_units: bool = False) -> Tensor:
+        r"""Log-density of all t observations (ALGORITHMS.md section 2), differentiable.
+
+        Args:
+            original_units: if True, add the standardisation Jacobian ``-t log(std)`` so
+                the value is the density of the raw observations; by default it is the
+                density of the standardised observations (what BoTorch's MLL optimises).
+
+        Returns:
+            Scalar tensor.
+        """
+        s = self.stats
+        mu, sd = self.outcome_scale
+        U = self._transform_X(s.X)
+        K = self.covar_module(U).to_dense()
+        ybar, precision = self._standardized()
+        residual = ybar - self.mean_module(U)
+        value = gaussian_means_log_density(K, residual, precision)
+        if s.heteroscedastic:
+            assert s.W is not None and s.wm2 is not None and s.logvar is not None
+            value = value + within_point_log_density_known_noise(
+                s.n, s.W * sd**2, s.wm2, s.logvar - s.n * math.log(sd**2)
+            )
+        else:
+            sigma2 = self.likelihood.noise.reshape(())
+            value = value + within_point_log_density(s.n, s.m2 / sd**2, sigma2)
+        if original_units:
+            value = value - s.n.sum() * math.log(sd)
+        return value
+
+    # ------------------------------------------------------------- posterior
+    def train(self, mode: bool = True) -> UniquePointGP:
+        """Switch mode; entering training mode drops the cached factor."""
+        if mode:
+            self._cache = None
+        return super().train(mode)  # type: ignore[return-value]
+
+    def clear_cache(self) -> None:
+        """Drop the cached factor (call after changing hyperparameters by hand)."""
+        self._cache = None
+
+    def _get_cache(self) -> _Cache:
+        if self._cache is None:
+            with torch.no_grad():
+                U = self._transform_X(self.stats.X)
+                ybar, precision = self._standardized()
+                L = precision_factor(self.covar_module(U).to_dense(), precision)
+                self._cache = self._finish_cache(U, precision.sqrt(), L, ybar)
+        return self._cache
+
+    def _finish_cache(self, U: Tensor, s: Tensor, L: Tensor, ybar: Tensor) -> _Cache:
+        r = s * (ybar - self.mean_module(U))
+        z = solve_lower(L, r.unsqueeze(-1))
+        alpha = s * torch.linalg.solve_triangular(L.T, z, upper=True).squeeze(-1)
+        return _Cache(U=U, s=s, L=L, alpha=alpha)
+
+    def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
+        """Latent posterior at already input-transformed ``X`` ``(..., m, d)``, standardised units."""
+        c = self._get_cache()
+        Kxu = self.covar_module(X, c.U).to_dense()  # (..., m, q)
+        mean = self.mean_module(X) + Kxu @ c.alpha
+        V = solve_lower(c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2))  # (..., q, m)
+        covar = self.covar_module(X).to_dense() - V.transpose(-1, -2) @ V
+        return MultivariateNormal(mean, covar)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.training:
+            return super().__call__(*args, **kwargs)
+        return self.posterior_mvn(args[0])
+
+    def forward(self, x: Tensor) -> MultivariateNormal:
+        """Prior at (transformed) inputs ``x`` ``(..., m, d)``."""
+        return MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+    # --------------------------------------------------------------- updates
+    def add_observations(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> None:
+        """Condition on new observations without refitting hyperparameters.
+
+        A repeat of known point ``i`` updates its statistics in O(1) and the cached
+        factor by a row scaling and rank-one downdate (O((q - i) q)); new unique points
+        append rows to the factor (O(q^2) each). Nothing is changed if validation fails.
+
+        Args:
+            X: ``(k, d)`` inputs.
+            Y: ``(k, 1)`` or ``(k,)`` observations.
+            Yvar: ``(k, 1)`` known noise variances (required iff built with train_Yvar).
+        """
+        X, Y, V = validate_observations(X, Y, Yvar, d=self.stats.d)
+        if (V is None) == self.heteroscedastic:
+            raise InputError(
+                "Yvar: expected known noise variances "
+                + ("(this model was built with train_Yvar)" if self.heteroscedastic else "to be None")
+            )
+        old = self._cache
+        q_old = self.stats.q
+        _, p_old = self._standardized()
+        self.stats.add(X, Y, V)
+        ybar, p_new = self._standardized()
+        self._sync_train_data()
+        if old is None or self.training:
+            return
+        with torch.no_grad():
+            self._cache = self._updated_cache(old, q_old, p_old, p_new, ybar)
+
+    def _updated_cache(
+        self, old: _Cache, q_old: int, p_old: Tensor, p_new: Tensor, ybar: Tensor
+    ) -> _Cache:
+        L = old.L
+        growth = p_new[:q_old] / p_old
+        changed = (growth != 1.0).nonzero().flatten().tolist()
+        if any(float(growth[i]) > _MAX_DOWNDATE_GROWTH for i in changed):
+            return self._rebuilt_cache()
+        for i in changed:
+            L = scale_row_and_downdate(L, i, math.sqrt(float(growth[i])))
+        U = old.U
+        s = p_new.sqrt()
+        if self.stats.q > q_old:
+            U_new = self._transform_X(self.stats.X[q_old:])
+            s_new = s[q_old:]
+            A21 = s_new[:, None] * self.covar_module(U_new, U).to_dense() * s[None, :q_old]
+            A22 = s_new[:, None] * self.covar_module(U_new).to_dense() * s_new[None, :]
+            A22 = A22 + torch.eye(A22.shape[0], dtype=A22.dtype, device=A22.device)
+            L = append_rows(L, A21, A22)
+            U = torch.cat([U, U_new])
+        return self._finish_cache(U, s, L, ybar)
+
+    def _rebuilt_cache(self) -> _Cache:
+        self._cache = None
+        return self._get_cache()
+
+    def hallucinate(self, X: Tensor, counts: Tensor | list[int]) -> UniquePointGP:
+        """A copy conditioned on ``counts`` zero-innovation observations at ``X`` (GP-BUCB).
+
+        The fantasised values equal the current posterior mean, so the copy's posterior
+        mean is unchanged everywhere while its variance shrinks as if the observations had
+        been made; variances do not depend on observed values.
+
+        Args:
+            X: ``(k, d)`` inputs; counts: ``k`` positive integers.
+
+        Returns:
+            A new model (this one is not changed).
+        """
+        X = _check_tensor("X", X, (2,))
+        n = torch.as_tensor(counts, dtype=torch.long).reshape(-1)
+        if n.shape[0] != X.shape[0] or bool((n < 1).any()):
+            raise InputError(f"counts: expected {X.shape[0]} positive integers, got {n.tolist()}")
+        self._get_cache()
+        with torch.no_grad():
+            mean = self.posterior(X).mean.reshape(-1)
+        rows = torch.repeat_interleave(torch.arange(X.shape[0]), n)
+        new = copy.deepcopy(self)
+        Yvar = None
+        if self.heteroscedastic:
+            Yvar = self.noise_variance.expand(rows.shape[0]).clone()
+        new.add_observations(X[rows], mean[rows], Yvar)
+        return new
+
+    def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> UniquePointGP:
+        """A copy conditioned on ``(X, Y)`` (``(k, d)``, ``(k, 1)``); no batched fantasies."""
+        if X.ndim != 2:
+            raise InputError(
+                f"X: UniquePointGP conditions on (k, d) inputs only, got shape {tuple(X.shape)}"
+            )
+        new = copy.deepcopy(self)
+        new.add_observations(X, Y, kwargs.get("noise"))
+        return new
+
+    # ------------------------------------------------------------ information
+    def information_gain(self) -> Tensor:
+        r"""``1/2 log det(I + N^{1/2} K_U N^{1/2} / sigma2)`` from the cached factor.
+
+        The data-dependent ``gamma_t`` of IGP-UCB (ALGORITHMS.md section 3).
+        """
+        return self._get_cache().L.diagonal().log().sum()
