@@ -17,8 +17,8 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     """MAP-fit ``model``'s hyperparameters and noise on the exact t-observation likelihood.
 
     First refits the outcome standardisation on all t observations, then maximises
-    ``(exact log-likelihood + log priors) / t`` (:class:`~lowswitch.gp.likelihood.ExactReplicateMLL`)
-    with BoTorch's ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on
+    ``(exact log-likelihood + log priors) / t``
+    (:class:`~lowswitch.gp.likelihood.ExactReplicateMLL`) with BoTorch's ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on
     failure). The priors are BoTorch's ``SingleTaskGP`` defaults: a dimension-scaled
     log-normal prior on the RBF lengthscales and a log-normal prior on the noise.
 
@@ -35,7 +35,8 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
         >>> from lowswitch import UniquePointGP
         >>> g = torch.Generator().manual_seed(0)
         >>> X = torch.rand(5, 2, generator=g, dtype=torch.float64).repeat(20, 1)
-        >>> Y = X.sum(-1, keepdim=True) + 0.1 * torch.randn(100, 1, generator=g, dtype=torch.float64)
+        >>> noise = torch.randn(100, 1, generator=g, dtype=torch.float64)
+        >>> Y = X.sum(-1, keepdim=True) + 0.1 * noise
         >>> model = fit_gp(UniquePointGP(X, Y))
         >>> 0.001 < model.noise_variance.item() < 0.1
         True
@@ -56,4 +57,3 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     model.eval()
     model.clear_cache()
     return model
-

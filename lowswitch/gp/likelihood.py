@@ -51,7 +51,8 @@ def precision_factor(K_U: Tensor, precision: Tensor) -> Tensor:
         ``(q, q)`` lower-triangular factor.
 
     Example:
-        >>> L = precision_factor(torch.eye(2, dtype=torch.float64), torch.tensor([3.0, 0.0]).double())
+        >>> p = torch.tensor([3.0, 0.0], dtype=torch.float64)
+        >>> L = precision_factor(torch.eye(2, dtype=torch.float64), p)
         >>> [round(v, 12) for v in L.diagonal().tolist()]
         [2.0, 1.0]
     """
@@ -123,7 +124,10 @@ def within_point_log_density_known_noise(
         -0.0
     """
     return -(
-        0.5 * (n - 1.0).sum() * _LOG_2PI + 0.5 * logvar.sum() + 0.5 * W.log().sum() + 0.5 * wm2.sum()
+        0.5 * (n - 1.0).sum() * _LOG_2PI
+        + 0.5 * logvar.sum()
+        + 0.5 * W.log().sum()
+        + 0.5 * wm2.sum()
     )
 
 

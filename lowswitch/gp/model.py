@@ -35,12 +35,13 @@ from botorch.models.utils.gpytorch_modules import (
     get_gaussian_likelihood_with_lognormal_prior,
 )
 from botorch.utils.types import DEFAULT, _DefaultType
-from gpytorch.distributions import MultivariateNormal
 from gpytorch.constraints import Positive
+from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import Kernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean, Mean
 from gpytorch.models import ExactGP
+from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
 from lowswitch.errors import InputError
@@ -78,7 +79,11 @@ def _check_tensor(name: str, value: Any, ndim: tuple[int, ...]) -> Tensor:
         raise InputError(f"{name}: expected at least one row, got shape {tuple(value.shape)}")
     if value.is_complex():
         raise InputError(f"{name}: expected real values, got dtype {value.dtype}")
-    if value.dtype == torch.float32 or value.dtype == torch.float16 or value.dtype == torch.bfloat16:
+    if (
+        value.dtype == torch.float32
+        or value.dtype == torch.float16
+        or value.dtype == torch.bfloat16
+    ):
         warnings.warn(
             f"{name} has dtype {value.dtype}; lowswitch upcasts to float64 "
             "(GP maths in lower precision is unreliable).",
@@ -93,12 +98,17 @@ def _check_tensor(name: str, value: Any, ndim: tuple[int, ...]) -> Tensor:
 
 
 def validate_observations(
-    X: Any, Y: Any, Yvar: Any, d: int | None = None, names: tuple[str, str, str] = ("X", "Y", "Yvar")
+    X: Any,
+    Y: Any,
+    Yvar: Any,
+    d: int | None = None,
+    names: tuple[str, str, str] = ("X", "Y", "Yvar"),
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Check and convert observations to float64 ``(t, d)``, ``(t,)``, ``(t,)``.
 
     Example:
-        >>> X, Y, V = validate_observations(torch.zeros(2, 1).double(), torch.ones(2, 1).double(), None)
+        >>> zeros, ones = torch.zeros(2, 1).double(), torch.ones(2, 1).double()
+        >>> X, Y, V = validate_observations(zeros, ones, None)
         >>> X.shape, Y.shape, V
         (torch.Size([2, 1]), torch.Size([2]), None)
     """
@@ -114,7 +124,9 @@ def validate_observations(
             f"{ny}: expected {X.shape[0]} rows to match {nx} {tuple(X.shape)}, got {Y.shape[0]}"
         )
     if d is not None and X.shape[1] != d:
-        raise InputError(f"{nx}: expected {d} columns (the model's input dimension), got {X.shape[1]}")
+        raise InputError(
+            f"{nx}: expected {d} columns (the model's input dimension), got {X.shape[1]}"
+        )
     V: Tensor | None = None
     if Yvar is not None:
         V = _check_tensor(nv, Yvar, (1, 2)).reshape(-1)
@@ -188,7 +200,9 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         else:
             likelihood = GaussianLikelihood(noise_constraint=Positive())
             likelihood.raw_noise.requires_grad_(False)
-        ExactGP.__init__(self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood)
+        ExactGP.__init__(
+            self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
+        )
         self.stats = stats
         self.mean_module = ConstantMean() if mean_module is None else mean_module
         self.covar_module = (
@@ -283,13 +297,13 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         self._sync_train_data()
 
     def _transform_X(self, X: Tensor) -> Tensor:
-        tf = getattr(self, "input_transform", None)
+        tf: InputTransform | None = getattr(self, "input_transform", None)
         if tf is None:
             return X
         was_training = tf.training
         tf.eval()
         try:
-            return tf(X)
+            return tf(X)  # type: ignore[operator]
         finally:
             tf.train(was_training)
 
@@ -322,7 +336,7 @@ class UniquePointGP(GPyTorchModel, ExactGP):
             Scalar tensor.
         """
         s = self.stats
-        mu, sd = self.outcome_scale
+        _, sd = self.outcome_scale
         U = self._transform_X(s.X)
         K = self.covar_module(U).to_dense()
         ybar, precision = self._standardized()
@@ -367,13 +381,16 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         return _Cache(U=U, s=s, L=L, alpha=alpha)
 
     def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
-        """Latent posterior at already input-transformed ``X`` ``(..., m, d)``, standardised units."""
+        """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units."""
         c = self._get_cache()
         Kxu = self.covar_module(X, c.U).to_dense()  # (..., m, q)
         mean = self.mean_module(X) + Kxu @ c.alpha
         V = solve_lower(c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2))  # (..., q, m)
         covar = self.covar_module(X).to_dense() - V.transpose(-1, -2) @ V
-        return MultivariateNormal(mean, covar)
+        covar = 0.5 * (covar + covar.transpose(-1, -2))
+        # a LinearOperator keeps gpytorch on its jittered (psd-safe) Cholesky path when
+        # sampling near-singular joint posteriors (e.g. at heavily replicated points)
+        return MultivariateNormal(mean, DenseLinearOperator(covar))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.training:
@@ -401,7 +418,11 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         if (V is None) == self.heteroscedastic:
             raise InputError(
                 "Yvar: expected known noise variances "
-                + ("(this model was built with train_Yvar)" if self.heteroscedastic else "to be None")
+                + (
+                    "(this model was built with train_Yvar)"
+                    if self.heteroscedastic
+                    else "to be None"
+                )
             )
         old = self._cache
         q_old = self.stats.q
@@ -468,14 +489,16 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         new.add_observations(X[rows], mean[rows], Yvar)
         return new
 
-    def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> UniquePointGP:
+    def condition_on_observations(
+        self, X: Tensor, Y: Tensor, noise: Tensor | None = None, **kwargs: Any
+    ) -> UniquePointGP:
         """A copy conditioned on ``(X, Y)`` (``(k, d)``, ``(k, 1)``); no batched fantasies."""
         if X.ndim != 2:
             raise InputError(
                 f"X: UniquePointGP conditions on (k, d) inputs only, got shape {tuple(X.shape)}"
             )
         new = copy.deepcopy(self)
-        new.add_observations(X, Y, kwargs.get("noise"))
+        new.add_observations(X, Y, noise)
         return new
 
     # ------------------------------------------------------------ information

@@ -163,9 +163,7 @@ class UniqueStats:
 
     def __init__(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> None:
         X = canonicalize(X)
-        batch, inverse = _aggregate(
-            X, Y.to(torch.float64), None if Yvar is None else Yvar.double()
-        )
+        batch, inverse = _aggregate(X, Y.to(torch.float64), None if Yvar is None else Yvar.double())
         # torch.unique sorts rows; keep the order of first appearance instead so that
         # the statistics do not depend on sorting and grow by appending.
         first = _first_occurrence_order(inverse, batch.X.shape[0])
@@ -226,9 +224,7 @@ class UniqueStats:
                 f"{'with' if self.heteroscedastic else 'without'} train_Yvar)"
             )
         X = canonicalize(X)
-        batch, inverse = _aggregate(
-            X, Y.to(torch.float64), None if Yvar is None else Yvar.double()
-        )
+        batch, inverse = _aggregate(X, Y.to(torch.float64), None if Yvar is None else Yvar.double())
         rows = []
         for j, row in enumerate(batch.X):
             i = self._index.get(_key(row))

@@ -57,7 +57,12 @@ def naive(model: UniquePointGP, X: torch.Tensor, Y: torch.Tensor, Yvar, Xtest: t
         mean = m_test + Ks @ Kinv @ (y - m_train)
         cov = Kss - Ks @ Kinv @ Ks.transpose(-1, -2)
         ll = MultivariateNormal(m_train, K).log_prob(y)
-    return mean * sd + mu, cov.diagonal(dim1=-2, dim2=-1) * sd**2, ll, ll - y.shape[0] * math.log(sd)
+    return (
+        mean * sd + mu,
+        cov.diagonal(dim1=-2, dim2=-1) * sd**2,
+        ll,
+        ll - y.shape[0] * math.log(sd),
+    )
 
 
 @pytest.mark.parametrize("known_noise", [False, True])
@@ -99,7 +104,7 @@ def test_counts_and_means():
     assert model.n_observations == X.shape[0]
     assert model.n_unique == torch.unique(X, dim=0).shape[0]
     for u, n, ybar in zip(model.unique_X, model.counts, model.means, strict=True):
-        rows = (X == u).all(-1)
+        rows = (u == X).all(-1)
         assert int(n) == int(rows.sum())
         assert float(ybar) == pytest.approx(float(Y[rows].mean()), rel=1e-12)
 
@@ -118,7 +123,9 @@ def test_add_observations_matches_full_gp(known_noise):
     V_new = None if Yvar is None else torch.cat([Yvar[k:], 0.1 * torch.ones(5, 1, dtype=DT)])
     # one observation at a time, as a low-switch loop does
     for i in range(X_new.shape[0]):
-        model.add_observations(X_new[i : i + 1], Y_new[i : i + 1], None if V_new is None else V_new[i : i + 1])
+        model.add_observations(
+            X_new[i : i + 1], Y_new[i : i + 1], None if V_new is None else V_new[i : i + 1]
+        )
     assert model._cache is not None, "factor should have been updated, not dropped"
     X_all, Y_all = torch.cat([X[:k], X_new]), torch.cat([Y[:k], Y_new])
     V_all = None if Yvar is None else torch.cat([Yvar[:k], V_new])
@@ -212,7 +219,10 @@ def test_float32_warns_and_upcasts():
         ({"train_X": torch.tensor([[float("inf")]] * 4, dtype=DT)}, "train_X: expected finite"),
         ({"train_Y": torch.zeros(3, 1, dtype=DT)}, "train_Y: expected 4 rows"),
         ({"train_Y": torch.zeros(4, 2, dtype=DT)}, r"train_Y: expected shape \(t, 1\)"),
-        ({"train_X": torch.zeros(0, 1, dtype=DT), "train_Y": torch.zeros(0, 1, dtype=DT)}, "at least one row"),
+        (
+            {"train_X": torch.zeros(0, 1, dtype=DT), "train_Y": torch.zeros(0, 1, dtype=DT)},
+            "at least one row",
+        ),
         ({"train_X": torch.zeros(4, dtype=DT)}, "train_X: expected a 2-D tensor"),
         ({"train_Yvar": -torch.ones(4, 1, dtype=DT)}, "train_Yvar: expected strictly positive"),
         ({"train_X": [[0.0]] * 4}, "train_X: expected a torch.Tensor"),

@@ -1,0 +1,100 @@
+"""UniqueStats against hand-computed per-point moments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowswitch import InputError, UniqueStats
+from lowswitch.gp.stats import canonicalize, merge_moments
+
+DT = torch.float64
+
+
+def reference(X, Y, Yvar=None):
+    out = {}
+    for x, y, v in zip(
+        X.tolist(), Y.tolist(), [None] * len(Y) if Yvar is None else Yvar.tolist(), strict=True
+    ):
+        out.setdefault(tuple(x), []).append((y, v))
+    return out
+
+
+def test_matches_hand_counts_in_first_seen_order():
+    g = torch.Generator().manual_seed(0)
+    U = torch.rand(6, 2, generator=g, dtype=DT)
+    idx = torch.randint(0, 6, (50,), generator=g)
+    X, Y = U[idx], 1e6 + torch.randn(50, generator=g, dtype=DT)  # far-from-zero mean
+    s = UniqueStats(X, Y)
+    ref = reference(X, Y)
+    assert [tuple(r) for r in s.X.tolist()] == list(ref)  # first-seen order
+    for i, key in enumerate(ref):
+        ys = torch.tensor([y for y, _ in ref[key]], dtype=DT)
+        assert s.n[i] == len(ys)
+        assert s.mean[i].item() == pytest.approx(ys.mean().item(), rel=1e-15)
+        assert s.m2[i].item() == pytest.approx(((ys - ys.mean()) ** 2).sum().item(), rel=1e-9)
+
+
+def test_streaming_equals_batch():
+    g = torch.Generator().manual_seed(1)
+    U = torch.rand(4, 3, generator=g, dtype=DT)
+    idx = torch.randint(0, 4, (40,), generator=g)
+    X, Y = U[idx], torch.randn(40, generator=g, dtype=DT)
+    V = 0.1 + torch.rand(40, generator=g, dtype=DT)
+    batch = UniqueStats(X, Y, V)
+    stream = UniqueStats(X[:1], Y[:1], V[:1])
+    for i in range(1, 40):
+        rows = stream.add(X[i : i + 1], Y[i : i + 1], V[i : i + 1])
+        assert torch.equal(stream.X[rows[0]], X[i])
+    order = [stream.index_of(x) for x in batch.X]
+    for name in ("n", "mean", "m2", "W", "wmean", "wm2", "logvar"):
+        torch.testing.assert_close(
+            getattr(stream, name)[order], getattr(batch, name), rtol=1e-10, atol=1e-12
+        )
+
+
+def test_weighted_moments_by_hand():
+    X = torch.zeros(3, 1, dtype=DT)
+    Y = torch.tensor([1.0, 2.0, 4.0], dtype=DT)
+    V = torch.tensor([1.0, 0.5, 0.25], dtype=DT)
+    s = UniqueStats(X, Y, V)
+    w = 1 / V
+    wbar = (w * Y).sum() / w.sum()
+    assert s.W.item() == pytest.approx(w.sum().item())
+    assert s.wmean.item() == pytest.approx(wbar.item())
+    assert s.wm2.item() == pytest.approx((w * (Y - wbar) ** 2).sum().item())
+    assert s.logvar.item() == pytest.approx(V.log().sum().item())
+
+
+def test_total_moments_equal_raw_rows():
+    g = torch.Generator().manual_seed(2)
+    X = torch.randint(0, 5, (200, 1), generator=g).double()
+    Y = torch.randn(200, generator=g, dtype=DT) * 3 + 7
+    t, mean, ss = UniqueStats(X, Y).total_moments()
+    assert t == 200
+    assert mean == pytest.approx(Y.mean().item(), rel=1e-14)
+    assert ss == pytest.approx(((Y - Y.mean()) ** 2).sum().item(), rel=1e-12)
+
+
+def test_merge_is_chan():
+    a = torch.tensor([1.0, 2.0, 3.0], dtype=DT)
+    b = torch.tensor([10.0, 20.0], dtype=DT)
+    both = torch.cat([a, b])
+    n, mean, m2 = merge_moments(
+        torch.tensor([3.0], dtype=DT),
+        a.mean().reshape(1),
+        ((a - a.mean()) ** 2).sum().reshape(1),
+        torch.tensor([2.0], dtype=DT),
+        b.mean().reshape(1),
+        ((b - b.mean()) ** 2).sum().reshape(1),
+    )
+    assert n.item() == 5
+    assert mean.item() == pytest.approx(both.mean().item())
+    assert m2.item() == pytest.approx(((both - both.mean()) ** 2).sum().item())
+
+
+def test_canonical_negative_zero_and_mixed_noise_error():
+    assert torch.equal(canonicalize(torch.tensor([[-0.0]])), torch.tensor([[0.0]], dtype=DT))
+    s = UniqueStats(torch.zeros(1, 1), torch.zeros(1))
+    with pytest.raises(InputError, match="Yvar"):
+        s.add(torch.zeros(1, 1), torch.zeros(1), torch.ones(1))
