@@ -318,9 +318,8 @@ class UniquePointGP(GPyTorchModel, ExactGP):
 
     def _sync_train_data(self) -> None:
         ybar, _ = self._standardized()
-        self.set_train_data(
-            inputs=self._transform_X(self.stats.X).detach(), targets=ybar.detach(), strict=False
-        )
+        inputs = self._transform_X(self.stats.X).detach()
+        self.set_train_data(inputs=inputs, targets=ybar.detach(), strict=False)  # type: ignore[operator]
         self._cache = None
 
     # ------------------------------------------------------------ likelihood
