@@ -19,8 +19,9 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     First refits the outcome standardisation on all t observations, then maximises
     ``(exact log-likelihood + log priors) / t``
     (:class:`~lowswitch.gp.likelihood.ExactReplicateMLL`) with BoTorch's
-    ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on failure). The priors are BoTorch's ``SingleTaskGP`` defaults: a dimension-scaled
-    log-normal prior on the RBF lengthscales and a log-normal prior on the noise.
+    ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on failure).
+    The priors are BoTorch's ``SingleTaskGP`` defaults: a dimension-scaled log-normal
+    prior on the RBF lengthscales and a log-normal prior on the noise.
 
     Args:
         model: the model to fit (changed in place).
