@@ -1,0 +1,68 @@
+"""Selection rules against naive full-sort references."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowswitch.bandit import (
+    argmax_k,
+    band_k,
+    closest_k,
+    numpy_generator,
+    torch_generator,
+    uniform_k,
+)
+from lowswitch.errors import InputError
+
+
+def _values(m: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 100])
+def test_closest_and_argmax_equal_full_sort(k):
+    v = _values(100)
+    ref = sorted(range(100), key=lambda i: abs(v[i].item() - 0.37))[:k]
+    assert closest_k(v, 0.37, k).tolist() == ref
+    ref_max = sorted(range(100), key=lambda i: -v[i].item())[:k]
+    assert argmax_k(v, k).tolist() == ref_max
+
+
+@pytest.mark.parametrize("make", [numpy_generator, torch_generator])
+def test_band_picks_inside_when_enough(make):
+    v = _values(1000, 1)
+    pos = band_k(v, 0.3, 0.7, 50, make(0))
+    assert len(set(pos.tolist())) == 50
+    assert bool(((v[pos] >= 0.3) & (v[pos] <= 0.7)).all())
+
+
+def test_band_fallback_takes_all_inside_then_nearest():
+    v = torch.tensor([0.0, 0.5, 0.95, 0.8, 0.29, 0.6], dtype=torch.float64)
+    pos = band_k(v, 0.3, 0.7, 4, numpy_generator(0))
+    # inside: 1 (0.5), 5 (0.6); nearest outside: 4 (0.01 away), 3 (0.1 away)
+    assert sorted(pos[:2].tolist()) == [1, 5]
+    assert pos[2:].tolist() == [4, 3]
+
+
+def test_band_is_uniform_inside():
+    v = torch.full((10,), 0.5, dtype=torch.float64)
+    gen = numpy_generator(0)
+    counts = torch.zeros(10)
+    for _ in range(2000):
+        counts[band_k(v, 0.3, 0.7, 3, gen)] += 1
+    assert counts.min() > 500 and counts.max() < 700  # expected 600 each
+
+
+def test_uniform_distinct():
+    pos = uniform_k(50, 50, numpy_generator(1))
+    assert sorted(pos.tolist()) == list(range(50))
+
+
+def test_bad_k():
+    with pytest.raises(InputError):
+        closest_k(_values(5), 0.5, 6)
+    with pytest.raises(InputError):
+        argmax_k(_values(5).reshape(5, 1), 1)
+    with pytest.raises(InputError):
+        band_k(_values(5), 0.7, 0.3, 1, numpy_generator(0))
