@@ -43,6 +43,7 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
         True
     """
     model.refit_outcome_transform()
+    _init_noise_from_replicates(model)
     mll = ExactReplicateMLL(model)
     parameters = {n: p for n, p in mll.named_parameters() if p.requires_grad}
     closure = ForwardBackwardClosure(forward=lambda: -mll(), parameters=parameters)
@@ -58,3 +59,18 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     model.eval()
     model.clear_cache()
     return model
+
+
+def _init_noise_from_replicates(model: UniquePointGP) -> None:
+    """Start sigma2 at the pooled within-point variance ``sum Q / (t - q)`` when replicates exist.
+
+    That estimate is unbiased for sigma2 whatever f is, so the optimiser starts close to
+    the answer (fewer L-BFGS iterations); it is clamped into the noise constraint.
+    """
+    s = model.stats
+    if model.heteroscedastic or s.t - s.q < 2:
+        return
+    _, sd = model.outcome_scale
+    pooled = float(s.m2.sum()) / (s.t - s.q) / sd**2
+    lower = float(model.likelihood.noise_covar.raw_noise_constraint.lower_bound)
+    model.likelihood.noise = max(pooled, 2.0 * lower, 1e-6)
