@@ -1,0 +1,399 @@
+"""The tuning loop: ``minimize(objective, space, budget, setup=None, n_workers=1)``.
+
+What costs in tuning is usually *switching*: loading a model, a dataset, building
+features for a new config. Repeats of the same config (another seed, another fold) are
+cheap once that is done. :func:`minimize` therefore calls ``setup(config)`` **once per
+switch** (once per block) and hands its result, the *context*, to every repeat:
+``objective(config, repeat, context)``. Without ``setup`` the objective is
+``objective(config, repeat)``.
+
+Parallelism (``n_workers > 1``): trials run in a :class:`~concurrent.futures.ProcessPoolExecutor`
+(``spawn`` start method by default), so the objective, ``setup`` and the context must be
+picklable (module-level functions, plain data). The pool is kept full: a block's repeats
+run side by side, and when a block has no repeats left to hand out, the next block is
+chosen while the previous one is still running (its trials are pending and hallucinated).
+``setup_in="main"`` (default) runs setup once per block in this process and sends the
+context with each repeat; ``setup_in="worker"`` runs setup inside each worker the first
+time it sees a block and caches it there (for contexts that are large or not picklable;
+then setup can run up to ``n_workers`` times per block, in parallel).
+
+Failures: an objective that raises, or returns a non-finite or non-numeric value, is
+recorded as a failed trial (the error text is kept) and the loop goes on.
+
+Time accounting (seconds): ``time_setup`` and ``time_objective`` are summed over trials
+(so they can exceed wall time with several workers); ``time_optimizer`` is the time spent in
+the tuner (ask/tell, GP fits) in this process; ``wall_time`` is end-to-end.
+
+Example:
+    >>> from lowswitch.space import Space, Float
+    >>> from lowswitch.tune import minimize
+    >>> def f(config, repeat):
+    ...     return (config["x"] - 0.3) ** 2
+    >>> res = minimize(f, Space({"x": Float(0.0, 1.0)}), budget=10, progress=False)
+    >>> len(res.trials)
+    10
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lowswitch.errors import InputError
+from lowswitch.space import Space
+from lowswitch.tune.tuner import Best, Trial, Tuner
+
+# Per-worker cache of setup results, keyed by block id (setup_in="worker").
+_WORKER_CONTEXT: dict[int, Any] = {}
+
+
+def _evaluate(
+    objective: Callable[..., Any],
+    config: dict[str, Any],
+    repeat: int,
+    context: Any,
+    has_context: bool,
+) -> tuple[float | None, str | None, float]:
+    """Run one objective call; return ``(value, error, seconds)``; never raises."""
+    t0 = time.perf_counter()
+    try:
+        out = objective(config, repeat, context) if has_context else objective(config, repeat)
+        if hasattr(out, "item") and not isinstance(out, (int, float)):
+            with contextlib.suppress(ValueError, RuntimeError):
+                out = out.item()  # numpy scalars, 1-element arrays and tensors
+        if isinstance(out, bool) or not isinstance(out, (int, float, np.number)):
+            return None, f"objective returned {out!r} ({type(out).__name__}), not a number", \
+                time.perf_counter() - t0
+        value = float(out)
+        if not math.isfinite(value):
+            return None, f"objective returned a non-finite value ({value})", \
+                time.perf_counter() - t0
+        return value, None, time.perf_counter() - t0
+    except Exception as exc:  # the user's objective: record, never crash the loop
+        msg = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        return None, msg, time.perf_counter() - t0
+
+
+def _worker_task(
+    objective: Callable[..., Any],
+    setup: Callable[[dict[str, Any]], Any] | None,
+    config: dict[str, Any],
+    repeat: int,
+    block_id: int,
+    context: Any,
+    setup_in_worker: bool,
+) -> tuple[float | None, str | None, float, float]:
+    """Worker entry point: optional per-worker setup, then the objective."""
+    t_setup = 0.0
+    if setup is not None and setup_in_worker:
+        if block_id not in _WORKER_CONTEXT:
+            _WORKER_CONTEXT.clear()  # keep one block's context per worker
+            t0 = time.perf_counter()
+            try:
+                _WORKER_CONTEXT[block_id] = setup(config)
+            except Exception as exc:
+                return None, f"setup failed: {type(exc).__name__}: {exc}", 0.0, \
+                    time.perf_counter() - t0
+            t_setup = time.perf_counter() - t0
+        context = _WORKER_CONTEXT[block_id]
+    value, error, t_obj = _evaluate(objective, config, repeat, context, setup is not None)
+    return value, error, t_obj, t_setup
+
+
+@dataclass
+class TuneResult:
+    """What :func:`minimize` returns.
+
+    Attributes:
+        best: :class:`~lowswitch.tune.tuner.Best` (posterior-mean recommendation), or
+            ``None`` when no evaluation succeeded.
+        trials: one row per trial: ``trial_id, block_id, repeat, switch, status, value,
+            error, <one column per parameter>, t_start, t_end, time_setup, time_objective,
+            time_optimizer, best_so_far`` (times in seconds from the start of the run;
+            ``best_so_far`` is the best per-config running mean among completed trials).
+        n_evaluations / n_switches / n_failures: counts.
+        wall_time / time_setup / time_objective / time_optimizer: seconds (see module doc).
+        tuner: the :class:`~lowswitch.tune.tuner.Tuner`, e.g. to save its ``state_dict``.
+
+    Example:
+        >>> from lowswitch.space import Space, Int
+        >>> res = minimize(lambda c, r: float(c["k"]), Space({"k": Int(0, 3)}), budget=4,
+        ...                progress=False)
+        >>> res.n_evaluations
+        4
+    """
+
+    best: Best | None
+    trials: pd.DataFrame
+    n_evaluations: int
+    n_switches: int
+    n_failures: int
+    wall_time: float
+    time_setup: float
+    time_objective: float
+    time_optimizer: float
+    direction: str
+    tuner: Tuner
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        return None if self.best is None else self.best.config
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe summary (counts, times, best config and its posterior)."""
+        best = None if self.best is None else {
+            "config": self.best.config, "mean": self.best.mean, "std": self.best.std,
+            "n_repeats": self.best.n_repeats, "observed_mean": self.best.observed_mean}
+        return {"best": best, "n_evaluations": self.n_evaluations,
+                "n_switches": self.n_switches, "n_failures": self.n_failures,
+                "wall_time": self.wall_time, "time_setup": self.time_setup,
+                "time_objective": self.time_objective, "time_optimizer": self.time_optimizer}
+
+    def plot(self, path: str | None = None) -> Any:
+        """Best-so-far vs evaluations and vs wall time, and switches over time (matplotlib).
+
+        Args:
+            path: optional PNG path to save the figure to.
+
+        Returns:
+            The ``matplotlib.figure.Figure``.
+        """
+        from lowswitch.tune.plots import plot_result
+
+        return plot_result(self, path)
+
+
+def _best_so_far(df: pd.DataFrame, direction: str) -> list[float]:
+    sums: dict[int | str, tuple[float, int]] = {}
+    key_of: dict[int, str] = {}
+    out: list[float] = []
+    best = math.nan
+    order = df.sort_values("t_end", kind="stable")
+    for _, row in order.iterrows():
+        if row["status"] == "complete":
+            k = key_of.setdefault(int(row["block_id"]), row["_key"])
+            s, n = sums.get(k, (0.0, 0))
+            sums[k] = (s + float(row["value"]), n + 1)
+            means = [s_ / n_ for s_, n_ in sums.values()]
+            best = min(means) if direction == "minimize" else max(means)
+        out.append(best)
+    result = pd.Series(out, index=order.index)
+    return result.reindex(df.index).tolist()
+
+
+def minimize(
+    objective: Callable[..., Any],
+    space: Space,
+    budget: int,
+    setup: Callable[[dict[str, Any]], Any] | None = None,
+    n_workers: int = 1,
+    *,
+    direction: str = "minimize",
+    switch_threshold: float = 2.0,
+    seed: int = 0,
+    policy: str | Callable[..., Any] = "ucb",
+    max_repeats: int | None = None,
+    setup_in: str = "main",
+    mp_context: str = "spawn",
+    timeout: float | None = None,
+    progress: bool = True,
+    tuner: Tuner | None = None,
+) -> TuneResult:
+    """Tune ``objective`` over ``space`` for ``budget`` evaluations with few switches.
+
+    Args:
+        objective: ``objective(config, repeat)`` or, with ``setup``,
+            ``objective(config, repeat, context)``; returns a number (lower is better
+            unless ``direction="maximize"``). ``repeat`` is the repeat index (seed / fold).
+        space: the search space.
+        budget: number of objective evaluations (failed ones included).
+        setup: optional ``setup(config) -> context``, called once per switch.
+        n_workers: parallel worker processes (1: run in this process).
+        direction: ``"minimize"`` or ``"maximize"``.
+        switch_threshold: ``C`` of the switch rule (1.0: no repeats by design).
+        seed: policy seed.
+        policy: ``"ucb"``, ``"ei"``, ``"ts"`` or a policy class.
+        max_repeats: cap on repeats per block (e.g. the number of folds).
+        setup_in: ``"main"`` or ``"worker"`` (see the module docstring).
+        mp_context: multiprocessing start method for ``n_workers > 1``.
+        timeout: optional wall-clock limit in seconds (no new trial starts after it).
+        progress: show a tqdm progress bar.
+        tuner: continue with an existing tuner (its settings win over the ones above).
+
+    Returns:
+        A :class:`TuneResult`.
+
+    Raises:
+        InputError: bad arguments (nothing runs).
+    """
+    if not callable(objective):
+        raise InputError(f"objective: expected a callable, got {type(objective).__name__}")
+    if setup is not None and not callable(setup):
+        raise InputError(f"setup: expected a callable or None, got {type(setup).__name__}")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise InputError(f"budget: expected a positive int, got {budget!r}")
+    if not isinstance(n_workers, int) or n_workers < 1:
+        raise InputError(f"n_workers: expected a positive int, got {n_workers!r}")
+    if setup_in not in ("main", "worker"):
+        raise InputError(f"setup_in: expected 'main' or 'worker', got {setup_in!r}")
+    if tuner is None:
+        tuner = Tuner(space, direction=direction, switch_threshold=switch_threshold, seed=seed,
+                      policy=policy, max_repeats=max_repeats)
+    elif tuner.space != space:
+        raise InputError("tuner: built for a different search space")
+    direction = tuner.direction
+
+    from tqdm.auto import tqdm
+
+    rows: list[dict[str, Any]] = []
+    contexts: dict[int, Any] = {}
+    setup_done: set[int] = set()
+    t_opt = 0.0
+    start = time.perf_counter()
+    bar = tqdm(total=budget, disable=not progress, desc="lowswitch.tune", unit="eval")
+    executor = None
+    if n_workers > 1:
+        executor = ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=multiprocessing.get_context(mp_context))
+    running: dict[Future[Any], tuple[Trial, dict[str, Any]]] = {}
+    n_started = 0
+
+    def launch() -> bool:
+        nonlocal t_opt, n_started
+        if n_started >= budget or (timeout is not None
+                                   and time.perf_counter() - start > timeout):
+            return False
+        t0 = time.perf_counter()
+        trial = tuner.ask()
+        dt_ask = time.perf_counter() - t0
+        t_opt += dt_ask
+        n_started += 1
+        row: dict[str, Any] = {
+            "trial_id": trial.trial_id, "block_id": trial.block_id, "repeat": trial.repeat,
+            "switch": trial.repeat == 0,
+            "config": trial.config, "t_start": time.perf_counter() - start,
+            "time_setup": 0.0, "time_optimizer": dt_ask,
+        }
+        context = None
+        if setup is not None and (setup_in == "main" or executor is None):
+            if trial.block_id not in setup_done:
+                contexts.clear()  # one live context at a time in this process
+                t1 = time.perf_counter()
+                try:
+                    contexts[trial.block_id] = setup(dict(trial.config))
+                except Exception as exc:
+                    contexts.pop(trial.block_id, None)
+                    contexts[trial.block_id] = _SetupFailed(f"{type(exc).__name__}: {exc}")
+                row["time_setup"] = time.perf_counter() - t1
+                setup_done.add(trial.block_id)
+            context = contexts.get(trial.block_id)
+        setup_done.add(trial.block_id)
+        if isinstance(context, _SetupFailed):
+            finish(trial, row, (None, f"setup failed: {context.message}", 0.0, 0.0))
+            return True
+        if executor is None:
+            value, error, t_obj = _evaluate(objective, dict(trial.config), trial.repeat,
+                                            context, setup is not None)
+            finish(trial, row, (value, error, t_obj, 0.0))
+        else:
+            fut = executor.submit(_worker_task, objective, setup, dict(trial.config),
+                                  trial.repeat, trial.block_id, context, setup_in == "worker")
+            running[fut] = (trial, row)
+        return True
+
+    def finish(trial: Trial, row: dict[str, Any],
+               out: tuple[float | None, str | None, float, float]) -> None:
+        nonlocal t_opt
+        value, error, t_obj, t_setup_worker = out
+        t0 = time.perf_counter()
+        if error is None:
+            tuner.tell(trial, value)
+        else:
+            tuner.tell(trial, error=error)
+        dt = time.perf_counter() - t0
+        t_opt += dt
+        row.update(status="complete" if error is None else "failed", value=value, error=error,
+                   time_objective=t_obj, t_end=time.perf_counter() - start)
+        row["time_setup"] += t_setup_worker
+        row["time_optimizer"] += dt
+        rows.append(row)
+        bar.update(1)
+        if progress and tuner.n_evaluations:
+            bar.set_postfix(switches=tuner.n_switches, failures=tuner.n_failures)
+
+    try:
+        if executor is None:
+            while launch():
+                pass
+        else:
+            while True:
+                while len(running) < n_workers and launch():
+                    pass
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    trial, row = running.pop(fut)
+                    try:
+                        out = fut.result()
+                    except Exception as exc:  # a worker died or the result did not unpickle
+                        out = (None, f"worker error: {type(exc).__name__}: {exc}", 0.0, 0.0)
+                    finish(trial, row, out)
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    df = _frame(rows, space, direction)
+    best = None
+    if tuner.n_evaluations:
+        t0 = time.perf_counter()
+        best = tuner.best()
+        t_opt += time.perf_counter() - t0
+    else:
+        warnings.warn("minimize: no evaluation succeeded; see result.trials['error']",
+                      RuntimeWarning, stacklevel=2)
+    wall = time.perf_counter() - start
+    return TuneResult(
+        best=best, trials=df, n_evaluations=int((df["status"] == "complete").sum()),
+        n_switches=int(df["switch"].sum()), n_failures=int((df["status"] == "failed").sum()),
+        wall_time=wall, time_setup=float(df["time_setup"].sum()),
+        time_objective=float(df["time_objective"].sum()), time_optimizer=t_opt,
+        direction=direction, tuner=tuner,
+    )
+
+
+class _SetupFailed:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _frame(rows: list[dict[str, Any]], space: Space, direction: str) -> pd.DataFrame:
+    cols = ["trial_id", "block_id", "repeat", "switch", "status", "value", "error",
+            *space.names, "t_start", "t_end", "time_setup", "time_objective",
+            "time_optimizer", "best_so_far"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    recs = []
+    for r in sorted(rows, key=lambda r: r["trial_id"]):
+        rec = {k: v for k, v in r.items() if k != "config"}
+        rec.update(r["config"])
+        rec["_key"] = repr(space.key(r["config"]))
+        recs.append(rec)
+    df = pd.DataFrame.from_records(recs)
+    df["best_so_far"] = _best_so_far(df, direction)
+    return df[cols].reset_index(drop=True)
+
+
+__all__ = ["TuneResult", "minimize"]

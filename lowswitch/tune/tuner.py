@@ -1,0 +1,417 @@
+"""Ask/tell hyperparameter tuner over a :class:`~lowswitch.space.Space` with repeats.
+
+A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPUCB` by default).
+The policy picks a config and a number of repeats ``B`` (a *block*); the tuner hands the
+block out one :class:`Trial` at a time (repeat index ``0..B-1``, to be used as a seed or
+a cross-validation fold), so that several workers can run a block's repeats at once.
+Trials handed out but not yet told are *pending*: when a new block is needed while some are
+still running, they are passed to the policy (``pending=[(x, n), ...]``) and hallucinated
+(GP-BUCB), so that the new block is chosen knowing they will arrive.
+
+Failures (``tell(trial, error=...)``) are recorded but never observed by the GP. When every
+repeat of a block failed, the worst value observed so far is imputed once at that config
+(``impute_failures=True``) so that the policy moves away from a config that always crashes.
+
+Example:
+    >>> from lowswitch.space import Space, Float
+    >>> from lowswitch.tune import Tuner
+    >>> tuner = Tuner(Space({"x": Float(-2.0, 2.0)}), seed=0)
+    >>> for _ in range(12):
+    ...     trial = tuner.ask()
+    ...     tuner.tell(trial, (trial.config["x"] - 0.5) ** 2 + 0.01 * trial.repeat)
+    >>> tuner.n_evaluations
+    12
+    >>> best = tuner.best()
+    >>> sorted(best.config)
+    ['x']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from lowswitch.errors import InputError, StateError
+from lowswitch.space import Space
+
+_POLICIES = {
+    "ucb": ("lowswitch.policies.ucb", "LowSwitchGPUCB"),
+    "ei": ("lowswitch.policies.ei", "LowSwitchGPEI"),
+    "ts": ("lowswitch.policies.ts", "LowSwitchGPTS"),
+}
+
+
+class Policy(Protocol):
+    """What the tuner needs from a policy (the ``lowswitch.policies`` contract)."""
+
+    n_switches: int
+
+    def ask(self, n_blocks: int = 1, pending: Any = None) -> Any: ...
+
+    def tell(self, x: torch.Tensor, y: torch.Tensor) -> None: ...
+
+    def recommend(self) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluation to run: a config and the repeat index (seed / fold) to use.
+
+    Attributes:
+        config: canonical config (``space.canonical`` of the block's point).
+        repeat: repeat index within the block, ``0..B-1``.
+        block_id: the block (switch) this trial belongs to, ``0, 1, ...``.
+        trial_id: unique id, ``0, 1, ...`` in order of :meth:`Tuner.ask`.
+
+    Example:
+        >>> Trial({"x": 1.0}, repeat=0, block_id=0, trial_id=0).repeat
+        0
+    """
+
+    config: dict[str, Any]
+    repeat: int
+    block_id: int
+    trial_id: int
+
+
+@dataclass
+class Best:
+    """The recommended config and the GP's belief about it.
+
+    Attributes:
+        config: config with the best posterior mean among evaluated configs.
+        mean: posterior mean of the objective there (objective units).
+        std: posterior standard deviation of that mean (not of a single evaluation).
+        n_repeats: number of successful evaluations of ``config``.
+        observed_mean: plain average of those evaluations (``nan`` when none).
+
+    Example:
+        >>> Best({"x": 0.0}, mean=1.0, std=0.1, n_repeats=3, observed_mean=1.05).n_repeats
+        3
+    """
+
+    config: dict[str, Any]
+    mean: float
+    std: float
+    n_repeats: int
+    observed_mean: float
+
+
+@dataclass
+class _Block:
+    block_id: int
+    x: list[float]
+    config: dict[str, Any]
+    repeats: int
+    handed: int = 0
+    n_ok: int = 0
+    n_failed: int = 0
+    imputed: bool = False
+    trial_ids: list[int] = field(default_factory=list)
+
+    @property
+    def n_pending(self) -> int:
+        return self.handed - self.n_ok - self.n_failed
+
+
+def _load_policy_class(name: str) -> Callable[..., Policy]:
+    import importlib
+
+    if name not in _POLICIES:
+        raise InputError(f"policy: expected one of {sorted(_POLICIES)} or a class, got {name!r}")
+    module, cls = _POLICIES[name]
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def _as_value(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise InputError(f"value: expected a scalar, got a tensor of shape "
+                             f"{tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise InputError(f"value: expected a real number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"value: expected a finite number, got {v!r}; report a failed "
+                         f"evaluation with tell(trial, error=...)")
+    return v
+
+
+class Tuner:
+    """Ask/tell tuner with repeats, pending trials, failures and a posterior-mean recommendation.
+
+    Args:
+        space: the search space.
+        direction: ``"minimize"`` or ``"maximize"``.
+        switch_threshold: ``C`` of the switch rule (``1.0``: one evaluation per decision).
+        seed: seed of the policy.
+        policy: ``"ucb"`` (default), ``"ei"``, ``"ts"``, or a policy class with the
+            ``lowswitch.policies`` constructor and ask/tell contract.
+        max_repeats: optional cap on a block's repeats (e.g. the number of CV folds).
+        candidates_limit: a fully discrete space with at most this many configs is handed
+            to the policy as a finite candidate set (exact); larger or continuous spaces use
+            the continuous box and snap the policy's point to the space.
+        impute_failures: impute the worst observed value at a config whose whole block failed.
+        policy_kwargs: extra keyword arguments for the policy constructor.
+
+    Example:
+        >>> from lowswitch.space import Space, Int
+        >>> tuner = Tuner(Space({"k": Int(0, 9)}), direction="maximize", seed=1)
+        >>> t = tuner.ask()
+        >>> tuner.tell(t, error="out of memory")
+        >>> tuner.n_failures, tuner.n_evaluations
+        (1, 0)
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        direction: str = "minimize",
+        switch_threshold: float = 2.0,
+        seed: int = 0,
+        policy: str | Callable[..., Policy] = "ucb",
+        max_repeats: int | None = None,
+        candidates_limit: int = 4096,
+        impute_failures: bool = True,
+        policy_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(space, Space):
+            raise InputError(f"space: expected a lowswitch.space.Space, got {type(space).__name__}")
+        if direction not in ("minimize", "maximize"):
+            raise InputError(f"direction: expected 'minimize' or 'maximize', got {direction!r}")
+        if not isinstance(switch_threshold, (int, float)) or not switch_threshold >= 1.0:
+            raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
+        if max_repeats is not None and (not isinstance(max_repeats, int) or max_repeats < 1):
+            raise InputError(f"max_repeats: expected a positive int or None, got {max_repeats!r}")
+        self.space = space
+        self.direction = direction
+        self.switch_threshold = float(switch_threshold)
+        self.seed = int(seed)
+        self.max_repeats = max_repeats
+        self.impute_failures = bool(impute_failures)
+        self._policy_name = policy if isinstance(policy, str) else None
+        cls = _load_policy_class(policy) if isinstance(policy, str) else policy
+        self._discrete = space.is_discrete and space.size <= candidates_limit
+        candidates = space.encode_many(space.enumerate()) if self._discrete else None
+        self._policy: Policy = cls(
+            space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
+            maximize=direction == "maximize", seed=self.seed, max_repeats=max_repeats,
+            **dict(policy_kwargs or {}),
+        )
+        self._blocks: list[_Block] = []
+        self._trials: list[dict[str, Any]] = []
+        self._obs: dict[tuple[float, ...], list[float]] = {}
+
+    # ----------------------------------------------------------------- counters
+    @property
+    def policy(self) -> Policy:
+        """The underlying low-switch policy (read it, do not tell it directly)."""
+        return self._policy
+
+    @property
+    def n_switches(self) -> int:
+        """Number of blocks started (each one a switch to a config)."""
+        return len(self._blocks)
+
+    @property
+    def n_evaluations(self) -> int:
+        """Number of successful evaluations told."""
+        return sum(1 for t in self._trials if t["status"] == "complete")
+
+    @property
+    def n_failures(self) -> int:
+        return sum(1 for t in self._trials if t["status"] == "failed")
+
+    @property
+    def n_pending(self) -> int:
+        return sum(1 for t in self._trials if t["status"] == "pending")
+
+    @property
+    def n_unique(self) -> int:
+        """Number of distinct configs with at least one successful evaluation."""
+        return len(self._obs)
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        """Records of every trial handed out: ids, config, status, value, error (copies)."""
+        return [dict(t) for t in self._trials]
+
+    # ----------------------------------------------------------------- ask / tell
+    def _new_block(self) -> _Block:
+        pending = [(torch.tensor(b.x, dtype=torch.float64), b.n_pending)
+                   for b in self._blocks if b.n_pending > 0]
+        out = self._policy.ask(n_blocks=1, pending=pending or None)
+        block = out[0] if isinstance(out, (list, tuple)) else out
+        x = torch.as_tensor(block.x, dtype=torch.float64).reshape(-1)
+        config = self.space.decode(x)
+        xc = self.space.encode(config)
+        repeats = max(1, int(block.repeats))
+        if self.max_repeats is not None:
+            repeats = min(repeats, self.max_repeats)
+        b = _Block(block_id=len(self._blocks), x=xc.tolist(), config=config, repeats=repeats)
+        self._blocks.append(b)
+        return b
+
+    def ask(self) -> Trial:
+        """Hand out the next trial: the next repeat of an open block, or a new block.
+
+        Returns:
+            A :class:`Trial`; tell its outcome with :meth:`tell` (in any order).
+        """
+        block = next((b for b in self._blocks if b.handed < b.repeats), None)
+        if block is None:
+            block = self._new_block()
+        trial = Trial(config=dict(block.config), repeat=block.handed, block_id=block.block_id,
+                      trial_id=len(self._trials))
+        block.handed += 1
+        block.trial_ids.append(trial.trial_id)
+        self._trials.append({"trial_id": trial.trial_id, "block_id": block.block_id,
+                             "repeat": trial.repeat, "config": dict(block.config),
+                             "status": "pending", "value": None, "error": None})
+        return trial
+
+    def _record(self, trial: Trial | int) -> dict[str, Any]:
+        tid = trial.trial_id if isinstance(trial, Trial) else trial
+        if not isinstance(tid, int) or isinstance(tid, bool) or not 0 <= tid < len(self._trials):
+            raise InputError(f"trial: expected a Trial from this tuner's ask(), got {trial!r}")
+        rec = self._trials[tid]
+        if isinstance(trial, Trial) and (trial.block_id != rec["block_id"]
+                                         or trial.repeat != rec["repeat"]):
+            raise InputError(f"trial: {trial!r} does not match trial {tid} of this tuner")
+        if rec["status"] != "pending":
+            raise StateError(f"trial {tid}: already told (status {rec['status']!r})")
+        return rec
+
+    def tell(self, trial: Trial | int, value: Any = None, *, error: str | None = None) -> None:
+        """Report the outcome of a trial: a finite ``value``, or ``error=`` for a failure.
+
+        Raises:
+            InputError: unknown trial, both or neither of value/error, non-finite value
+                (nothing is recorded: the trial stays pending).
+            StateError: the trial was already told.
+        """
+        rec = self._record(trial)
+        if (value is None) == (error is None):
+            raise InputError("tell: expected exactly one of value or error")
+        block = self._blocks[rec["block_id"]]
+        if error is not None:
+            rec.update(status="failed", error=str(error))
+            block.n_failed += 1
+            self._maybe_impute(block)
+            return
+        v = _as_value(value)
+        x = torch.tensor(block.x, dtype=torch.float64)
+        self._policy.tell(x, torch.tensor([v], dtype=torch.float64))
+        rec.update(status="complete", value=v)
+        block.n_ok += 1
+        self._obs.setdefault(tuple(block.x), []).append(v)
+
+    def _maybe_impute(self, block: _Block) -> None:
+        if (not self.impute_failures or block.imputed or block.n_ok > 0
+                or block.n_failed < block.repeats or not self._obs):
+            return
+        key = tuple(block.x)
+        if key in self._obs:
+            return
+        vals = [v for vs in self._obs.values() for v in vs]
+        worst = max(vals) if self.direction == "minimize" else min(vals)
+        self._policy.tell(torch.tensor(block.x, dtype=torch.float64),
+                          torch.tensor([worst], dtype=torch.float64))
+        block.imputed = True
+
+    # ----------------------------------------------------------------- recommendation
+    def best(self) -> Best:
+        """The evaluated config with the best posterior mean (not the luckiest observation).
+
+        Raises:
+            StateError: nothing has been evaluated successfully yet.
+        """
+        if not self._obs:
+            raise StateError("best: no successful evaluation yet")
+        keys = list(self._obs)
+        X = torch.tensor(keys, dtype=torch.float64)
+        mean, std = self._posterior(X)
+        i = int(torch.argmin(mean) if self.direction == "minimize" else torch.argmax(mean))
+        vals = self._obs[keys[i]]
+        return Best(config=self.space.decode(X[i]), mean=float(mean[i]), std=float(std[i]),
+                    n_repeats=len(vals), observed_mean=float(np.mean(vals)))
+
+    def _posterior(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and std of f at ``X`` (n, D) from the policy's GP, else a fresh one."""
+        model = getattr(self._policy, "model", None)
+        # lowswitch policies model y when maximising and -y when minimising
+        sign = 1.0 if bool(getattr(self._policy, "maximize", True)) else -1.0
+        if model is None:
+            sign = 1.0
+            from lowswitch.gp.fit import fit_gp
+            from lowswitch.gp.model import UniquePointGP
+
+            xs, ys = [], []
+            for key, vals in self._obs.items():
+                xs.extend([key] * len(vals))
+                ys.extend(vals)
+            model = UniquePointGP(torch.tensor(xs, dtype=torch.float64),
+                                  torch.tensor(ys, dtype=torch.float64).unsqueeze(-1))
+            if len(ys) > 1:
+                fit_gp(model)
+        with torch.no_grad():
+            post = model.posterior(X)
+            mean = sign * post.mean.reshape(-1)
+            std = post.variance.clamp_min(0.0).sqrt().reshape(-1)
+        return mean, std
+
+    # ----------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe state: space, settings, policy state, blocks and trial records."""
+        return {
+            "version": 1,
+            "space": self.space.to_dict(),
+            "direction": self.direction,
+            "switch_threshold": self.switch_threshold,
+            "seed": self.seed,
+            "max_repeats": self.max_repeats,
+            "policy_name": self._policy_name,
+            "policy": self._policy.state_dict(),
+            "blocks": [asdict(b) for b in self._blocks],
+            "trials": [dict(t) for t in self._trials],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output into a tuner built with the same settings.
+
+        Raises:
+            InputError: the state belongs to another space or settings (tuner unchanged).
+        """
+        if not isinstance(state, Mapping) or state.get("version") != 1:
+            raise InputError("state: expected a Tuner.state_dict() (version 1)")
+        if Space.from_dict(state["space"]) != self.space:
+            raise InputError("state: saved for a different search space")
+        for k in ("direction", "switch_threshold", "max_repeats"):
+            if state[k] != getattr(self, k):
+                raise InputError(f"state: saved with {k}={state[k]!r}, this tuner has "
+                                 f"{getattr(self, k)!r}")
+        blocks = [_Block(**{**b, "config": dict(b["config"]), "x": list(b["x"]),
+                            "trial_ids": list(b["trial_ids"])}) for b in state["blocks"]]
+        trials = [dict(t) for t in state["trials"]]
+        self._policy.load_state_dict(state["policy"])
+        self.seed = int(state["seed"])
+        self._blocks, self._trials = blocks, trials
+        self._obs = {}
+        for t in trials:
+            if t["status"] == "complete":
+                self._obs.setdefault(tuple(blocks[t["block_id"]].x), []).append(t["value"])
+
+
+__all__ = ["Best", "Policy", "Trial", "Tuner"]
