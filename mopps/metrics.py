@@ -9,7 +9,8 @@
   ``s = k``). Such groups have zero GRPO advantage and give no gradient. With fractional
   rewards only the sums are seen, so this counts groups that are all 0 or all 1.
 
-Shapes: ``(n,)`` per selected prompt.
+Shapes: ``(n,)`` per selected prompt; tensors or arrays in, Python floats out. Computed
+with numpy (single-threaded) on the CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from lowswitch.errors import InputError
@@ -25,57 +27,66 @@ from lowswitch.errors import InputError
 __all__ = ["StepMetrics", "average_ranks", "spearman", "zero_variance_fraction"]
 
 
-def average_ranks(x: torch.Tensor) -> torch.Tensor:
+def _np(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy().astype(np.float64, copy=False)
+    return np.asarray(x, dtype=np.float64)
+
+
+def average_ranks(x: Any) -> np.ndarray:
     """Ranks ``1 .. n`` of ``x (n,)`` with ties given their average rank (float64).
 
     Example:
         >>> average_ranks(torch.tensor([3.0, 1.0, 3.0])).tolist()
         [2.5, 1.0, 2.5]
     """
-    n = x.numel()
-    order = torch.argsort(x, stable=True)
-    sorted_x = x[order]
-    _, inverse, counts = torch.unique_consecutive(sorted_x, return_inverse=True, return_counts=True)
-    ends = torch.cumsum(counts, 0).to(torch.float64)          # 1-based last rank of each run
-    avg = ends - (counts.to(torch.float64) - 1.0) / 2.0        # mean of first..last rank
-    ranks = torch.empty(n, dtype=torch.float64, device=x.device)
-    ranks[order] = avg[inverse]
+    v = _np(x)
+    n = v.size
+    order = np.argsort(v, kind="stable")
+    sorted_v = v[order]
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = sorted_v[1:] != sorted_v[:-1]
+    run_id = np.cumsum(new_run) - 1
+    ends = np.flatnonzero(np.append(new_run[1:], True)) + 1.0      # 1-based last rank
+    starts = np.flatnonzero(new_run) + 1.0                          # 1-based first rank
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = ((starts + ends) / 2.0)[run_id]
     return ranks
 
 
-def spearman(x: torch.Tensor, y: torch.Tensor) -> float:
+def spearman(x: Any, y: Any) -> float:
     """Spearman rank correlation of ``x (n,)`` and ``y (n,)``; NaN if undefined.
 
     Example:
         >>> spearman(torch.tensor([0.1, 0.5, 0.9]), torch.tensor([0.0, 0.2, 1.0]))
         1.0
     """
-    if x.shape != y.shape or x.dim() != 1:
+    xv, yv = _np(x), _np(y)
+    if xv.shape != yv.shape or xv.ndim != 1:
         raise InputError(
-            f"x, y: expected two (n,) tensors of equal length, got {tuple(x.shape)} "
-            f"and {tuple(y.shape)}"
+            f"x, y: expected two (n,) arrays of equal length, got {xv.shape} and {yv.shape}"
         )
-    if x.numel() < 2:
+    if xv.size < 2:
         return math.nan
-    rx = average_ranks(x) - (x.numel() + 1) / 2.0
-    ry = average_ranks(y) - (y.numel() + 1) / 2.0
-    denom = torch.sqrt((rx * rx).sum() * (ry * ry).sum())
-    if float(denom) == 0.0:
+    rx = average_ranks(xv) - (xv.size + 1) / 2.0
+    ry = average_ranks(yv) - (yv.size + 1) / 2.0
+    denom = math.sqrt(float((rx * rx).sum()) * float((ry * ry).sum()))
+    if denom == 0.0:
         return math.nan
     return float((rx * ry).sum() / denom)
 
 
-def zero_variance_fraction(successes: torch.Tensor, trials: torch.Tensor) -> float:
+def zero_variance_fraction(successes: Any, trials: Any) -> float:
     """Fraction of groups whose rollouts all agree (``s == 0`` or ``s == k``).
 
     Example:
         >>> zero_variance_fraction(torch.tensor([0.0, 2.0, 4.0]), torch.tensor([4.0, 4.0, 4.0]))
         0.6666666666666666
     """
-    if successes.numel() == 0:
+    s, k = _np(successes), _np(trials)
+    if s.size == 0:
         return math.nan
-    flat = (successes == 0) | (successes == trials)
-    return float(flat.to(torch.float64).mean())
+    return float(((s == 0) | (s == k)).mean())
 
 
 @dataclass(frozen=True)
@@ -118,13 +129,14 @@ class StepMetrics:
             >>> m.spearman, m.zero_variance_fraction
             (1.0, 0.5)
         """
-        observed = successes / trials
-        n = int(predicted.numel())
+        pred, s, k = _np(predicted), _np(successes), _np(trials)
+        observed = s / k
+        n = int(pred.size)
         return cls(
             step=int(step),
             n_prompts=n,
-            spearman=spearman(predicted.to(torch.float64), observed.to(torch.float64)),
-            zero_variance_fraction=zero_variance_fraction(successes, trials),
-            mean_predicted=float(predicted.mean()) if n else math.nan,
+            spearman=spearman(pred, observed),
+            zero_variance_fraction=zero_variance_fraction(s, k),
+            mean_predicted=float(pred.mean()) if n else math.nan,
             mean_observed=float(observed.mean()) if n else math.nan,
         )

@@ -194,9 +194,9 @@ class PromptSelector:
         cand = None
         if candidates is not None:
             cand = check_index(candidates, self.n_prompts, name="candidates")
-            seen = torch.zeros(self.n_prompts, dtype=torch.bool)
-            seen[cand] = True
-            if int(seen.sum()) != cand.numel():
+            seen = np.zeros(self.n_prompts, dtype=bool)
+            seen[cand.numpy()] = True
+            if int(np.count_nonzero(seen)) != cand.numel():
                 raise InputError("candidates: expected distinct prompt indices, got repeats")
         n_cand = self.n_prompts if cand is None else int(cand.numel())
         b = _check_int("batch_size", batch_size)
@@ -213,9 +213,9 @@ class PromptSelector:
                 pos = closest_k(draws, self.target, b)
             else:
                 pos = band_k(draws, self.band[0], self.band[1], b, self._rng)
-            self.last_samples = draws[pos]
+            self.last_samples = torch.from_numpy(draws.numpy()[pos.numpy()])
         self.n_selects += 1
-        return pos if cand is None else cand[pos]
+        return pos if cand is None else torch.from_numpy(cand.numpy()[pos.numpy()])
 
     def update(self, idx: Any, successes: Any, trials: Any) -> None:
         """Fold one step of rollout results into the posteriors.
@@ -237,8 +237,9 @@ class PromptSelector:
             ([2.5, 1.0, 1.0], [1.5, 1.0, 1.0])
         """
         i, s, k = check_feedback(idx, successes, trials, self.n_prompts)
-        a_i, b_i = self._arms.alpha[i], self._arms.beta[i]
-        predicted = a_i / (a_i + b_i)  # prediction made before seeing this step
+        i_np = i.numpy()
+        a_i, b_i = self._arms.alpha.numpy()[i_np], self._arms.beta.numpy()[i_np]
+        predicted = torch.from_numpy(a_i / (a_i + b_i))  # prediction made before this step
         self._arms._apply(i, s, k)
         self.n_updates += 1
         self.history.append(StepMetrics.compute(self.n_updates, predicted, s, k))
@@ -258,8 +259,9 @@ class PromptSelector:
         """
         if idx is None:
             return self._arms.mean
-        i = check_index(idx, self.n_prompts, name="idx")
-        return self._arms.alpha[i] / (self._arms.alpha[i] + self._arms.beta[i])
+        i = check_index(idx, self.n_prompts, name="idx").numpy()
+        a_i, b_i = self._arms.alpha.numpy()[i], self._arms.beta.numpy()[i]
+        return torch.from_numpy(a_i / (a_i + b_i))
 
     def grow(
         self, n_new: int, offline_successes: Any = None, offline_trials: Any = None

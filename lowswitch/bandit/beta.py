@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -30,18 +30,21 @@ from lowswitch.errors import InputError
 __all__ = ["BetaArms", "check_feedback", "discounted_update"]
 
 Prior = float | torch.Tensor
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
 
 def discounted_update(
-    alpha: torch.Tensor,
-    beta: torch.Tensor,
-    successes: torch.Tensor,
-    trials: torch.Tensor,
+    alpha: ArrayT,
+    beta: ArrayT,
+    successes: ArrayT,
+    trials: ArrayT,
     decay: float,
-    prior_alpha: Prior = 1.0,
-    prior_beta: Prior = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    prior_alpha: float | ArrayT = 1.0,
+    prior_beta: float | ArrayT = 1.0,
+) -> tuple[ArrayT, ArrayT]:
     """One discounted Beta-Bernoulli update, elementwise (pure function).
+
+    Works on torch tensors and numpy arrays alike (only ``*`` and ``+``).
 
     ``alpha' = decay * alpha + (1 - decay) * prior_alpha + successes`` and
     ``beta' = decay * beta + (1 - decay) * prior_beta + (trials - successes)``.
@@ -69,20 +72,29 @@ def discounted_update(
     return new_alpha, new_beta
 
 
-def _as_1d(name: str, value: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+def _np_1d(name: str, value: Any) -> np.ndarray:
+    """``value`` as a 1-D numpy array (zero-copy for CPU tensors / arrays)."""
     try:
-        t = torch.as_tensor(value) if not isinstance(value, torch.Tensor) else value
+        tensor = isinstance(value, torch.Tensor)
+        arr = value.detach().cpu().numpy() if tensor else np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as err:
         raise InputError(f"{name}: expected a 1-D tensor or sequence, got {value!r}") from err
-    if t.dim() == 0:
-        t = t.reshape(1)
-    if t.dim() != 1:
-        raise InputError(f"{name}: expected a 1-D tensor, got shape {tuple(t.shape)}")
-    return t if dtype is None else t.to(dtype)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InputError(f"{name}: expected a 1-D tensor, got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _np_float(name: str, value: Any) -> np.ndarray:
+    arr = _np_1d(name, value)
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
 
 
 def check_index(index: Any, n_arms: int, name: str = "index") -> torch.Tensor:
-    """Validate arm indices and return them as a 1-D int64 tensor.
+    """Validate arm indices and return them as a 1-D int64 CPU tensor.
 
     Args:
         index: ``(n,)`` integer indices (tensor, array or sequence).
@@ -99,14 +111,15 @@ def check_index(index: Any, n_arms: int, name: str = "index") -> torch.Tensor:
         >>> check_index([2, 0], 3).tolist()
         [2, 0]
     """
-    idx = _as_1d(name, index)
-    if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
-        raise InputError(f"{name}: expected integer indices, got dtype {idx.dtype}")
-    idx = idx.to(device="cpu", dtype=torch.int64)
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n_arms):
-        bad = idx[(idx < 0) | (idx >= n_arms)][0].item()
-        raise InputError(f"{name}: expected indices in [0, {n_arms}), got {bad}")
-    return idx
+    arr = _np_1d(name, index)
+    if arr.size == 0:
+        return torch.empty(0, dtype=torch.int64)
+    if arr.dtype.kind not in "iu":
+        raise InputError(f"{name}: expected integer indices, got dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= n_arms:
+        raise InputError(f"{name}: expected indices in [0, {n_arms}), got {lo if lo < 0 else hi}")
+    return torch.from_numpy(arr.astype(np.int64, copy=False))
 
 
 def check_feedback(
@@ -120,7 +133,7 @@ def check_feedback(
         trials: ``(n,)`` rollouts per arm (> 0), or a scalar used for every arm.
 
     Returns:
-        ``(index int64, successes float64, trials float64)``, each ``(n,)``.
+        ``(index int64, successes float64, trials float64)``, each ``(n,)`` on the CPU.
 
     Raises:
         InputError: wrong lengths, NaN / inf, negative successes, non-positive trials,
@@ -132,44 +145,55 @@ def check_feedback(
         [4.0, 4.0]
     """
     idx = check_index(index, n_arms)
-    s = _as_1d("successes", successes, torch.float64).cpu()
-    k_raw = torch.as_tensor(trials) if not isinstance(trials, torch.Tensor) else trials
-    if k_raw.dim() == 0:
-        k = k_raw.to(torch.float64).cpu().expand(idx.numel())
-    else:
-        k = _as_1d("trials", k_raw, torch.float64).cpu()
-    if s.numel() != idx.numel() or k.numel() != idx.numel():
-        raise InputError(
-            f"successes, trials: expected length {idx.numel()} (len(index)), "
-            f"got {s.numel()} and {k.numel()}"
-        )
-    if not bool(torch.isfinite(s).all()) or not bool(torch.isfinite(k).all()):
-        raise InputError("successes, trials: expected finite values, got NaN or inf")
-    if bool((s < 0).any()):
-        raise InputError(f"successes: expected >= 0 (rewards in [0, 1]), got {s.min().item()}")
-    if bool((k <= 0).any()):
-        raise InputError(f"trials: expected > 0 rollouts per arm, got {k.min().item()}")
-    if bool((s > k).any()):
-        j = int(torch.nonzero(s > k)[0])
-        raise InputError(
-            f"successes: expected <= trials (rewards in [0, 1]), got successes={s[j].item()} "
-            f"> trials={k[j].item()} for index {idx[j].item()}"
-        )
-    return idx, s, k
-
-
-def _occurrence_rank(idx: torch.Tensor) -> torch.Tensor:
-    """``(n,)`` rank of each element among equal indices, in order of appearance."""
     n = idx.numel()
-    order = torch.sort(idx, stable=True).indices
+    s = _np_float("successes", successes)
+    k = _np_float("trials", trials)
+    if k.size == 1 and n != 1 and np.ndim(trials) == 0:
+        k = np.full(n, k[0])
+    if s.size != n or k.size != n:
+        raise InputError(
+            f"successes, trials: expected length {n} (len(index)), got {s.size} and {k.size}"
+        )
+    if not (np.isfinite(s).all() and np.isfinite(k).all()):
+        raise InputError("successes, trials: expected finite values, got NaN or inf")
+    if n and s.min() < 0:
+        raise InputError(f"successes: expected >= 0 (rewards in [0, 1]), got {s.min()}")
+    if n and k.min() <= 0:
+        raise InputError(f"trials: expected > 0 rollouts per arm, got {k.min()}")
+    over = s > k
+    if over.any():
+        j = int(np.flatnonzero(over)[0])
+        raise InputError(
+            f"successes: expected <= trials (rewards in [0, 1]), got successes={s[j]} "
+            f"> trials={k[j]} for index {int(idx[j])}"
+        )
+    return idx, torch.from_numpy(s), torch.from_numpy(k)
+
+
+def _occurrence_rank(idx: np.ndarray) -> np.ndarray:
+    """``(n,)`` rank of each element among equal indices, in order of appearance."""
+    n = idx.size
+    order = np.argsort(idx, kind="stable")
     sorted_idx = idx[order]
-    pos = torch.arange(n)
-    new_run = torch.ones(n, dtype=torch.bool)
+    pos = np.arange(n)
+    new_run = np.ones(n, dtype=bool)
     new_run[1:] = sorted_idx[1:] != sorted_idx[:-1]
-    run_start = torch.cummax(torch.where(new_run, pos, torch.zeros_like(pos)), dim=0).values
-    rank = torch.empty_like(pos)
+    run_start = np.maximum.accumulate(np.where(new_run, pos, 0))
+    rank = np.empty(n, dtype=np.int64)
     rank[order] = pos - run_start
     return rank
+
+
+def _as_1d(name: str, value: Any) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(value) if not isinstance(value, torch.Tensor) else value
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputError(f"{name}: expected a 1-D tensor or sequence, got {value!r}") from err
+    if t.dim() == 0:
+        t = t.reshape(1)
+    if t.dim() != 1:
+        raise InputError(f"{name}: expected a 1-D tensor, got shape {tuple(t.shape)}")
+    return t
 
 
 def _check_params(name: str, value: Any, n: int | None = None) -> torch.Tensor:
@@ -197,6 +221,10 @@ class BetaArms:
     prior that is either a scalar pair or per-arm ``(m,)`` tensors (another 16 bytes per
     arm). Implements the :class:`lowswitch.bandit.Arms` protocol.
 
+    The state lives on the CPU: it is small (16 MB for a million prompts), Beta draws use
+    numpy's generator, and updates run on numpy views of the tensors, which stay
+    single-threaded (torch's OpenMP kernels slow down badly on oversubscribed hosts).
+
     Args:
         alpha: ``(m,)`` positive first parameters.
         beta: ``(m,)`` positive second parameters.
@@ -223,6 +251,8 @@ class BetaArms:
         b = _check_params("beta", beta, a.numel())
         if b.dtype != a.dtype:
             raise InputError(f"beta: expected dtype {a.dtype} like alpha, got {b.dtype}")
+        if a.device.type != "cpu" or b.device.type != "cpu":
+            raise InputError(f"alpha, beta: expected CPU tensors, got device {a.device}")
         self.alpha: torch.Tensor = a
         self.beta: torch.Tensor = b
         self.prior_alpha: Prior = self._check_prior("prior_alpha", prior_alpha)
@@ -244,7 +274,6 @@ class BetaArms:
         prior: tuple[float, float] = (1.0, 1.0),
         decay: float = 1.0,
         dtype: torch.dtype = torch.float64,
-        device: str | torch.device = "cpu",
     ) -> BetaArms:
         """``n_arms`` arms all at the prior ``Beta(prior[0], prior[1])``.
 
@@ -256,8 +285,8 @@ class BetaArms:
             raise InputError(f"n_arms: expected an int >= 0, got {n_arms!r}")
         a0, b0 = float(prior[0]), float(prior[1])
         return cls(
-            torch.full((int(n_arms),), a0, dtype=dtype, device=device),
-            torch.full((int(n_arms),), b0, dtype=dtype, device=device),
+            torch.full((int(n_arms),), a0, dtype=dtype),
+            torch.full((int(n_arms),), b0, dtype=dtype),
             a0,
             b0,
             decay,
@@ -318,8 +347,9 @@ class BetaArms:
             raise InputError(f"n_samples: expected an int >= 1, got {n_samples!r}")
         a, b = self.alpha, self.beta
         if index is not None:
-            idx = check_index(index, self.n_arms)
-            a, b = a[idx], b[idx]
+            idx = check_index(index, self.n_arms).numpy()
+            a = torch.from_numpy(a.numpy()[idx])
+            b = torch.from_numpy(b.numpy()[idx])
         if n_samples == 1:
             return beta_variates(generator, a, b).unsqueeze(0)
         shape = (n_samples, a.numel())
@@ -350,23 +380,27 @@ class BetaArms:
         self._apply(idx, s, k)
 
     def _apply(self, idx: torch.Tensor, s: torch.Tensor, k: torch.Tensor) -> None:
-        """Update from already-validated feedback (CPU int64 index, float64 s and k)."""
+        """Update from already-validated feedback (CPU int64 index, float64 s and k).
+
+        Works on numpy views of the state tensors (single-threaded, in place).
+        """
         if idx.numel() == 0:
             return
-        dev, dt = self.alpha.device, self.alpha.dtype
-        s = s.to(device=dev, dtype=dt)
-        k = k.to(device=dev, dtype=dt)
-        rank = _occurrence_rank(idx) if idx.numel() > 1 else torch.zeros(1, dtype=torch.int64)
+        i_all, s_all, k_all = idx.numpy(), s.numpy(), k.numpy()
+        A, B = self.alpha.numpy(), self.beta.numpy()
+        pa, pb = self.prior_alpha, self.prior_beta
+        PA = pa.numpy() if isinstance(pa, torch.Tensor) else None
+        PB = pb.numpy() if isinstance(pb, torch.Tensor) else None
+        rank = _occurrence_rank(i_all) if i_all.size > 1 else np.zeros(1, dtype=np.int64)
         n_rounds = int(rank.max()) + 1
         for r in range(n_rounds):  # one round unless an index repeats
-            sel = slice(None) if n_rounds == 1 else (rank == r)
-            i = idx[sel].to(dev)
-            a0, b0 = self.prior_at(i)
-            new_a, new_b = discounted_update(
-                self.alpha[i], self.beta[i], s[sel], k[sel], self.decay, a0, b0
-            )
-            self.alpha[i] = new_a
-            self.beta[i] = new_b
+            m = slice(None) if n_rounds == 1 else (rank == r)
+            i = i_all[m]
+            a0 = PA[i] if PA is not None else pa
+            b0 = PB[i] if PB is not None else pb
+            new_a, new_b = discounted_update(A[i], B[i], s_all[m], k_all[m], self.decay, a0, b0)
+            A[i] = new_a
+            B[i] = new_b
 
     def set_prior(
         self, index: Any, prior_alpha: Any, prior_beta: Any, reset: bool = True

@@ -268,6 +268,20 @@ def standard_normal(
     )
 
 
+def _numpy_gamma_ratio(
+    generator: np.random.Generator, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """``X / (X + Y)`` with ``X ~ Gamma(a)``, ``Y ~ Gamma(b)``; both-underflow -> ``beta``."""
+    x = generator.standard_gamma(a)
+    y = generator.standard_gamma(b)
+    y += x
+    bad = y == 0.0
+    x /= np.where(bad, 1.0, y)
+    if bad.any():
+        x[bad] = generator.beta(np.broadcast_to(a, x.shape)[bad], np.broadcast_to(b, x.shape)[bad])
+    return np.asarray(x, dtype=np.float64)
+
+
 def beta_variates(generator: Generator, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     """Draw one ``Beta(alpha_i, beta_i)`` variate per element with an explicit generator.
 
@@ -277,8 +291,10 @@ def beta_variates(generator: Generator, alpha: torch.Tensor, beta: torch.Tensor)
     :meth:`numpy.random.Generator.standard_gamma` on float64 views of the inputs
     (zero-copy for float64 CPU tensors); this is ~4x faster than
     :meth:`numpy.random.Generator.beta` at the uniform prior ``alpha = beta = 1`` (which
-    numpy handles by rejection) and as fast elsewhere. In the rare case where both Gammas
-    underflow to 0 (shape parameters far below 1), that element is redrawn with
+    numpy handles by rejection) and as fast elsewhere. Arms at exactly ``alpha = beta = 1``
+    (never rolled out, uniform prior: most of a large pool) are drawn as
+    ``Uniform(0, 1)``, which is the same law and ~10x cheaper. In the rare case where both
+    Gammas underflow to 0 (shape parameters far below 1), that element is redrawn with
     ``Generator.beta``. With a torch generator, torch's generator-aware Gamma kernel
     is used (slower on CPU, but draws stay on the tensors' device); a double underflow
     there becomes a ``Bernoulli(alpha / (alpha + beta))`` draw, the limit of the Beta
@@ -303,27 +319,30 @@ def beta_variates(generator: Generator, alpha: torch.Tensor, beta: torch.Tensor)
     if isinstance(generator, np.random.Generator):
         a = alpha.detach().to(device="cpu", dtype=torch.float64).numpy()
         b = beta.detach().to(device="cpu", dtype=torch.float64).numpy()
-        x = generator.standard_gamma(a)
-        y = generator.standard_gamma(b)
-        y += x
-        bad = y == 0.0
-        x /= np.where(bad, 1.0, y)
-        if bad.any():
-            a_b, b_b = np.broadcast_to(a, x.shape)[bad], np.broadcast_to(b, x.shape)[bad]
-            x[bad] = generator.beta(a_b, b_b)
-        return torch.from_numpy(x).to(alpha.device)
+        flat = (a == 1.0) & (b == 1.0)  # Beta(1, 1) is exactly Uniform(0, 1)
+        n_flat = int(np.count_nonzero(flat))
+        if n_flat == 0:
+            out = _numpy_gamma_ratio(generator, a, b)
+        elif n_flat == flat.size:
+            out = generator.random(flat.shape)
+        else:
+            out = np.empty(flat.shape)
+            out[flat] = generator.random(n_flat)
+            rest = ~flat
+            out[rest] = _numpy_gamma_ratio(generator, a[rest], b[rest])
+        return torch.from_numpy(out).to(alpha.device)
     if isinstance(generator, torch.Generator):
         a64 = alpha.detach().to(torch.float64)
         b64 = beta.detach().to(torch.float64)
         gx = torch._standard_gamma(a64, generator=generator)
         gy = torch._standard_gamma(b64, generator=generator)
         total = gx + gy
-        out = gx / total
+        ratio = gx / total
         both_zero = total == 0.0  # both Gammas underflowed: mass sits at 0 or 1
         if bool(both_zero.any()):
             coin = torch.bernoulli(a64 / (a64 + b64), generator=generator)
-            out = torch.where(both_zero, coin, out)
-        return out
+            ratio = torch.where(both_zero, coin, ratio)
+        return ratio
     raise InputError(
         "generator: expected a torch.Generator or numpy.random.Generator, "
         f"got {type(generator).__name__}"

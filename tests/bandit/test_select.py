@@ -66,3 +66,11 @@ def test_bad_k():
         argmax_k(_values(5).reshape(5, 1), 1)
     with pytest.raises(InputError):
         band_k(_values(5), 0.7, 0.3, 1, numpy_generator(0))
+
+
+@pytest.mark.parametrize("k", [0, 1, 13, 40, 100])
+def test_ties_broken_by_position_like_a_stable_sort(k):
+    v = torch.randint(0, 5, (100,), generator=torch.Generator().manual_seed(3)).double()
+    ref = sorted(range(100), key=lambda i: abs(v[i].item() - 2.0))[:k]
+    assert closest_k(v, 2.0, k).tolist() == ref
+    assert argmax_k(v, k).tolist() == sorted(range(100), key=lambda i: -v[i].item())[:k]
