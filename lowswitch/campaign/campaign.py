@@ -1,0 +1,593 @@
+"""``Campaign``: a wet-lab optimisation campaign kept in a database.
+
+A campaign is a finite table of allowed conditions (a candidates CSV, as in high-throughput
+screens), an objective to maximise or minimise, and a low-switch policy that fills plates
+with a few distinct conditions, each replicated. Nothing lives in memory between calls:
+every :meth:`Campaign.suggest` rebuilds the policy from the stored rows (deterministic given
+the seed and the rows) inside one transaction that locks the campaign, and every
+:meth:`Campaign.record` validates a whole results table and stores it in one transaction,
+or stores nothing. Any process, on any day, can continue a campaign.
+
+Accounting (see :meth:`Campaign.status`):
+
+* an *experiment* is one well; its status is ``pending`` until recorded, then ``done`` or
+  ``failed`` (a failed well is not a measurement of zero and never reaches the GP);
+* a *switch* is one block: a (plate, condition) pair, i.e. one set-up of a condition;
+* *replicates* of a condition are its successful measurements (re-measurements included).
+
+Example:
+    >>> import pandas as pd
+    >>> cands = pd.DataFrame({"base": list("ABCDEF") * 2, "T": [20] * 6 + [40] * 6})
+    >>> camp = Campaign.create("sqlite://", "demo", cands, inputs=["base", "T"],
+    ...                        objective="yield", initial_conditions=3)
+    >>> plate = camp.suggest(slots=6)
+    >>> plate.columns.tolist()
+    ['experiment_id', 'plate', 'block', 'replicate', 'base', 'T', 'yield']
+    >>> plate["yield"] = [10, 11, 50, 52, 30, "failed"]
+    >>> camp.record(plate)
+    {'measured': 5, 'failed': 1, 'skipped': 0}
+    >>> camp.status()["experiments"]
+    {'pending': 0, 'done': 5, 'failed': 1}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from sqlalchemy import Connection, func, select, update
+
+from lowswitch.campaign.encoding import encode_rows, table_space
+from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
+from lowswitch.campaign.storage import (
+    Storage,
+    campaigns_table,
+    candidates_table,
+    debug_pause,
+    experiments_table,
+    fits_table,
+    imports_table,
+    lock_campaign,
+    measurements_table,
+    now,
+    read_campaign,
+)
+from lowswitch.campaign.tables import (
+    condition_key,
+    parse_history,
+    parse_results,
+    read_csv_text,
+    validate_candidates,
+)
+from lowswitch.errors import InputError
+from lowswitch.space import Space
+
+DIRECTIONS = ("maximize", "minimize")
+
+
+def _storage(storage: str | os.PathLike[str] | Storage) -> Storage:
+    return storage if isinstance(storage, Storage) else Storage(storage)
+
+
+class Campaign:
+    """Handle on a stored campaign (cheap; holds only the storage and the candidate table).
+
+    Create one with :meth:`create`, reopen it anywhere with :meth:`open`.
+
+    Example:
+        >>> import pandas as pd
+        >>> c = Campaign.create("sqlite://", "c1", pd.DataFrame({"x": ["a", "b"]}),
+        ...                     inputs=["x"], objective="y")
+        >>> c.name, c.inputs, c.objective, c.direction
+        ('c1', ['x'], 'y', 'maximize')
+    """
+
+    def __init__(self, storage: str | os.PathLike[str] | Storage, name: str) -> None:
+        self.storage = _storage(storage)
+        self.name = name
+        with self.storage.engine.connect() as conn:
+            row = read_campaign(conn, name)
+            self.id: int = row["id"]
+            self.config: dict[str, Any] = row["config"]
+            values = conn.execute(
+                select(candidates_table.c.data)
+                .where(candidates_table.c.campaign_id == self.id)
+                .order_by(candidates_table.c.idx)
+            ).scalars()
+            self.candidates: list[dict[str, Any]] = [json.loads(v) for v in values]
+        self.inputs: list[str] = list(self.config["inputs"])
+        self.objective: str = self.config["objective"]
+        self.direction: str = self.config["direction"]
+        self.plan_config = PlanConfig(**self.config["plan"])
+        self.space = Space.from_dict(self.config["space"])
+        self._X: torch.Tensor | None = None
+        self._allowed = {c: {row[c] for row in self.candidates} for c in self.inputs}
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(
+        cls,
+        storage: str | os.PathLike[str] | Storage,
+        name: str,
+        candidates: pd.DataFrame | str | os.PathLike[str],
+        inputs: Sequence[str],
+        objective: str,
+        direction: str = "maximize",
+        seed: int = 0,
+        descriptors: Sequence[str] = (),
+        policy: str = "ucb",
+        switch_threshold: float = 2.0,
+        max_repeats: int | None = None,
+        max_conditions: int | None = None,
+        initial_conditions: int = 8,
+    ) -> Campaign:
+        """Create a campaign from a candidate table and store it.
+
+        Args:
+            storage: database URL, file path (SQLite) or :class:`Storage`.
+            name: campaign name, unique in the storage.
+            candidates: table (or CSV path) of allowed conditions.
+            inputs: condition columns of the table.
+            objective: name of the measured quantity (a column of results files).
+            direction: ``"maximize"`` or ``"minimize"``.
+            seed: seed of the campaign (initial design, policy randomness).
+            descriptors: numeric columns of the table that encode the categorical input they
+                belong to (see :mod:`lowswitch.campaign.encoding`); other categoricals are
+                one-hot.
+            policy: ``"ucb"`` (default), ``"ei"``, ``"ts"`` or ``"random"``.
+            switch_threshold: C of the switch rule; 1.0 = one well per decision.
+            max_repeats: cap on replicates per block.
+            max_conditions: cap on distinct conditions per plate.
+            initial_conditions: distinct conditions of the initial random design.
+
+        Returns:
+            The new campaign.
+
+        Raises:
+            InputError: bad table or settings, or a campaign of that name exists already.
+        """
+        if direction not in DIRECTIONS:
+            raise InputError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
+        if not name or len(name) > 200:
+            raise InputError(f"name: expected 1-200 characters, got {name!r}")
+        if objective in inputs or objective in descriptors or objective in (
+            "experiment_id", "plate", "block", "replicate"
+        ):
+            raise InputError(f"objective: {objective!r} clashes with an input or reserved column")
+        frame = (
+            read_csv_text(candidates, "candidates")
+            if not isinstance(candidates, pd.DataFrame)
+            else candidates
+        )
+        rows = validate_candidates(frame, inputs, descriptors)
+        space = table_space(rows, inputs, descriptors)
+        plan = PlanConfig(
+            policy=policy,
+            switch_threshold=float(switch_threshold),
+            maximize=direction == "maximize",
+            seed=int(seed),
+            max_repeats=max_repeats,
+            max_conditions=max_conditions,
+            initial_conditions=int(initial_conditions),
+        )
+        config = {
+            "inputs": list(inputs),
+            "objective": objective,
+            "direction": direction,
+            "descriptors": list(descriptors),
+            "space": space.to_dict(),
+            "plan": plan.to_dict(),
+        }
+        store = _storage(storage)
+        with store.transaction() as conn:
+            exists = conn.execute(
+                select(campaigns_table.c.id).where(campaigns_table.c.name == name)
+            ).scalar_one_or_none()
+            if exists is not None:
+                raise InputError(f"name: a campaign called {name!r} exists already")
+            campaign_id = conn.execute(
+                campaigns_table.insert().values(
+                    name=name, config=json.dumps(config), created_at=now(), n_plates=0,
+                    n_experiments=0,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(
+                candidates_table.insert(),
+                [
+                    {"campaign_id": campaign_id, "idx": i, "data": json.dumps(row)}
+                    for i, row in enumerate(rows)
+                ],
+            )
+        return cls(store, name)
+
+    @classmethod
+    def open(cls, storage: str | os.PathLike[str] | Storage, name: str) -> Campaign:
+        """Open a stored campaign (any process, any time)."""
+        return cls(storage, name)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def features(self) -> torch.Tensor:
+        """(m, d) float64 encoded candidates (cached)."""
+        if self._X is None:
+            self._X = encode_rows(self.candidates, self.space)
+        return self._X
+
+    def _observations(self, conn: Connection) -> tuple[list[int], list[float]]:
+        rows = conn.execute(
+            select(experiments_table.c.candidate_idx, measurements_table.c.value)
+            .join(experiments_table, measurements_table.c.experiment_id == experiments_table.c.id)
+            .where(measurements_table.c.campaign_id == self.id)
+            .where(measurements_table.c.failed.is_(False))
+            .order_by(measurements_table.c.id)
+        ).all()
+        return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+    def history(self) -> pd.DataFrame:
+        """Every experiment with its measurements (one row per measurement; pending wells and
+        wells without a measurement have an empty ``value``).
+
+        Returns:
+            DataFrame with experiment_id, plate, block, replicate, the inputs, status, value,
+            failed, measurement_id, import_id.
+        """
+        with self.storage.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    experiments_table.c.number,
+                    experiments_table.c.plate,
+                    experiments_table.c.block,
+                    experiments_table.c.replicate,
+                    experiments_table.c.candidate_idx,
+                    experiments_table.c.status,
+                    measurements_table.c.value,
+                    measurements_table.c.failed,
+                    measurements_table.c.id,
+                    measurements_table.c.import_id,
+                )
+                .select_from(
+                    experiments_table.outerjoin(
+                        measurements_table,
+                        measurements_table.c.experiment_id == experiments_table.c.id,
+                    )
+                )
+                .where(experiments_table.c.campaign_id == self.id)
+                .order_by(experiments_table.c.number, measurements_table.c.id)
+            ).all()
+        records = []
+        for r in rows:
+            record: dict[str, Any] = {
+                "experiment_id": r[0], "plate": r[1], "block": r[2], "replicate": r[3],
+                "candidate": r[4],
+            }
+            record.update({c: self.candidates[r[4]][c] for c in self.inputs})
+            record.update(
+                {"status": r[5], "value": r[6], "failed": bool(r[7]) if r[7] is not None else None,
+                 "measurement_id": r[8], "import_id": r[9]}
+            )
+            records.append(record)
+        columns = ["experiment_id", "plate", "block", "replicate", "candidate", *self.inputs,
+                   "status", "value", "failed", "measurement_id", "import_id"]
+        return pd.DataFrame.from_records(records, columns=columns)
+
+    def export_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`history` to a CSV file (the objective column named as in the campaign)."""
+        out = Path(path)
+        frame = self.history().rename(columns={"value": self.objective})
+        frame.to_csv(out, index=False)
+        return out
+
+    # ------------------------------------------------------------------ planning
+    def suggest(self, slots: int) -> pd.DataFrame:
+        """Plan the next plate of ``slots`` wells and store it as pending experiments.
+
+        One transaction: lock the campaign, read observations and pending wells, rebuild the
+        policy, plan, insert the experiments.
+
+        Args:
+            slots: number of wells (>= 1).
+
+        Returns:
+            One row per well: experiment_id, plate, block, replicate, the input columns and an
+            empty objective column (to be filled and passed to :meth:`record`).
+        """
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise InputError(f"slots: expected an integer >= 1, got {slots!r}")
+        X = self.features
+        with self.storage.transaction() as conn:
+            row = lock_campaign(conn, self.name)
+            obs_idx, obs_y = self._observations(conn)
+            state = conn.execute(
+                select(experiments_table.c.candidate_idx, experiments_table.c.status)
+                .where(experiments_table.c.campaign_id == self.id)
+            ).all()
+            pending = Counter(int(r[0]) for r in state if r[1] == "pending")
+            handed_out = {int(r[0]) for r in state}
+            plate = int(row["n_plates"]) + 1
+            last = conn.execute(
+                select(fits_table.c.n_observations, fits_table.c.n_unique, fits_table.c.hyper)
+                .where(fits_table.c.campaign_id == self.id)
+                .order_by(fits_table.c.id.desc())
+                .limit(1)
+            ).one_or_none()
+            fit = None if last is None else Fit(int(last[0]), int(last[1]), json.loads(last[2]))
+            blocks, new_fit = plan_plate(
+                X, obs_idx, obs_y, pending, slots, self.plan_config, plate,
+                handed_out=handed_out, bounds=self.space.bounds, fit=fit,
+            )
+            if new_fit is not None:
+                conn.execute(fits_table.insert().values(
+                    campaign_id=self.id, n_observations=new_fit.n_observations,
+                    n_unique=new_fit.n_unique, hyper=json.dumps(new_fit.hyper), created_at=now(),
+                ))
+            number = int(row["n_experiments"])
+            stamp = now()
+            wells: list[dict[str, Any]] = []
+            for b, block in enumerate(blocks, start=1):
+                for rep in range(1, block.replicates + 1):
+                    number += 1
+                    wells.append({
+                        "campaign_id": self.id, "number": number,
+                        "candidate_idx": block.candidate, "plate": plate, "block": b,
+                        "replicate": rep, "status": "pending", "created_at": stamp,
+                    })
+            conn.execute(experiments_table.insert(), wells)
+            conn.execute(
+                update(campaigns_table)
+                .where(campaigns_table.c.id == self.id)
+                .values(n_plates=plate, n_experiments=number)
+            )
+        records = []
+        for w in wells:
+            rec: dict[str, Any] = {"experiment_id": w["number"], "plate": plate,
+                                   "block": w["block"], "replicate": w["replicate"]}
+            cand = self.candidates[int(w["candidate_idx"])]
+            rec.update({c: cand[c] for c in self.inputs})
+            rec[self.objective] = ""
+            records.append(rec)
+        return pd.DataFrame.from_records(
+            records, columns=["experiment_id", "plate", "block", "replicate", *self.inputs,
+                              self.objective]
+        )
+
+    def record(
+        self, results: pd.DataFrame | str | os.PathLike[str], source: str | None = None
+    ) -> dict[str, int]:
+        """Store a results table (all of it, or nothing).
+
+        Args:
+            results: table or CSV path with ``experiment_id`` and the objective column
+                (blank = not measured yet, ``failed`` = failed well); the other columns that
+                ``suggest`` writes may be present and are checked.
+            source: label stored with the import (default: the file name or ``"dataframe"``).
+
+        Returns:
+            Counts: measured (values stored), failed (failures stored), skipped (blank rows).
+
+        Raises:
+            InputError: the table is invalid (message names the row); nothing is stored.
+        """
+        if isinstance(results, pd.DataFrame):
+            frame = results.astype(object).where(results.notna(), "").astype(str)
+            label = source or "dataframe"
+        else:
+            frame = read_csv_text(results, "results")
+            label = source or str(results)
+        with self.storage.transaction() as conn:
+            lock_campaign(conn, self.name)
+            exps = conn.execute(
+                select(experiments_table.c.number, experiments_table.c.id,
+                       experiments_table.c.candidate_idx, experiments_table.c.status)
+                .where(experiments_table.c.campaign_id == self.id)
+            ).all()
+            by_number = {int(e[0]): e for e in exps}
+            conditions = {n: self.candidates[int(e[2])] for n, e in by_number.items()}
+            parsed = parse_results(frame, self.objective, self.inputs, conditions, self._allowed)
+            stamp = now()
+            import_id = conn.execute(
+                imports_table.insert().values(
+                    campaign_id=self.id, source=label, n_rows=len(parsed), created_at=stamp
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            rows = [
+                {"campaign_id": self.id, "experiment_id": by_number[r.experiment][1],
+                 "import_id": import_id, "value": r.value, "failed": r.failed,
+                 "recorded_at": stamp}
+                for r in parsed
+            ]
+            half = len(rows) // 2
+            if rows[:half]:
+                conn.execute(measurements_table.insert(), rows[:half])
+            debug_pause("record")
+            if rows[half:]:
+                conn.execute(measurements_table.insert(), rows[half:])
+            done = sorted({by_number[r.experiment][1] for r in parsed if not r.failed})
+            failed = sorted(
+                {by_number[r.experiment][1] for r in parsed
+                 if r.failed and by_number[r.experiment][3] != "done"} - set(done)
+            )
+            for ids, status in ((done, "done"), (failed, "failed")):
+                for start in range(0, len(ids), 500):
+                    conn.execute(
+                        update(experiments_table)
+                        .where(experiments_table.c.id.in_(ids[start:start + 500]))
+                        .values(status=status)
+                    )
+        n_failed = sum(r.failed for r in parsed)
+        return {"measured": len(parsed) - n_failed, "failed": n_failed,
+                "skipped": len(frame) - len(parsed)}
+
+    def import_history(
+        self, history: pd.DataFrame | str | os.PathLike[str], source: str | None = None
+    ) -> dict[str, int]:
+        """Import measurements made outside the plan (earlier screens, literature).
+
+        One transaction, all rows or none. The rows become one *imported plate* (the next
+        plate number; one block per distinct condition) of done/failed experiments, so they
+        count in the accounting like planned wells.
+
+        Args:
+            history: table or CSV path with exactly the input columns and the objective
+                (a number, ``failed``, or blank = skipped).
+            source: label stored with the import.
+
+        Returns:
+            Counts: measured, failed, skipped.
+
+        Raises:
+            InputError: bad table (message names the row); nothing is stored.
+        """
+        if isinstance(history, pd.DataFrame):
+            frame = history.astype(object).where(history.notna(), "").astype(str)
+            label = source or "history dataframe"
+        else:
+            frame = read_csv_text(history, "history")
+            label = source or str(history)
+        index = {
+            tuple(condition_key(row[c]) for c in self.inputs): i
+            for i, row in enumerate(self.candidates)
+        }
+        rows = parse_history(frame, self.objective, self.inputs, index)
+        with self.storage.transaction() as conn:
+            camp = lock_campaign(conn, self.name)
+            plate = int(camp["n_plates"]) + 1
+            number = int(camp["n_experiments"])
+            stamp = now()
+            import_id = conn.execute(
+                imports_table.insert().values(
+                    campaign_id=self.id, source=label, n_rows=len(rows), created_at=stamp
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            blocks: dict[int, int] = {}
+            reps: Counter[int] = Counter()
+            wells = []
+            for cand, _ in rows:
+                number += 1
+                blocks.setdefault(cand, len(blocks) + 1)
+                reps[cand] += 1
+                wells.append({
+                    "campaign_id": self.id, "number": number, "candidate_idx": cand,
+                    "plate": plate, "block": blocks[cand], "replicate": reps[cand],
+                    "status": "done", "created_at": stamp,
+                })
+            for well, (_, value) in zip(wells, rows, strict=True):
+                well["status"] = "failed" if value is None else "done"
+            if wells:
+                conn.execute(experiments_table.insert(), wells)
+                ids = dict(conn.execute(
+                    select(experiments_table.c.number, experiments_table.c.id)
+                    .where(experiments_table.c.campaign_id == self.id)
+                    .where(experiments_table.c.plate == plate)
+                ).all())
+                conn.execute(measurements_table.insert(), [
+                    {"campaign_id": self.id, "experiment_id": ids[w["number"]],
+                     "import_id": import_id, "value": value, "failed": value is None,
+                     "recorded_at": stamp}
+                    for w, (_, value) in zip(wells, rows, strict=True)
+                ])
+            conn.execute(
+                update(campaigns_table)
+                .where(campaigns_table.c.id == self.id)
+                .values(n_plates=plate if wells else plate - 1, n_experiments=number)
+            )
+        n_failed = sum(v is None for _, v in rows)
+        return {"measured": len(rows) - n_failed, "failed": n_failed,
+                "skipped": len(frame) - len(rows)}
+
+    # ------------------------------------------------------------------ summaries
+    def status(self) -> dict[str, Any]:
+        """Counts of the campaign: plates, experiments by status, switches, replicates.
+
+        Returns:
+            JSON-safe dict with ``plates``, ``experiments`` (pending/done/failed),
+            ``measurements``, ``switches`` (blocks handed out), ``conditions_tried``
+            (distinct conditions with a successful measurement), ``replicates_per_condition``
+            (mean), ``candidates``.
+        """
+        with self.storage.engine.connect() as conn:
+            row = read_campaign(conn, self.name)
+            counts: dict[str, int] = dict(
+                conn.execute(  # type: ignore[arg-type]
+                    select(experiments_table.c.status, func.count())
+                    .where(experiments_table.c.campaign_id == self.id)
+                    .group_by(experiments_table.c.status)
+                ).all()
+            )
+            blocks = conn.execute(
+                select(func.count()).select_from(
+                    select(experiments_table.c.plate, experiments_table.c.block)
+                    .where(experiments_table.c.campaign_id == self.id)
+                    .distinct()
+                    .subquery()
+                )
+            ).scalar_one()
+            obs_idx, _ = self._observations(conn)
+            n_meas = conn.execute(
+                select(func.count()).where(measurements_table.c.campaign_id == self.id)
+            ).scalar_one()
+        tried = len(set(obs_idx))
+        return {
+            "name": self.name,
+            "candidates": len(self.candidates),
+            "plates": int(row["n_plates"]),
+            "experiments": {s: int(counts.get(s, 0)) for s in ("pending", "done", "failed")},
+            "measurements": int(n_meas),
+            "switches": int(blocks),
+            "conditions_tried": tried,
+            "replicates_per_condition": (len(obs_idx) / tried) if tried else 0.0,
+        }
+
+    def best(self, k: int = 5, level: float = 0.95) -> pd.DataFrame:
+        """Posterior mean and credible interval of the best measured conditions.
+
+        Fits the unique-point GP (hyperparameters by exact marginal likelihood) on all
+        successful measurements and ranks the measured conditions by posterior mean of the
+        objective (``level`` interval of the mean response, not of a single new well).
+
+        Args:
+            k: number of conditions to return.
+            level: central credible level of the interval.
+
+        Returns:
+            DataFrame (best first): the inputs, ``mean``, ``lower``, ``upper``, ``sd``,
+            ``n`` (replicates), ``observed_mean``, ``observed_sd``.
+        """
+        from scipy.stats import norm
+
+        from lowswitch.campaign.model import posterior_at_measured
+
+        with self.storage.engine.connect() as conn:
+            obs_idx, obs_y = self._observations(conn)
+        if not obs_idx:
+            return pd.DataFrame(
+                columns=[*self.inputs, "mean", "lower", "upper", "sd", "n", "observed_mean",
+                         "observed_sd"]
+            )
+        idx, mean, sd = posterior_at_measured(self.features, obs_idx, obs_y)
+        z = float(norm.ppf(0.5 + level / 2))
+        sign = -1.0 if self.direction == "maximize" else 1.0
+        order = sorted(range(len(idx)), key=lambda j: (sign * mean[j], idx[j]))[:k]
+        groups: dict[int, list[float]] = {}
+        for i, y in zip(obs_idx, obs_y, strict=True):
+            groups.setdefault(i, []).append(y)
+        records = []
+        for j in order:
+            ys = groups[idx[j]]
+            n = len(ys)
+            mu = sum(ys) / n
+            sdv = math.sqrt(sum((y - mu) ** 2 for y in ys) / (n - 1)) if n > 1 else float("nan")
+            rec: dict[str, Any] = {c: self.candidates[idx[j]][c] for c in self.inputs}
+            rec.update({"mean": mean[j], "lower": mean[j] - z * sd[j], "upper": mean[j] + z * sd[j],
+                        "sd": sd[j], "n": n, "observed_mean": mu, "observed_sd": sdv})
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+
+__all__ = ["DIRECTIONS", "Campaign"]

@@ -1,0 +1,209 @@
+"""``lowswitch campaign ...``: the campaign loop from the command line.
+
+Every command is a separate process that opens the campaign from storage, does one thing in
+one transaction and exits, so a campaign can be continued from any machine that reaches
+the database::
+
+    lowswitch campaign create  --storage lab.db --name screen --candidates conditions.csv \\
+        --inputs base,ligand,aryl_halide,additive --objective yield --direction maximize
+    lowswitch campaign suggest --storage lab.db --name screen --slots 24 --out plate1.csv
+    lowswitch campaign record  --storage lab.db --name screen --results plate1.csv
+    lowswitch campaign status  --storage lab.db --name screen
+    lowswitch campaign best    --storage lab.db --name screen --json
+    lowswitch campaign report  --storage lab.db --name screen --out report/
+
+Errors in user input print ``error: ...`` on stderr and exit with status 2; nothing is stored.
+
+Example:
+    >>> from typer.testing import CliRunner
+    >>> CliRunner().invoke(app, ["--help"]).exit_code
+    0
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lowswitch.errors import LowSwitchError
+
+app = typer.Typer(
+    help="Wet-lab campaigns: plates of replicated conditions, stored in a database.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+Storage = Annotated[
+    str,
+    typer.Option("--storage", help="Database URL (sqlite:///f.db, postgresql://...) or file path."),
+]
+Name = Annotated[str, typer.Option("--name", help="Campaign name.")]
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (LowSwitchError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _open(storage: str, name: str) -> Any:
+    from lowswitch.campaign.campaign import Campaign
+
+    return Campaign.open(storage, name)
+
+
+@app.command()
+def create(
+    name: Name,
+    candidates: Annotated[Path, typer.Option(help="CSV of allowed conditions.")],
+    inputs: Annotated[str, typer.Option(help="Comma-separated condition columns.")],
+    objective: Annotated[str, typer.Option(help="Name of the measured quantity.")],
+    storage: Storage = "lowswitch.db",
+    direction: Annotated[str, typer.Option(help="maximize or minimize.")] = "maximize",
+    seed: Annotated[int, typer.Option(help="Campaign seed.")] = 0,
+    descriptors: Annotated[
+        str, typer.Option(help="Comma-separated numeric columns describing a categorical input.")
+    ] = "",
+    policy: Annotated[str, typer.Option(help="ucb, ei, ts or random.")] = "ucb",
+    switch_threshold: Annotated[
+        float, typer.Option(help="C of the switch rule (1 = one well per decision).")
+    ] = 2.0,
+    max_repeats: Annotated[int | None, typer.Option(help="Cap on replicates per block.")] = None,
+    max_conditions: Annotated[int | None, typer.Option(help="Cap on conditions per plate.")] = None,
+    initial_conditions: Annotated[int, typer.Option(help="Conditions of the random start.")] = 8,
+) -> None:
+    """Create a campaign from a candidates CSV."""
+    from lowswitch.campaign.campaign import Campaign
+
+    with _user_errors():
+        camp = Campaign.create(
+            storage, name, candidates, inputs=_csv_list(inputs), objective=objective,
+            direction=direction, seed=seed, descriptors=_csv_list(descriptors),
+            policy=policy, switch_threshold=switch_threshold,
+            max_repeats=max_repeats, max_conditions=max_conditions,
+            initial_conditions=initial_conditions,
+        )
+    typer.echo(f"created campaign {name!r}: {len(camp.candidates)} candidates, "
+               f"{camp.features.shape[1]} features, storage {camp.storage.url}")
+
+
+@app.command()
+def suggest(
+    name: Name,
+    slots: Annotated[int, typer.Option(help="Wells on the plate.")],
+    storage: Storage = "lowswitch.db",
+    out: Annotated[Path | None, typer.Option(help="CSV to write (default: stdout).")] = None,
+) -> None:
+    """Plan the next plate; write it as CSV (fill the objective column, then `record`)."""
+    with _user_errors():
+        plate = _open(storage, name).suggest(slots)
+    if out is None:
+        plate.to_csv(sys.stdout, index=False)
+    else:
+        plate.to_csv(out, index=False)
+        n_cond = plate["block"].nunique()
+        typer.echo(f"plate {int(plate['plate'].iloc[0])}: {len(plate)} wells, {n_cond} "
+                   f"conditions -> {out}")
+
+
+@app.command()
+def record(
+    name: Name,
+    results: Annotated[Path, typer.Option(help="CSV with experiment_id and the objective.")],
+    storage: Storage = "lowswitch.db",
+) -> None:
+    """Store a results CSV (all rows or none; blank = not measured, `failed` = failed well)."""
+    with _user_errors():
+        counts = _open(storage, name).record(results)
+    typer.echo(f"recorded {counts['measured']} values, {counts['failed']} failed wells, "
+               f"{counts['skipped']} blank rows skipped")
+
+
+def _print_json_or(data: Any, as_json: bool, show: Callable[[], None]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        show()
+
+
+@app.command()
+def status(
+    name: Name,
+    storage: Storage = "lowswitch.db",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Plates, experiments by status, switches and replicates."""
+    with _user_errors():
+        info = _open(storage, name).status()
+
+    def show() -> None:
+        for key, value in info.items():
+            typer.echo(f"{key:>26}: {value}")
+
+    _print_json_or(info, as_json, show)
+
+
+@app.command()
+def best(
+    name: Name,
+    storage: Storage = "lowswitch.db",
+    k: Annotated[int, typer.Option(help="How many conditions.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Best measured conditions: GP posterior mean and 95% interval."""
+    with _user_errors():
+        table = _open(storage, name).best(k=k)
+    _print_json_or(json.loads(table.to_json(orient="records")), as_json,
+                   lambda: typer.echo(table.to_string(index=False, float_format="%.2f")))
+
+
+@app.command()
+def report(
+    name: Name,
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    storage: Storage = "lowswitch.db",
+) -> None:
+    """Write report.png, report.html (self-contained), summary.json and history.csv."""
+    from lowswitch.campaign.report import write_report
+
+    with _user_errors():
+        paths = write_report(_open(storage, name), out)
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
+def export(
+    name: Name,
+    out: Annotated[Path, typer.Option(help="CSV file to write.")],
+    storage: Storage = "lowswitch.db",
+) -> None:
+    """Export every experiment and measurement as CSV."""
+    with _user_errors():
+        path = _open(storage, name).export_csv(out)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("list")
+def list_campaigns(storage: Storage = "lowswitch.db") -> None:
+    """Names of the campaigns in a storage."""
+    from lowswitch.campaign.storage import Storage as Store
+
+    with _user_errors():
+        for name in Store(storage).campaign_names():
+            typer.echo(name)
+
+
+__all__ = ["app"]

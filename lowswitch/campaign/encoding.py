@@ -1,0 +1,106 @@
+"""From a candidate table to a :class:`lowswitch.space.Space` and its exact encoding.
+
+A campaign does not have an encoder of its own: it describes its table as a shared
+:class:`~lowswitch.space.Space` (stored with the campaign as JSON) and lets the space encode
+every candidate to ``[0, 1]^D``:
+
+* categorical input column (any cell that is not a number): ``Categorical`` over its sorted
+  distinct values, **one-hot** (one feature per value);
+* categorical input with descriptor columns (numeric columns of the table whose value is a
+  function of that input, e.g. a ligand's cone angle): ``Categorical(..., descriptors=...)``,
+  encoded by the descriptors, each min-max scaled to [0, 1] (no one-hot for that input);
+* numeric input column: ``Float(min, max)``, ``u = (v - min) / (max - min)``.
+
+Distinct conditions get distinct encoded rows (one-hot and ``Float`` are injective; the space
+refuses descriptor rows that coincide), so the GP never merges two conditions.
+
+Example:
+    >>> space = table_space([{"base": "B", "T": 20.0}, {"base": "A", "T": 40.0}], ["base", "T"])
+    >>> space.to_dict()["base"]["choices"], encode_rows([{"base": "B", "T": 20.0}], space).tolist()
+    (['A', 'B'], [[0.0, 1.0, 0.0]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from lowswitch.errors import InputError
+from lowswitch.space import Categorical, Float, Param, Space
+
+
+def _owner(rows: Sequence[Mapping[str, Any]], column: str, inputs: Sequence[str]) -> str:
+    """The first categorical input whose value determines ``column`` in every row."""
+    for col in inputs:
+        if all(isinstance(r[col], float) for r in rows):
+            continue
+        mapping: dict[Any, Any] = {}
+        if all(mapping.setdefault(r[col], r[column]) == r[column] for r in rows):
+            return col
+    raise InputError(
+        f"descriptors: column {column!r} is not a function of any categorical input "
+        f"({list(inputs)}); a descriptor must take one value per category"
+    )
+
+
+def table_space(
+    rows: Sequence[Mapping[str, Any]], inputs: Sequence[str], descriptors: Sequence[str] = ()
+) -> Space:
+    """Describe a validated candidate table (see :mod:`lowswitch.campaign.tables`) as a Space.
+
+    Args:
+        rows: candidate rows (column -> value; numbers as float, categories as str).
+        inputs: condition columns, in encoding order.
+        descriptors: numeric columns used to encode the categorical input they belong to.
+
+    Returns:
+        The space whose parameters are the ``inputs``.
+
+    Raises:
+        InputError: a descriptor column does not belong to one categorical input, or two
+            categories share all their descriptor values.
+    """
+    owned: dict[str, list[str]] = {}
+    for col in descriptors:
+        owned.setdefault(_owner(rows, col, inputs), []).append(col)
+    params: dict[str, Param] = {}
+    for col in inputs:
+        values = [r[col] for r in rows]
+        if all(isinstance(v, float) for v in values):
+            params[col] = Float(min(values), max(values))
+            continue
+        choices = sorted({str(v) for v in values})
+        if col in owned:
+            first: dict[str, Mapping[str, Any]] = {}
+            for r in rows:
+                first.setdefault(str(r[col]), r)
+            matrix = [[float(first[c][d]) for d in owned[col]] for c in choices]
+            try:
+                params[col] = Categorical(choices, descriptors=matrix)
+            except InputError as err:
+                raise InputError(
+                    f"descriptors {owned[col]} of input {col!r}: two categories get the same "
+                    f"values; add a descriptor or drop them ({err})"
+                ) from None
+        else:
+            params[col] = Categorical(choices)
+    return Space(params)
+
+
+def encode_rows(rows: Sequence[Mapping[str, Any]], space: Space) -> torch.Tensor:
+    """Encode candidate rows with ``space``.
+
+    Args:
+        rows: m candidate rows (extra columns such as descriptors are ignored).
+        space: the campaign's space.
+
+    Returns:
+        (m, D) float64 tensor in ``[0, 1]^D``.
+    """
+    names = space.names
+    return space.encode_many([{n: r[n] for n in names} for r in rows])
+
+
+__all__ = ["encode_rows", "table_space"]

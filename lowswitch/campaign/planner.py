@@ -1,0 +1,271 @@
+"""Plate planning: turn stored observations into the next plate of wells.
+
+The planner is a pure function of its arguments (the rows of the database, the campaign's
+configuration and a seed): any process rebuilds exactly the same plate from the same rows.
+
+A plate of ``slots`` wells is filled with *blocks*: a condition and its number of replicates.
+
+1. Initial design: until ``initial_conditions`` distinct conditions have been handed out,
+   the plate goes to random distinct conditions, the wells shared evenly among them
+   (replicates from the start estimate the noise).
+2. Afterwards the low-switch policy (``lowswitch.policies``) is rebuilt from the stored
+   observations and asked for blocks with GP-BUCB hallucination of the pending wells
+   (experiments handed out but not yet recorded), block by block until the plate is full;
+   the last block is cut to the wells left. ``max_conditions`` caps the number of distinct
+   conditions per plate (wells left over go to the chosen blocks in turn, as extra
+   replicates).
+3. ``policy="random"``: distinct random conditions, one well each (the benchmark's floor).
+
+Example:
+    >>> import torch
+    >>> X = torch.eye(6, dtype=torch.float64)
+    >>> blocks, _ = plan_plate(X, [], [], {}, 6, PlanConfig(initial_conditions=3), plate=1)
+    >>> [(b.candidate, b.replicates) for b in blocks]
+    [(5, 2), (0, 2), (4, 2)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from lowswitch.errors import InputError
+
+POLICIES: dict[str, str] = {
+    "ucb": "LowSwitchGPUCB",
+    "ei": "LowSwitchGPEI",
+    "ts": "LowSwitchGPTS",
+    "random": "",
+}
+"""Policy names accepted by a campaign -> class in :mod:`lowswitch`."""
+
+
+class Fit(NamedTuple):
+    """A stored hyperparameter fit: what it saw and the fitted values (JSON-safe)."""
+
+    n_observations: int
+    n_unique: int
+    hyper: dict[str, Any]
+
+
+class Block(NamedTuple):
+    """A condition and how many wells of the plate it gets."""
+
+    candidate: int
+    replicates: int
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """Planning settings stored with a campaign.
+
+    Attributes:
+        policy: ``"ucb"``, ``"ei"``, ``"ts"`` or ``"random"``.
+        switch_threshold: C of the switch rule (1.0 = one evaluation per decision).
+        maximize: direction of the objective.
+        seed: campaign seed; plate p uses a seed derived from (seed, p).
+        max_repeats: cap on a block's replicates (None: no cap beyond the plate).
+        max_conditions: cap on distinct conditions per plate (None: the policy decides).
+        initial_conditions: distinct conditions of the initial random design.
+        refit_growth: refit the GP hyperparameters when the number of measured conditions
+            has grown by this factor since the last fit (1.0: at every plate, the policy's
+            own rule); otherwise the stored hyperparameters are reused as they are.
+    """
+
+    policy: str = "ucb"
+    switch_threshold: float = 2.0
+    maximize: bool = True
+    seed: int = 0
+    max_repeats: int | None = None
+    max_conditions: int | None = None
+    initial_conditions: int = 8
+    refit_growth: float = 1.2
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise InputError(f"policy: expected one of {sorted(POLICIES)}, got {self.policy!r}")
+        if not self.switch_threshold >= 1.0:
+            raise InputError(f"switch_threshold: expected >= 1, got {self.switch_threshold}")
+        for name in ("max_repeats", "max_conditions"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"{name}: expected None or >= 1, got {value}")
+        if not self.refit_growth >= 1.0:
+            raise InputError(f"refit_growth: expected >= 1, got {self.refit_growth}")
+        if self.initial_conditions < 1:
+            raise InputError(f"initial_conditions: expected >= 1, got {self.initial_conditions}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return dict(self.__dict__)
+
+
+def plate_seed(seed: int, plate: int) -> int:
+    """Seed of plate ``plate`` of a campaign seeded with ``seed`` (stable across processes).
+
+    Example:
+        >>> plate_seed(0, 1) == plate_seed(0, 1) != plate_seed(0, 2)
+        True
+    """
+    return int(np.random.SeedSequence([int(seed), int(plate)]).generate_state(1)[0])
+
+
+def _share(slots: int, chosen: Sequence[int]) -> list[Block]:
+    base, extra = divmod(slots, len(chosen))
+    return [Block(c, base + (1 if i < extra else 0)) for i, c in enumerate(chosen)]
+
+
+def _random_blocks(
+    m: int, taken: set[int], n_conditions: int, slots: int, rng: np.random.Generator
+) -> list[Block]:
+    free = np.array(sorted(set(range(m)) - taken), dtype=np.int64)
+    if free.size == 0:
+        free = np.arange(m, dtype=np.int64)
+    n = max(1, min(n_conditions, slots, free.size))
+    chosen = rng.choice(free, size=n, replace=False).tolist()
+    return _share(slots, chosen)
+
+
+def build_policy(
+    X: torch.Tensor,
+    bounds: torch.Tensor,
+    observed_idx: Sequence[int],
+    observed_y: Sequence[float],
+    config: PlanConfig,
+    seed: int,
+    fit: Fit | None = None,
+) -> Any:
+    """Rebuild the low-switch policy from stored observations (and the last stored fit).
+
+    Without ``fit`` every observation is told (one ``tell`` per condition, in order of first
+    measurement) and the GP is fitted from scratch at the next ``ask``. With ``fit``, the
+    policy is restored (``load_state_dict``) with the first ``fit.n_observations``
+    observations as its fitted data and ``fit.hyper`` as its hyperparameters; the newer
+    observations are pending tells, so the next ``ask`` refits warm-started from ``fit``.
+    If the measured conditions grew by less than ``config.refit_growth`` since ``fit``,
+    every observation goes into the fitted data and ``ask`` does not refit.
+
+    Args:
+        X: (m, d) encoded candidates; bounds: (2, d) box of the encoding.
+        observed_idx, observed_y: candidate index and value of every measurement, in
+            recording order.
+        config: planning settings (``policy`` must not be ``"random"``).
+        seed: seed of this decision.
+        fit: the last stored fit, if any.
+
+    Returns:
+        A :class:`lowswitch.LowSwitchGPUCB` / ``GPEI`` / ``GPTS`` holding the observations.
+    """
+    import lowswitch
+
+    cls = getattr(lowswitch, POLICIES[config.policy])
+    opt = cls(
+        bounds,
+        candidates=X,
+        switch_threshold=config.switch_threshold,
+        maximize=config.maximize,
+        seed=seed,
+        max_repeats=config.max_repeats,
+        n_initial=max(2, min(config.initial_conditions, X.shape[0])),
+    )
+    idx = [int(i) for i in observed_idx]
+    ys = [float(y) for y in observed_y]
+    n_fit = 0
+    if fit is not None and 2 <= fit.n_observations <= len(idx):
+        n_fit = fit.n_observations
+        if len(set(idx)) < config.refit_growth * fit.n_unique:
+            n_fit = len(idx)
+    if n_fit and fit is not None:
+        state = opt.state_dict()
+        state["data"] = {
+            "X_fit": X[torch.tensor(idx[:n_fit])].tolist(),
+            "Y_fit": ys[:n_fit],  # objective's own units
+            "chunks": [],
+        }
+        state["hyper"] = fit.hyper
+        opt.load_state_dict(state)
+    groups: dict[int, list[float]] = {}
+    for i, y in zip(idx[n_fit:], ys[n_fit:], strict=True):
+        groups.setdefault(i, []).append(y)
+    for i, values in groups.items():
+        opt.tell(X[i], torch.tensor(values, dtype=X.dtype))
+    return opt
+
+
+def plan_plate(
+    X: torch.Tensor,
+    observed_idx: Sequence[int],
+    observed_y: Sequence[float],
+    pending: Mapping[int, int],
+    slots: int,
+    config: PlanConfig,
+    plate: int,
+    handed_out: set[int] | None = None,
+    bounds: torch.Tensor | None = None,
+    fit: Fit | None = None,
+) -> tuple[list[Block], Fit | None]:
+    """Choose the blocks of the next plate.
+
+    Args:
+        X: (m, d) float64 encoded candidates.
+        observed_idx: candidate index of every successful measurement, in recording order.
+        observed_y: (len(observed_idx),) measured values, objective units.
+        pending: candidate index -> number of wells handed out but not recorded.
+        slots: wells on the plate (>= 1).
+        config: planning settings.
+        plate: plate number (1-based), mixed into the seed.
+        handed_out: candidates ever handed out (for the initial design); default: observed
+            and pending ones.
+        bounds: (2, d) box of the encoding; default ``[0, 1]^d``.
+        fit: the last stored hyperparameter fit (see :func:`build_policy`).
+
+    Returns:
+        Blocks whose replicates sum to ``slots`` (distinct candidates), and the new fit when
+        the GP was refitted for this plate (to be stored), else None.
+    """
+    if slots < 1:
+        raise InputError(f"slots: expected an integer >= 1, got {slots}")
+    m = X.shape[0]
+    seed = plate_seed(config.seed, plate)
+    rng = np.random.default_rng(seed)
+    seen = set(handed_out) if handed_out is not None else set(observed_idx) | set(pending)
+    if config.policy == "random":
+        return _random_blocks(m, set(), slots, slots, rng), None
+    if len(seen) < config.initial_conditions or len(observed_idx) < 2:
+        n_init = max(config.initial_conditions - len(seen), 1)
+        if config.max_conditions is not None:
+            n_init = min(n_init, config.max_conditions)
+        return _random_blocks(m, seen, n_init, slots, rng), None
+    box = bounds if bounds is not None else torch.stack(
+        [torch.zeros(X.shape[1], dtype=X.dtype), torch.ones(X.shape[1], dtype=X.dtype)]
+    )
+    opt = build_policy(X, box, observed_idx, observed_y, config, seed, fit)
+    outstanding = [(X[i], n) for i, n in sorted(pending.items()) if n > 0]
+    cap = min(config.max_conditions or slots, slots, m)
+    proposals = opt.ask(n_blocks=cap, pending=outstanding or None)
+    blocks: list[Block] = []
+    left = slots
+    for proposal in proposals:
+        if left == 0:
+            break
+        reps = max(1, min(int(proposal.repeats), left))
+        blocks.append(Block(int(proposal.index), reps))
+        left -= reps
+    i = 0
+    while left > 0:  # wells left after the condition cap: extra replicates, in turn
+        b = blocks[i % len(blocks)]
+        blocks[i % len(blocks)] = Block(b.candidate, b.replicates + 1)
+        left -= 1
+        i += 1
+    hyper = opt.state_dict()["hyper"]
+    new_fit = None
+    if hyper is not None and (fit is None or hyper != fit.hyper):
+        new_fit = Fit(len(observed_idx), len(set(observed_idx)), hyper)
+    return blocks, new_fit
+
+
+__all__ = ["POLICIES", "Block", "Fit", "PlanConfig", "build_policy", "plan_plate", "plate_seed"]
