@@ -1,0 +1,353 @@
+"""Optuna sampler: low-switch GP optimisation with repeats, on any Optuna storage.
+
+:class:`LowSwitchSampler` is an ``optuna.samplers.BaseSampler``. It hands out *blocks*: a
+config and a number of repeats ``B`` from the low-switch rule; the ``B`` trials of a block
+get identical params and the repeat index ``0..B-1`` in the user attribute
+``"lowswitch.repeat"`` (read it with :func:`repeat_of`, use it as a seed or a fold).
+
+Stateless by design: the sampler keeps nothing between calls that is not in the study.
+At each new trial it reads ``study.get_trials()``:
+
+* block bookkeeping lives in the trials' system attributes (``lowswitch:block``, the
+  block's first trial number; ``lowswitch:repeats``; ``lowswitch:params``), written when
+  the trial is sampled, so every process sharing an RDB storage sees it and a restarted
+  study continues open blocks;
+* COMPLETE trials whose params fit the search space are the observations; trials with
+  identical params (from any source: enqueued, other samplers, earlier blocks) encode to
+  the same point and are merged as replicates by the unique-point GP;
+* RUNNING trials are pending: their points are hallucinated when a new block is chosen;
+* FAIL trials are ignored, and their repeat index is handed out again (the block is
+  closed after ``B + 1`` failures, so a config that always crashes is given up). Use
+  Optuna's heartbeat (``RDBStorage(heartbeat_interval=..., grace_period=...)``) so that
+  trials of a killed worker turn FAIL instead of staying RUNNING forever.
+
+A new block rebuilds the policy from the stored trials (one GP fit, as at every switch of
+the in-process policy); a repeat of an open block costs a storage read and no GP work.
+The new block is a deterministic function of (stored trials, seed, block number).
+
+Concurrency caveat: two workers that sample at the same instant can both take the same
+open repeat slot, or both start a new block; the study stays correct (more repeats or one
+more block), there is no locking.
+
+Example:
+    >>> import optuna
+    >>> from lowswitch.integrations.optuna import LowSwitchSampler, repeat_of
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> def objective(trial):
+    ...     x = trial.suggest_float("x", -2.0, 2.0)
+    ...     return (x - 0.5) ** 2 + 0.01 * repeat_of(trial)
+    >>> study = optuna.create_study(sampler=LowSwitchSampler(seed=0))
+    >>> study.optimize(objective, n_trials=8)
+    >>> len(study.trials)
+    8
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+from lowswitch.errors import InputError
+from lowswitch.space import Categorical, Float, Int, Param, Space
+from lowswitch.tune.tuner import _load_policy_class
+
+ATTR_BLOCK = "lowswitch:block"
+ATTR_REPEATS = "lowswitch:repeats"
+ATTR_PARAMS = "lowswitch:params"
+USER_REPEAT = "lowswitch.repeat"
+USER_BLOCK = "lowswitch.block"
+
+
+def repeat_of(trial: optuna.trial.BaseTrial) -> int:
+    """The repeat index (``0..B-1``) the sampler gave this trial (``0`` when none).
+
+    Example:
+        >>> import optuna
+        >>> repeat_of(optuna.trial.FixedTrial({}))
+        0
+    """
+    return int(trial.user_attrs.get(USER_REPEAT, 0))
+
+
+def space_from_distributions(dists: Mapping[str, BaseDistribution]) -> Space:
+    """Convert Optuna distributions to a :class:`~lowswitch.space.Space` (sorted names).
+
+    Stepped distributions become the continuous/integer range; values are rounded back to
+    the step by :func:`to_optuna_params`.
+
+    Example:
+        >>> from optuna.distributions import FloatDistribution
+        >>> space_from_distributions({"x": FloatDistribution(0.0, 1.0)}).names
+        ['x']
+    """
+    params: dict[str, Param] = {}
+    for name in sorted(dists):
+        d = dists[name]
+        if isinstance(d, FloatDistribution):
+            params[name] = Float(d.low, d.high, log=d.log)
+        elif isinstance(d, IntDistribution):
+            params[name] = Int(d.low, d.high, log=d.log)
+        elif isinstance(d, CategoricalDistribution):
+            params[name] = Categorical(list(d.choices))
+        else:
+            raise InputError(f"search space {name!r}: unsupported distribution {d!r}")
+    return Space(params)
+
+
+def distributions_from_space(space: Space) -> dict[str, BaseDistribution]:
+    """Convert a :class:`~lowswitch.space.Space` to Optuna distributions.
+
+    Example:
+        >>> from lowswitch.space import Int
+        >>> distributions_from_space(Space({"k": Int(1, 4)}))["k"]
+        IntDistribution(high=4, log=False, low=1, step=1)
+    """
+    out: dict[str, BaseDistribution] = {}
+    for name, p in space.params.items():
+        if isinstance(p, Float):
+            out[name] = FloatDistribution(p.low, p.high, log=p.log)
+        elif isinstance(p, Int):
+            out[name] = IntDistribution(p.low, p.high, log=p.log)
+        else:
+            out[name] = CategoricalDistribution(p.choices)
+    return out
+
+
+def to_optuna_params(config: Mapping[str, Any], dists: Mapping[str, BaseDistribution]
+                     ) -> dict[str, Any]:
+    """Round a config onto the (stepped) Optuna distributions; drop names not in ``dists``."""
+    out: dict[str, Any] = {}
+    for name, value in config.items():
+        d = dists.get(name)
+        if d is None:
+            continue
+        if isinstance(d, (FloatDistribution, IntDistribution)) and d.step is not None:
+            k = round((value - d.low) / d.step)
+            v = d.low + k * d.step
+            v = min(max(v, d.low), d.high)
+            value = int(v) if isinstance(d, IntDistribution) else float(v)
+        out[name] = value
+    return out
+
+
+class LowSwitchSampler(optuna.samplers.BaseSampler):
+    """Low-switch GP sampler for single-objective Optuna studies (see the module docstring).
+
+    Args:
+        space: optional :class:`~lowswitch.space.Space`; then it is the relative search
+            space from the first trial on. Without it, the intersection search space of the
+            study is used (the first trial is sampled at random).
+        switch_threshold: ``C`` of the switch rule.
+        seed: seed of the initial design and the policy.
+        policy: ``"ucb"``, ``"ei"`` or ``"ts"``.
+        max_repeats: cap on repeats per block (e.g. the number of folds).
+        n_initial: number of single-repeat design blocks at random configs before the GP
+            policy takes over (default ``clip(2 D, 2, 20)`` for ``D`` encoded columns).
+        candidates_limit: fully discrete spaces up to this size are searched exactly.
+
+    Example:
+        >>> sampler = LowSwitchSampler(seed=1, switch_threshold=2.0)
+        >>> str(sampler)
+        'LowSwitchSampler'
+    """
+
+    def __init__(
+        self,
+        space: Space | None = None,
+        *,
+        switch_threshold: float = 2.0,
+        seed: int = 0,
+        policy: str = "ucb",
+        max_repeats: int | None = None,
+        n_initial: int | None = None,
+        candidates_limit: int = 4096,
+    ) -> None:
+        if space is not None and not isinstance(space, Space):
+            raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
+        if not isinstance(switch_threshold, (int, float)) or not switch_threshold >= 1.0:
+            raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise InputError(f"seed: expected a non-negative int, got {seed!r}")
+        self._policy_cls = _load_policy_class(policy)
+        self.space = space
+        self.switch_threshold = float(switch_threshold)
+        self.seed = seed
+        self.max_repeats = max_repeats
+        self.n_initial = n_initial
+        self.candidates_limit = candidates_limit
+        self._search_space = optuna.search_space.IntersectionSearchSpace()
+
+    # ------------------------------------------------------------------ Optuna hooks
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if study._is_multi_objective():
+            raise InputError("LowSwitchSampler: multi-objective studies are not supported")
+        if self.space is not None:
+            return distributions_from_space(self.space)
+        return {name: d for name, d in self._search_space.calculate(study).items()
+                if not d.single()}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        space = self.space if self.space is not None else space_from_distributions(search_space)
+        trials = study.get_trials(deepcopy=False)
+        blocks = _blocks(trials, trial.number)
+        for block_id in sorted(blocks):
+            b = blocks[block_id]
+            slot = b.free_slot()
+            if slot is not None:
+                return self._assign(study, trial, block_id, b.repeats, slot, b.params,
+                                    search_space)
+        config, repeats = self._new_block(study, space, trials, trial.number, len(blocks))
+        params = to_optuna_params(config, search_space)
+        return self._assign(study, trial, trial.number, repeats, 0, params, search_space)
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        rs = optuna.samplers.RandomSampler(seed=_mix(self.seed, trial.number, 7))
+        return rs.sample_independent(study, trial, param_name, param_distribution)
+
+    def reseed_rng(self) -> None:
+        """Nothing to reseed: every draw is seeded by (seed, trial number / block number)."""
+
+    # ------------------------------------------------------------------ internals
+    def _assign(self, study: optuna.Study, trial: FrozenTrial, block_id: int, repeats: int,
+                repeat: int, params: dict[str, Any], dists: Mapping[str, BaseDistribution]
+                ) -> dict[str, Any]:
+        storage = study._storage
+        tid = trial._trial_id
+        storage.set_trial_system_attr(tid, ATTR_BLOCK, int(block_id))
+        storage.set_trial_system_attr(tid, ATTR_REPEATS, int(repeats))
+        storage.set_trial_system_attr(tid, ATTR_PARAMS, json.loads(json.dumps(params)))
+        storage.set_trial_user_attr(tid, USER_REPEAT, int(repeat))
+        storage.set_trial_user_attr(tid, USER_BLOCK, int(block_id))
+        # keep the trial's cached copy in sync so that trial.user_attrs shows them at once
+        trial.user_attrs[USER_REPEAT] = int(repeat)
+        trial.user_attrs[USER_BLOCK] = int(block_id)
+        return {k: v for k, v in params.items() if k in dists}
+
+    def _new_block(self, study: optuna.Study, space: Space, trials: list[FrozenTrial],
+                   number: int, n_blocks: int) -> tuple[dict[str, Any], int]:
+        obs: dict[tuple[float, ...], list[float]] = {}
+        pending: dict[tuple[float, ...], int] = {}
+        for t in trials:
+            if t.number == number:
+                continue
+            config = _config_of(t, space)
+            if config is None:
+                continue
+            key = space.key(config)
+            if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+                obs.setdefault(key, []).append(float(t.value))
+            elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+                pending[key] = pending.get(key, 0) + 1
+        discrete = space.is_discrete and space.size <= self.candidates_limit
+        dim_init = min(max(2 * space.dim, 2), 20)
+        n_initial = self.n_initial if self.n_initial is not None else dim_init
+        if discrete:
+            n_initial = min(n_initial, int(space.size))
+        seen = set(obs) | set(pending)
+        if len(obs) < max(n_initial, 2):
+            rng = np.random.default_rng(_mix(self.seed, n_blocks, 1))
+            config = space.sample(1, rng)[0]
+            for _ in range(64):
+                if space.key(config) not in seen:
+                    break
+                config = space.sample(1, rng)[0]
+            return config, 1
+        candidates = space.encode_many(space.enumerate()) if discrete else None
+        policy = self._policy_cls(
+            space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
+            maximize=study.direction == optuna.study.StudyDirection.MAXIMIZE,
+            seed=_mix(self.seed, n_blocks, 2), max_repeats=self.max_repeats,
+            n_initial=n_initial,
+        )
+        for key, ys in obs.items():
+            policy.tell(torch.tensor(key, dtype=torch.float64),
+                        torch.tensor(ys, dtype=torch.float64))
+        pend = [(torch.tensor(k, dtype=torch.float64), n) for k, n in pending.items()]
+        block = policy.ask(n_blocks=1, pending=pend or None)[0]
+        config = space.decode(block.x)
+        repeats = int(block.repeats)
+        if self.max_repeats is not None:
+            repeats = min(repeats, self.max_repeats)
+        return config, max(1, repeats)
+
+
+class _BlockView:
+    """What the stored trials say about one block."""
+
+    def __init__(self, repeats: int, params: dict[str, Any]) -> None:
+        self.repeats = repeats
+        self.params = params
+        self.taken: set[int] = set()  # repeat slots held by non-failed trials
+        self.n_failed = 0
+
+    def free_slot(self) -> int | None:
+        if self.n_failed > self.repeats:  # a config that keeps failing: give up on it
+            return None
+        for r in range(self.repeats):
+            if r not in self.taken:
+                return r
+        return None
+
+
+def _blocks(trials: list[FrozenTrial], number: int) -> dict[int, _BlockView]:
+    out: dict[int, _BlockView] = {}
+    for t in trials:
+        if t.number == number or ATTR_BLOCK not in t.system_attrs:
+            continue
+        bid = int(t.system_attrs[ATTR_BLOCK])
+        b = out.get(bid)
+        if b is None:
+            b = out[bid] = _BlockView(int(t.system_attrs[ATTR_REPEATS]),
+                                      dict(t.system_attrs[ATTR_PARAMS]))
+        if t.state == TrialState.FAIL:
+            b.n_failed += 1
+        else:
+            b.taken.add(int(t.user_attrs.get(USER_REPEAT, 0)))
+    return out
+
+
+def _config_of(t: FrozenTrial, space: Space) -> dict[str, Any] | None:
+    """The trial's config in ``space`` (stored params, else the block's params), or None."""
+    params = {**dict(t.system_attrs.get(ATTR_PARAMS, {})), **t.params}
+    try:
+        return space.validate({n: params[n] for n in space.names})
+    except (KeyError, InputError):
+        return None
+
+
+def _mix(seed: int, k: int, stream: int) -> int:
+    """A non-negative 31-bit seed from (seed, k, stream), stable across processes."""
+    h = np.random.SeedSequence([seed, k, stream]).generate_state(1)[0]
+    return int(h) & 0x7FFFFFFF
+
+
+__all__ = [
+    "LowSwitchSampler",
+    "distributions_from_space",
+    "repeat_of",
+    "space_from_distributions",
+    "to_optuna_params",
+]

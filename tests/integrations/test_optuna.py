@@ -1,0 +1,250 @@
+"""LowSwitchSampler on real Optuna studies: blocks, replicates, RDB storage, several
+processes, a worker killed mid-trial, restarts, bad input."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from lowswitch.errors import InputError  # noqa: E402
+from lowswitch.integrations.optuna import (  # noqa: E402
+    ATTR_BLOCK,
+    ATTR_PARAMS,
+    ATTR_REPEATS,
+    LowSwitchSampler,
+    distributions_from_space,
+    repeat_of,
+    space_from_distributions,
+    to_optuna_params,
+)
+from lowswitch.space import Categorical, Float, Int, Space  # noqa: E402
+
+pytestmark = pytest.mark.integration
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SPACE = Space({"c": Categorical(["a", "b"]), "k": Int(0, 7)})
+
+
+def objective(trial: Any) -> float:
+    k = trial.suggest_int("k", 0, 7)
+    c = trial.suggest_categorical("c", ["a", "b"])
+    r = repeat_of(trial)
+    noise = np.random.default_rng(97 * k + 13 * r + (c == "b")).normal()
+    return (k - 5) ** 2 / 10 + 0.3 * (c == "b") + 0.2 * noise
+
+
+def _check_blocks(study: Any) -> dict[int, list[Any]]:
+    """Every trial of a block has the block's params and a repeat index in range."""
+    blocks: dict[int, list[Any]] = {}
+    for t in study.get_trials():
+        if ATTR_BLOCK not in t.system_attrs:
+            continue
+        bid = t.system_attrs[ATTR_BLOCK]
+        blocks.setdefault(bid, []).append(t)
+        assert 0 <= t.user_attrs["lowswitch.repeat"] < t.system_attrs[ATTR_REPEATS]
+        if t.params:
+            assert t.params == t.system_attrs[ATTR_PARAMS]
+    return blocks
+
+
+def _storage(url: str) -> Any:
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3,
+                                      engine_kwargs=kwargs)
+
+
+def test_in_memory_study_blocks_and_repeats() -> None:
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=0, n_initial=3))
+    study.optimize(objective, n_trials=25)
+    blocks = _check_blocks(study)
+    assert sum(len(v) for v in blocks.values()) == 25  # explicit space: every trial is blocked
+    for ts in blocks.values():
+        assert sorted(t.user_attrs["lowswitch.repeat"] for t in ts) == list(range(len(ts)))
+        assert len({tuple(sorted(t.params.items())) for t in ts}) == 1
+    assert max(len(ts) for ts in blocks.values()) > 1  # repeats happened
+    assert len(blocks) < 25
+
+
+def test_inferred_space_first_trial_random_then_blocks() -> None:
+    study = optuna.create_study(sampler=LowSwitchSampler(seed=1, n_initial=2),
+                                direction="maximize")
+    study.optimize(lambda t: -objective(t), n_trials=10)
+    first = study.trials[0]
+    assert ATTR_BLOCK not in first.system_attrs  # sampled independently
+    assert all(ATTR_BLOCK in t.system_attrs for t in study.trials[1:])
+    _check_blocks(study)
+
+
+def test_identical_params_are_replicates() -> None:
+    """Enqueued trials with equal params merge into one unique point of the GP."""
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=2, n_initial=2))
+    for k in (1, 1, 1, 6):
+        study.enqueue_trial({"k": k, "c": "a"})
+    study.optimize(objective, n_trials=4)
+    sampler = LowSwitchSampler(SPACE, seed=2, n_initial=2)
+    trials = study.get_trials()
+    config, repeats = sampler._new_block(study, SPACE, trials, number=-1, n_blocks=0)
+    # two unique points (k=1 three times, k=6 once): past the design, the GP policy decides
+    assert repeats >= 1 and SPACE.canonical(config) == config
+    obs = {}
+    for t in trials:
+        obs.setdefault(SPACE.key(t.params), []).append(t.value)
+    assert sorted(len(v) for v in obs.values()) == [1, 3]
+
+
+def test_new_block_is_a_deterministic_function_of_stored_trials() -> None:
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=3, n_initial=3))
+    study.optimize(objective, n_trials=12)
+    trials = study.get_trials()
+    a = LowSwitchSampler(SPACE, seed=3, n_initial=3)._new_block(study, SPACE, trials, -1, 7)
+    b = LowSwitchSampler(SPACE, seed=3, n_initial=3)._new_block(study, SPACE, trials, -1, 7)
+    assert a == b
+
+
+def test_failing_objective_nan_and_open_slot_reuse() -> None:
+    calls = {"n": 0}
+
+    def flaky(trial: Any) -> float:
+        calls["n"] += 1
+        v = objective(trial)
+        if calls["n"] in (4, 9):
+            raise RuntimeError("worker crashed")
+        if calls["n"] == 6:
+            return float("nan")
+        return v
+
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=4, n_initial=2))
+    study.optimize(flaky, n_trials=20, catch=(RuntimeError,))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 3
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 17
+    blocks = _check_blocks(study)
+    for ts in blocks.values():  # a failed repeat slot is handed out again
+        done = [t.user_attrs["lowswitch.repeat"] for t in ts
+                if t.state == optuna.trial.TrialState.COMPLETE]
+        assert len(done) == len(set(done))
+
+
+def test_bad_input() -> None:
+    with pytest.raises(InputError, match="switch_threshold"):
+        LowSwitchSampler(switch_threshold=0.0)
+    with pytest.raises(InputError, match="seed"):
+        LowSwitchSampler(seed=-1)
+    with pytest.raises(InputError, match="space"):
+        LowSwitchSampler(space={"k": Int(0, 2)})  # type: ignore[arg-type]
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=LowSwitchSampler(SPACE))
+    with pytest.raises(InputError, match="multi-objective"):
+        study.optimize(lambda t: (objective(t), 1.0), n_trials=1)
+    # a value outside the space (e.g. enqueued by hand) is ignored, not a crash
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=5, n_initial=2))
+    study.enqueue_trial({"k": 99, "c": "zzz"}, skip_if_exists=False)
+    study.optimize(lambda t: float(t.suggest_int("k", 0, 200)), n_trials=1)
+    study.optimize(objective, n_trials=4)
+    assert len(study.trials) == 5
+
+
+def test_conversions_roundtrip() -> None:
+    space = Space({"a": Float(1e-3, 1.0, log=True), "b": Int(1, 9), "c": Categorical([1, "x"])})
+    dists = distributions_from_space(space)
+    assert space_from_distributions(dists) == space
+    stepped = {"s": optuna.distributions.FloatDistribution(0.0, 1.0, step=0.25),
+               "i": optuna.distributions.IntDistribution(0, 10, step=3)}
+    assert to_optuna_params({"s": 0.6, "i": 7.4}, stepped) == {"s": 0.5, "i": 6}
+
+
+# ---------------------------------------------------------------- several processes
+def _worker(url: str, study_name: str, n_trials: int, seed: int, slow_trial: int = -1) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def obj(trial: Any) -> float:
+        v = objective(trial)
+        time.sleep(60.0 if trial.number == slow_trial else 0.02)
+        return v
+
+    study = optuna.load_study(study_name=study_name, storage=_storage(url),
+                              sampler=LowSwitchSampler(SPACE, seed=seed, n_initial=3))
+    study.optimize(obj, n_trials=n_trials)
+
+
+def _two_workers(url: str, name: str = "two-workers") -> None:
+    optuna.create_study(study_name=name, storage=_storage(url))
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(url, name, 8, 11)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=600)
+        assert p.exitcode == 0
+    study = optuna.load_study(study_name=name, storage=_storage(url))
+    trials = study.get_trials()
+    assert len(trials) == 16
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    blocks = _check_blocks(study)
+    assert sum(len(ts) for ts in blocks.values()) == 16
+
+
+def test_sqlite_two_worker_processes(tmp_path: Path) -> None:
+    _two_workers(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_two_worker_processes() -> None:
+    url = os.environ.get("LOWSWITCH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("LOWSWITCH_TEST_POSTGRES_URL is not set")
+    _two_workers(url, name=f"two-workers-{uuid.uuid4().hex[:12]}")
+
+
+def test_sqlite_worker_killed_mid_trial_then_resume(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    name = "killed"
+    optuna.create_study(study_name=name, storage=_storage(url))
+    ctx = multiprocessing.get_context("spawn")
+    slow = 6
+    proc = ctx.Process(target=_worker, args=(url, name, 50, 21, slow))
+    proc.start()
+    study = optuna.load_study(study_name=name, storage=_storage(url))
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        trials = study.get_trials()
+        # the worker is inside the objective (params suggested) of the slow trial
+        if len(trials) > slow and len(trials[slow].params) == 2:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the worker never reached the slow trial")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    before = {t.number: (t.params, t.value, dict(t.user_attrs))
+              for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE}
+    assert len(before) == slow
+    killed = study.get_trials()[slow]
+    time.sleep(4.0)  # past the heartbeat grace period
+    study = optuna.load_study(study_name=name, storage=_storage(url),
+                              sampler=LowSwitchSampler(SPACE, seed=21, n_initial=3))
+    study.optimize(objective, n_trials=6)
+    trials = study.get_trials()
+    # no completed trial lost or changed, the killed one is FAIL, the study went on
+    for t in trials:
+        if t.number in before:
+            assert (t.params, t.value, dict(t.user_attrs)) == before[t.number]
+    assert trials[slow].state == optuna.trial.TrialState.FAIL
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == slow + 6
+    _check_blocks(study)
+    # consistent continuation: the killed trial's block slot is handed out again
+    nxt = trials[slow + 1]
+    assert nxt.system_attrs[ATTR_BLOCK] == killed.system_attrs[ATTR_BLOCK]
+    assert nxt.user_attrs["lowswitch.repeat"] == killed.user_attrs["lowswitch.repeat"]
+    assert nxt.params == killed.system_attrs[ATTR_PARAMS]
