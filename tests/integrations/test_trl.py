@@ -62,12 +62,14 @@ class RewardLog:
         return rewards
 
 
-def _trainer(out: str, log: RewardLog, max_steps: int, **kw) -> MoPPSGRPOTrainer:
+def _trainer(
+    out: str, log: RewardLog, max_steps: int, per_device: int = 4, **kw
+) -> MoPPSGRPOTrainer:
     tok = _tokenizer()
     ds = datasets.Dataset.from_dict({"prompt": [f"q {i}" for i in range(N_PROMPTS)]})
     args = trl.GRPOConfig(
         output_dir=out, use_cpu=True, report_to=[], seed=3, learning_rate=1e-2,
-        per_device_train_batch_size=4, gradient_accumulation_steps=2, num_generations=G,
+        per_device_train_batch_size=per_device, gradient_accumulation_steps=2, num_generations=G,
         max_completion_length=4, max_steps=max_steps, save_steps=3, save_strategy="steps",
         logging_steps=1, dataloader_num_workers=0, disable_tqdm=True,
     )
@@ -141,3 +143,43 @@ def test_resume_without_sampler_state_fails_loudly(tmp_path):
 def test_selector_size_must_match_dataset(tmp_path):
     with pytest.raises(InputError, match="n_prompts"):
         _trainer(str(tmp_path), RewardLog(), max_steps=1, prompt_selector=PromptSelector(3))
+
+
+_RANK_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, os.environ["MOPPS_TEST_DIR"])
+import test_trl as T
+out = os.environ["MOPPS_OUT"]
+log = T.RewardLog()
+tr = T._trainer(os.path.join(out, "run"), log, max_steps=4, per_device=2)
+tr.train()
+rank = tr.accelerator.process_index
+with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+    json.dump({"world": tr.accelerator.num_processes,
+               "fed": [r.tolist() for r in tr.mopps_rows_fed],
+               "local": [c[0] for c in log.calls],
+               "alpha": tr.mopps_sampler.selector.alpha.tolist(),
+               "beta": tr.mopps_sampler.selector.beta.tolist()}, f)
+"""
+
+
+def test_two_processes_keep_identical_samplers(tmp_path):
+    """torchrun, 2 CPU processes (gloo): each scores half of a generation batch; after the
+    gathered feedback both ranks hold the same posterior and drew the same prompts."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "rank.py"
+    script.write_text(_RANK_SCRIPT)
+    env = dict(os.environ, MOPPS_TEST_DIR=os.path.dirname(__file__), MOPPS_OUT=str(tmp_path))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+           "2", str(script)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1))
+    assert r0["world"] == r1["world"] == 2
+    assert r0["fed"] == r1["fed"] and len(r0["fed"]) == 4
+    assert r0["alpha"] == r1["alpha"] and r0["beta"] == r1["beta"]
+    for fed, loc0, loc1 in zip(r0["fed"], r0["local"], r1["local"], strict=True):
+        assert fed == loc0 + loc1  # rank 0 scored the first half, rank 1 the second
