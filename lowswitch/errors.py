@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class LowSwitchError(Exception):
-    """Base class of every error raised on purpose by this project."""
+    """Base class of every error raised on purpose by this project.
+
+    Example:
+        >>> issubclass(InputError, LowSwitchError) and issubclass(StateError, LowSwitchError)
+        True
+    """
 
 
 class InputError(LowSwitchError, ValueError):
@@ -26,7 +31,15 @@ class InputError(LowSwitchError, ValueError):
 
 
 class StateError(LowSwitchError, RuntimeError):
-    """An object is asked to do something its current state does not allow."""
+    """An object is asked to do something its current state does not allow.
+
+    Example:
+        >>> try:
+        ...     raise StateError("ask: the evaluation budget (60) is exhausted")
+        ... except RuntimeError as err:
+        ...     print(type(err).__name__, err)
+        StateError ask: the evaluation budget (60) is exhausted
+    """
 
 
 __all__ = ["InputError", "LowSwitchError", "StateError"]
