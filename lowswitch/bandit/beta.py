@@ -148,7 +148,7 @@ def check_feedback(
     n = idx.numel()
     s = _np_float("successes", successes)
     k = _np_float("trials", trials)
-    if k.size == 1 and n != 1 and np.ndim(trials) == 0:
+    if np.ndim(trials) == 0:  # one rollout count for every arm
         k = np.full(n, k[0])
     if s.size != n or k.size != n:
         raise InputError(

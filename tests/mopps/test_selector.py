@@ -207,3 +207,20 @@ def test_torch_save_weights_only_roundtrip_in_memory():
     buf.seek(0)
     back = PromptSelector.from_state_dict(torch.load(buf, weights_only=True))
     assert torch.equal(back.select(10), sel.select(10))
+
+
+def test_failed_select_does_not_advance_the_generator():
+    sel = PromptSelector(20, seed=0)
+    before = sel.state_dict()["rng"]
+    for bad in (dict(batch_size=21), dict(batch_size=-1), dict(batch_size=2, candidates=[0, 0])):
+        with pytest.raises(InputError):
+            sel.select(**bad)
+    assert sel.state_dict()["rng"] == before
+
+
+def test_empty_update_and_scalar_trials():
+    sel = PromptSelector(5)
+    sel.update(torch.empty(0, dtype=torch.long), torch.empty(0), 4)
+    assert sel.alpha.tolist() == [1.0] * 5
+    sel.update(torch.tensor([1, 2]), torch.tensor([1, 3]), torch.tensor(4))
+    assert sel.beta.tolist() == [1.0, 4.0, 2.0, 1.0, 1.0]
