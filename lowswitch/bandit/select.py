@@ -32,10 +32,14 @@ __all__ = ["argmax_k", "band_k", "choice", "closest_k", "uniform_k"]
 def _check(values: torch.Tensor, k: int) -> None:
     if values.dim() != 1:
         raise InputError(f"values: expected shape (m,), got {tuple(values.shape)}")
+    _check_k(int(values.shape[0]), k)
+
+
+def _check_k(m: int, k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise InputError(f"k: expected an int, got {type(k).__name__}")
-    if not 0 <= k <= values.shape[0]:
-        raise InputError(f"k: expected 0 <= k <= {values.shape[0]} (number of arms), got {k}")
+    if not 0 <= k <= m:
+        raise InputError(f"k: expected 0 <= k <= {m} (number of arms), got {k}")
 
 
 def argmax_k(values: torch.Tensor, k: int) -> torch.Tensor:
@@ -131,8 +135,8 @@ def uniform_k(m: int, k: int, generator: Generator) -> torch.Tensor:
         >>> uniform_k(5, 5, numpy_generator(0)).sort().values.tolist()
         [0, 1, 2, 3, 4]
     """
-    _check(torch.empty(m), k)
-    return choice(generator, m, int(k))
+    _check_k(int(m), k)
+    return choice(generator, int(m), int(k))
 
 
 def band_k(
