@@ -54,4 +54,15 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "Block",
+    "InputError",
+    "LowSwitchError",
+    "LowSwitchGPEI",
+    "LowSwitchGPTS",
+    "LowSwitchGPUCB",
+    "StateError",
+    "UniquePointGP",
+    "UniqueStats",
+    "fit_gp",
+]
