@@ -339,6 +339,7 @@ class Campaign:
                         "replicate": rep, "status": "pending", "created_at": stamp,
                     })
             conn.execute(experiments_table.insert(), wells)
+            debug_pause("suggest")
             conn.execute(
                 update(campaigns_table)
                 .where(campaigns_table.c.id == self.id)

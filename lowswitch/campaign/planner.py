@@ -187,6 +187,7 @@ def build_policy(
             "chunks": [],
         }
         state["hyper"] = fit.hyper
+        state["counters"]["n_evaluations"] = n_fit
         opt.load_state_dict(state)
     groups: dict[int, list[float]] = {}
     for i, y in zip(idx[n_fit:], ys[n_fit:], strict=True):

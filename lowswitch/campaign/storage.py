@@ -336,10 +336,14 @@ def debug_pause(stage: str) -> None:
     """Sleep inside a transaction when a test asks for it (durability tests only).
 
     ``LOWSWITCH_TEST_SLEEP=record:5`` sleeps 5 s in the middle of every ``record`` transaction,
-    after half of its rows are written, so a test can kill the process at that point.
+    after half of its rows are written, so a test can kill the process at that point; when
+    ``LOWSWITCH_TEST_SLEEP_MARK`` names a file, it is created just before sleeping.
     """
     spec = os.environ.get("LOWSWITCH_TEST_SLEEP", "")
     if spec.startswith(stage + ":"):
+        mark = os.environ.get("LOWSWITCH_TEST_SLEEP_MARK")
+        if mark:
+            Path(mark).touch()
         time.sleep(float(spec.split(":", 1)[1]))
 
 
