@@ -8,8 +8,8 @@ Two ways in, depending on the verl release (see ``docs/guides/rl-prompt-sampling
   :class:`MoPPSCurriculumSampler` (``pkg://mopps.integrations.verl``). In those releases
   the checkpoint of step ``t`` is written *before* the hook feeds step ``t`` back, so a
   resumed run misses that one step of feedback; :class:`MoPPSTrainerMixin` fixes it.
-- **verl 0.7+ / 0.9.x legacy trainer** (``trainer.use_v1=False``; 0.9 has no sampler hook,
-  ``RayPPOTrainer`` takes ``train_sampler``): build the sampler with :func:`make_sampler` and
+- **verl 0.7 / 0.8 / 0.9.x legacy trainer** (on 0.9 ``trainer.use_v1=False``; 0.8 and 0.9
+  have no sampler hook, ``RayPPOTrainer`` takes ``train_sampler``): build the sampler with :func:`make_sampler` and
   the trainer with :data:`MoPPSRayPPOTrainer` (``RayPPOTrainer`` + :class:`MoPPSTrainerMixin`),
   which feeds each step's rewards back before the actor/critic update, hence before the
   checkpoint. :func:`mopps_task_runner` gives a verl ``TaskRunner`` that does both.
@@ -391,27 +391,35 @@ def __getattr__(name: str) -> Any:
 
 
 def mopps_task_runner() -> Any:
-    """A verl 0.9.x ``TaskRunner`` (Ray actor) that trains with MoPPS.
+    """verl's own PPO ``TaskRunner`` (a Ray actor class) training with MoPPS (verl 0.7-0.9).
 
-    Inside its own Ray actor process it swaps the two names that verl's legacy
-    ``main_ppo_v0.TaskRunner.run`` uses, ``create_rl_sampler`` -> :func:`make_sampler` and
-    ``RayPPOTrainer`` -> ``MoPPSRayPPOTrainer``, then runs verl's own ``run``. Use with
-    ``verl.trainer.main_ppo.run_ppo(config, task_runner_class=mopps_task_runner())`` and
+    Inside its own Ray actor process it swaps the two module-level names that verl's
+    ``TaskRunner.run`` uses (``verl.trainer.main_ppo_v0`` on 0.9.x, ``verl.trainer.main_ppo``
+    on 0.7/0.8): ``create_rl_sampler`` -> :func:`make_sampler` and ``RayPPOTrainer`` ->
+    ``MoPPSRayPPOTrainer``, then runs verl's ``run``. Pass it to verl's
+    ``run_ppo(config, task_runner_class=mopps_task_runner())``; on 0.9 set
     ``trainer.use_v1=False``.
     """
-    import ray  # type: ignore[import-not-found]
-    from verl.trainer import main_ppo_v0  # type: ignore[import-not-found]
+    import importlib
 
-    base = main_ppo_v0.TaskRunner.__ray_actor_class__
+    import ray  # type: ignore[import-not-found]
+
+    module: Any
+    try:
+        module = importlib.import_module("verl.trainer.main_ppo_v0")  # 0.9.x
+    except ImportError:
+        module = importlib.import_module("verl.trainer.main_ppo")  # 0.7 / 0.8
+    runner = module.TaskRunner
+    base = getattr(runner, "__ray_actor_class__", runner)
     trainer_cls = __getattr__("MoPPSRayPPOTrainer")
 
     class MoPPSTaskRunner(base):  # type: ignore[misc,valid-type]
         def run(self, config: Any) -> Any:
-            saved = main_ppo_v0.create_rl_sampler, main_ppo_v0.RayPPOTrainer
-            main_ppo_v0.create_rl_sampler, main_ppo_v0.RayPPOTrainer = make_sampler, trainer_cls
+            saved = module.create_rl_sampler, module.RayPPOTrainer
+            module.create_rl_sampler, module.RayPPOTrainer = make_sampler, trainer_cls
             try:
                 return super().run(config)
             finally:
-                main_ppo_v0.create_rl_sampler, main_ppo_v0.RayPPOTrainer = saved
+                module.create_rl_sampler, module.RayPPOTrainer = saved
 
-    return ray.remote(MoPPSTaskRunner)
+    return ray.remote(num_cpus=1)(MoPPSTaskRunner)

@@ -228,13 +228,17 @@ def test_rollouts_from_batch_reads_non_tensor_rewards(data_dir):
         mv.rollouts_from_batch(batch, reward_key="nope")
 
 
-@pytest.mark.skipif(HAS_HOOK, reason="the TaskRunner swap is for verl 0.9.x (main_ppo_v0)")
-def test_task_runner_for_verl_09_wraps_verls_own_runner():
-    from verl.trainer import main_ppo_v0
+def test_task_runner_wraps_verls_own_runner():
+    import importlib
 
+    try:
+        module = importlib.import_module("verl.trainer.main_ppo_v0")  # 0.9.x
+    except ImportError:
+        module = importlib.import_module("verl.trainer.main_ppo")  # 0.7 / 0.8
     # the two names the runner swaps inside its actor must exist upstream
-    assert callable(main_ppo_v0.create_rl_sampler) and main_ppo_v0.RayPPOTrainer is RayPPOTrainer
+    assert callable(module.create_rl_sampler) and module.RayPPOTrainer is RayPPOTrainer
     runner = mv.mopps_task_runner()  # a Ray actor class; Ray itself is not started
     cls = runner.__ray_actor_class__
-    assert issubclass(cls, main_ppo_v0.TaskRunner.__ray_actor_class__)
+    base = getattr(module.TaskRunner, "__ray_actor_class__", module.TaskRunner)
+    assert issubclass(cls, base) and cls.run is not base.run
     assert issubclass(mv.MoPPSRayPPOTrainer, RayPPOTrainer)
