@@ -9,12 +9,12 @@ Two ways in, depending on the verl release (see ``docs/guides/rl-prompt-sampling
   the checkpoint of step ``t`` is written *before* the hook feeds step ``t`` back, so a
   resumed run misses that one step of feedback; :class:`MoPPSTrainerMixin` fixes it.
 - **verl 0.7 / 0.8 / 0.9.x legacy trainer** (on 0.9 ``trainer.use_v1=False``; 0.8 and 0.9
-  have no sampler hook, ``RayPPOTrainer`` takes ``train_sampler``): build the sampler with :func:`make_sampler` and
-  the trainer with :data:`MoPPSRayPPOTrainer` (``RayPPOTrainer`` + :class:`MoPPSTrainerMixin`),
-  which feeds each step's rewards back before the actor/critic update, hence before the
-  checkpoint. :func:`mopps_task_runner` gives a verl ``TaskRunner`` that does both.
-  verl 0.9's default V1 trainer (``trainer.use_v1=True``, TransferQueue + replay buffer) is
-  not supported.
+  have no sampler hook, ``RayPPOTrainer`` takes ``train_sampler``): build the sampler with
+  :func:`make_sampler` and the trainer with :data:`MoPPSRayPPOTrainer`
+  (``RayPPOTrainer`` + :class:`MoPPSTrainerMixin`), which feeds each step's rewards back
+  before the actor/critic update, hence before the checkpoint. :func:`mopps_task_runner`
+  gives a verl ``TaskRunner`` that does both. verl 0.9's default V1 trainer
+  (``trainer.use_v1=True``, TransferQueue + replay buffer) is not supported.
 
 Rows: verl's ``RLHFDataset`` puts each row's ``extra_info.index`` into
 ``batch.non_tensor_batch["index"]`` and silently uses 0 when it is missing. The sampler
