@@ -257,3 +257,19 @@ def test_stateful_dataloader_resume_mid_epoch():
         s2.update(*feedback(batch, step))
     assert stream2 == stream1[4:]
     assert torch.equal(s1.selector.alpha, s2.selector.alpha)
+
+
+def test_import_mopps_pulls_in_no_framework():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mopps\n"
+        "from mopps import MoPPSSampler, PromptSelector\n"
+        "import mopps.integrations\n"
+        "bad = [m for m in ('gpytorch', 'botorch', 'verl', 'trl', 'transformers') "
+        "if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
