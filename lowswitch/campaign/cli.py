@@ -11,6 +11,8 @@ the database::
     lowswitch campaign status  --storage lab.db --name screen
     lowswitch campaign best    --storage lab.db --name screen --json
     lowswitch campaign report  --storage lab.db --name screen --out report/
+    lowswitch campaign import  --storage lab.db --name screen --history past.csv
+    lowswitch campaign export  --storage lab.db --name screen --out all.csv
 
 Errors in user input print ``error: ...`` on stderr and exit with status 2; nothing is stored.
 
@@ -129,6 +131,19 @@ def record(
     with _user_errors():
         counts = _open(storage, name).record(results)
     typer.echo(f"recorded {counts['measured']} values, {counts['failed']} failed wells, "
+               f"{counts['skipped']} blank rows skipped")
+
+
+@app.command("import")
+def import_history(
+    name: Name,
+    history: Annotated[Path, typer.Option(help="CSV with the input columns and the objective.")],
+    storage: Storage = "lowswitch.db",
+) -> None:
+    """Import past measurements (not from a plate) as done experiments, all rows or none."""
+    with _user_errors():
+        counts = _open(storage, name).import_history(history)
+    typer.echo(f"imported {counts['measured']} values, {counts['failed']} failed wells, "
                f"{counts['skipped']} blank rows skipped")
 
 

@@ -10,23 +10,30 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
 
 def posterior_at_measured(
-    X: torch.Tensor, obs_idx: Sequence[int], obs_y: Sequence[float]
+    X: torch.Tensor,
+    obs_idx: Sequence[int],
+    obs_y: Sequence[float],
+    hyper: Mapping[str, Any] | None = None,
 ) -> tuple[list[int], list[float], list[float]]:
     """Posterior mean and sd of the mean response at every measured condition.
 
     Fits :class:`lowswitch.UniquePointGP` (exact replicate likelihood, MAP hyperparameters)
-    on all observations.
+    on all observations, or, with ``hyper``, conditions it on them with those
+    hyperparameters (no fit).
 
     Args:
         X: (m, d) float64 encoded candidates.
         obs_idx: candidate index of each observation.
         obs_y: observed values (objective units).
+        hyper: named raw parameters of a fitted model (as stored by a campaign's fits),
+            fitted on the objective's sign used here (maximisation).
 
     Returns:
         idx: sorted measured candidate indices (q,); mean, sd: posterior of f there (q,).
@@ -42,7 +49,15 @@ def posterior_at_measured(
         return (measured, [sum(v) / len(v) for v in means.values()],
                 [float("nan")] * len(measured))
     model = UniquePointGP(train_X, train_Y)
-    fit_gp(model)
+    if hyper is None:
+        fit_gp(model)
+    else:
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in hyper.items():
+                params[name].copy_(torch.tensor(value, dtype=params[name].dtype))
+        model.clear_cache()
+        model.eval()
     with torch.no_grad():
         post = model.posterior(X[torch.tensor(measured, dtype=torch.long)])
         mean = post.mean.squeeze(-1)
@@ -50,4 +65,23 @@ def posterior_at_measured(
     return measured, mean.tolist(), sd.tolist()
 
 
-__all__ = ["posterior_at_measured"]
+def fit_hyper(
+    X: torch.Tensor, obs_idx: Sequence[int], obs_y: Sequence[float]
+) -> dict[str, Any]:
+    """Fit the GP on the observations and return its named raw parameters (JSON-safe).
+
+    Example:
+        >>> import torch
+        >>> X = torch.eye(3, dtype=torch.float64)
+        >>> sorted(fit_hyper(X, [0, 1, 2, 2], [1.0, 2.0, 3.0, 3.5]))[0]
+        'covar_module.raw_lengthscale'
+    """
+    from lowswitch import UniquePointGP, fit_gp
+
+    index = torch.tensor(list(obs_idx), dtype=torch.long)
+    model = UniquePointGP(X[index], torch.tensor(list(obs_y), dtype=X.dtype).unsqueeze(-1))
+    fit_gp(model)
+    return {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
+
+
+__all__ = ["fit_hyper", "posterior_at_measured"]

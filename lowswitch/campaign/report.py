@@ -76,19 +76,25 @@ def _figure(campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Pat
     maximize = campaign.direction == "maximize"
     ok = hist[(hist["failed"] == False) & hist["value"].notna()]  # noqa: E712
     ok = ok.sort_values("measurement_id")
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig = plt.figure(figsize=(13, 9), layout="constrained")
+    upper, lower = fig.subfigures(2, 1)
+    ax1, ax2 = upper.subplots(1, 2)
+    ax3, ax4 = lower.subplots(1, 2, width_ratios=[1.0, 1.25])
     title = f"Campaign {campaign.name!r}: {campaign.objective} ({campaign.direction})"
     fig.suptitle(title, fontsize=13)
-    ax1, ax2, ax3, ax4 = axes.ravel()
     if len(ok):
         best, switches = running_best(
             ok["candidate"].astype(int).tolist(), ok["value"].astype(float).tolist(),
             list(zip(ok["plate"].astype(int), ok["block"].astype(int), strict=True)), maximize,
         )
         x = np.arange(1, len(best) + 1)
-        ax1.plot(x, best, color="C0", lw=2, label="best condition mean so far")
+        # evaluated after each recorded file (a plate's results), as the chemist saw it
+        ends = np.flatnonzero(np.r_[np.diff(ok["import_id"].to_numpy()) != 0, True])
         ax1.scatter(x, ok["value"], s=6, color="0.6", alpha=0.6, label="measurements")
-        ax2.plot(switches, best, color="C1", lw=2)
+        ax1.step(x[ends], best[ends], where="post", color="C0", lw=2,
+                 label="best condition mean, after each recorded file")
+        ax2.step(switches[ends], best[ends], where="post", color="C1", lw=2)
+        ax2.plot(switches[ends], best[ends], "o", color="C1", ms=3)
         ax1.legend(loc="lower right" if maximize else "upper right", fontsize=8)
     ax1.set(xlabel="measurements (successful wells)", ylabel=campaign.objective,
             title="Best so far vs experiments")
@@ -116,11 +122,10 @@ def _figure(campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Pat
                      label="posterior mean, 95% interval")
         ax4.scatter(top["observed_mean"], rows, marker="x", color="k", label="observed mean")
         names = [" / ".join(str(r[c]) for c in campaign.inputs) for _, r in top.iterrows()]
-        ax4.set_yticks(rows, [n if len(n) < 48 else n[:45] + "..." for n in names], fontsize=7)
+        ax4.set_yticks(rows, [n if len(n) < 60 else n[:57] + "..." for n in names], fontsize=7)
         ax4.invert_yaxis()
-        ax4.legend(fontsize=8, loc="lower left")
+        ax4.legend(fontsize=8, loc="best")
     ax4.set(xlabel=campaign.objective, title="Best conditions (GP posterior)")
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
