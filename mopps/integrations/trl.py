@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from typing import Any
 
 import torch
@@ -131,7 +132,8 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         )
         self.mopps_success_threshold = success_threshold
         self.mopps_reward_index = reward_index
-        self.mopps_rows_fed: list[torch.Tensor] = []  # rows fed per generation batch
+        # rows fed per generation batch, latest 100 (for inspection and tests)
+        self.mopps_rows_fed: deque[torch.Tensor] = deque(maxlen=100)
 
     # ------------------------------------------------------------------ sampling
     def _set_signature_columns_if_needed(self) -> None:
@@ -178,8 +180,8 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         return steps * args.gradient_accumulation_steps * args.generation_batch_size
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        self.mopps_sampler.check_covers(self._consumed_items())  # before anything is written
         super()._save_checkpoint(model, trial)
-        self.mopps_sampler.check_covers(self._consumed_items())
         if self.args.should_save:
             folder = f"checkpoint-{self.state.global_step}"
             path = os.path.join(self._get_output_dir(trial=trial), folder, SAMPLER_FILE)

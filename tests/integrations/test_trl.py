@@ -126,7 +126,7 @@ def test_checkpoint_holds_sampler_state_and_resume_is_identical(full_run, tmp_pa
     # steps 4..6 after resume: same prompts, same completions' rewards, same posterior
     assert log_b.calls == log_a.calls[3:]
     assert [r.tolist() for r in trainer_b.mopps_rows_fed] == [
-        r.tolist() for r in trainer_a.mopps_rows_fed[3:]
+        r.tolist() for r in list(trainer_a.mopps_rows_fed)[3:]
     ]
     sa, sb = trainer_a.mopps_sampler.selector, trainer_b.mopps_sampler.selector
     assert torch.equal(sa.alpha, sb.alpha) and torch.equal(sa.beta, sb.beta)
