@@ -2,14 +2,16 @@
 
 :class:`LowSwitchSampler` is an ``optuna.samplers.BaseSampler``. It hands out *blocks*: a
 config and a number of repeats ``B`` from the low-switch rule; the ``B`` trials of a block
-get identical params and the repeat index ``0..B-1`` in the user attribute
-``"lowswitch.repeat"`` (read it with :func:`repeat_of`, use it as a seed or a fold).
+get identical params and a repeat index in the user attribute ``"lowswitch.repeat"`` (read
+it with :func:`repeat_of`, use it as a seed or a fold). Repeat indices count the trials of
+a config across blocks: a config chosen again continues after its earlier trials.
 
 Stateless by design: the sampler keeps nothing between calls that is not in the study.
 At each new trial it reads ``study.get_trials()``:
 
 * block bookkeeping lives in the trials' system attributes (``lowswitch:block``, the
-  block's first trial number; ``lowswitch:repeats``; ``lowswitch:params``), written when
+  block's first trial number; ``lowswitch:repeats``; ``lowswitch:params``;
+  ``lowswitch:slot`` in ``0..B-1``; ``lowswitch:offset``), written when
   the trial is sampled, so every process sharing an RDB storage sees it and a restarted
   study continues open blocks;
 * COMPLETE trials whose params fit the search space are the observations; trials with
@@ -67,6 +69,8 @@ from lowswitch.tune.tuner import _load_policy_class
 ATTR_BLOCK = "lowswitch:block"
 ATTR_REPEATS = "lowswitch:repeats"
 ATTR_PARAMS = "lowswitch:params"
+ATTR_SLOT = "lowswitch:slot"
+ATTR_OFFSET = "lowswitch:offset"
 USER_REPEAT = "lowswitch.repeat"
 USER_BLOCK = "lowswitch.block"
 
@@ -214,11 +218,15 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             b = blocks[block_id]
             slot = b.free_slot()
             if slot is not None:
-                return self._assign(study, trial, block_id, b.repeats, slot, b.params,
-                                    search_space)
+                return self._assign(study, trial, block_id, b.repeats, slot, b.offset,
+                                    b.params, search_space)
         config, repeats = self._new_block(study, space, trials, trial.number, len(blocks))
+        key = space.key(config)
+        offset = sum(1 for t in trials if t.number != trial.number
+                     and (c := _config_of(t, space)) is not None and space.key(c) == key)
         params = to_optuna_params(config, search_space)
-        return self._assign(study, trial, trial.number, repeats, 0, params, search_space)
+        return self._assign(study, trial, trial.number, repeats, 0, offset, params,
+                            search_space)
 
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str,
@@ -232,12 +240,15 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
 
     # ------------------------------------------------------------------ internals
     def _assign(self, study: optuna.Study, trial: FrozenTrial, block_id: int, repeats: int,
-                repeat: int, params: dict[str, Any], dists: Mapping[str, BaseDistribution]
-                ) -> dict[str, Any]:
+                slot: int, offset: int, params: dict[str, Any],
+                dists: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         storage = study._storage
         tid = trial._trial_id
+        repeat = offset + slot
         storage.set_trial_system_attr(tid, ATTR_BLOCK, int(block_id))
         storage.set_trial_system_attr(tid, ATTR_REPEATS, int(repeats))
+        storage.set_trial_system_attr(tid, ATTR_SLOT, int(slot))
+        storage.set_trial_system_attr(tid, ATTR_OFFSET, int(offset))
         storage.set_trial_system_attr(tid, ATTR_PARAMS, json.loads(json.dumps(params)))
         storage.set_trial_user_attr(tid, USER_REPEAT, int(repeat))
         storage.set_trial_user_attr(tid, USER_BLOCK, int(block_id))
@@ -297,8 +308,9 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
 class _BlockView:
     """What the stored trials say about one block."""
 
-    def __init__(self, repeats: int, params: dict[str, Any]) -> None:
+    def __init__(self, repeats: int, offset: int, params: dict[str, Any]) -> None:
         self.repeats = repeats
+        self.offset = offset
         self.params = params
         self.taken: set[int] = set()  # repeat slots held by non-failed trials
         self.n_failed = 0
@@ -321,11 +333,12 @@ def _blocks(trials: list[FrozenTrial], number: int) -> dict[int, _BlockView]:
         b = out.get(bid)
         if b is None:
             b = out[bid] = _BlockView(int(t.system_attrs[ATTR_REPEATS]),
+                                      int(t.system_attrs.get(ATTR_OFFSET, 0)),
                                       dict(t.system_attrs[ATTR_PARAMS]))
         if t.state == TrialState.FAIL:
             b.n_failed += 1
         else:
-            b.taken.add(int(t.user_attrs.get(USER_REPEAT, 0)))
+            b.taken.add(int(t.system_attrs.get(ATTR_SLOT, 0)))
     return out
 
 

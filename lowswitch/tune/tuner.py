@@ -2,8 +2,9 @@
 
 A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPUCB` by default).
 The policy picks a config and a number of repeats ``B`` (a *block*); the tuner hands the
-block out one :class:`Trial` at a time (repeat index ``0..B-1``, to be used as a seed or
-a cross-validation fold), so that several workers can run a block's repeats at once.
+block out one :class:`Trial` at a time (each with a repeat index, to be used as a seed or
+a cross-validation fold; indices count all trials of a config, so a config that is chosen
+again in a later block continues ``B, B+1, ...``), so that several workers can run a block's repeats at once.
 Trials handed out but not yet told are *pending*: when a new block is needed while some are
 still running, they are passed to the policy (``pending=[(x, n), ...]``) and hallucinated
 (GP-BUCB), so that the new block is chosen knowing they will arrive.
@@ -68,7 +69,9 @@ class Trial:
 
     Attributes:
         config: canonical config (``space.canonical`` of the block's point).
-        repeat: repeat index within the block, ``0..B-1``.
+        repeat: repeat index of this config, counted over all its trials (``0, 1, ...``
+            across blocks, so a config chosen again gets fresh seeds / folds; use
+            ``repeat % n_folds`` for a fixed number of folds).
         block_id: the block (switch) this trial belongs to, ``0, 1, ...``.
         trial_id: unique id, ``0, 1, ...`` in order of :meth:`Tuner.ask`.
 
@@ -213,6 +216,7 @@ class Tuner:
         self._blocks: list[_Block] = []
         self._trials: list[dict[str, Any]] = []
         self._obs: dict[tuple[float, ...], list[float]] = {}
+        self._n_handed: dict[tuple[float, ...], int] = {}  # trials per config, all blocks
 
     # ----------------------------------------------------------------- counters
     @property
@@ -273,7 +277,10 @@ class Tuner:
         block = next((b for b in self._blocks if b.handed < b.repeats), None)
         if block is None:
             block = self._new_block()
-        trial = Trial(config=dict(block.config), repeat=block.handed, block_id=block.block_id,
+        key = tuple(block.x)
+        repeat = self._n_handed.get(key, 0)
+        self._n_handed[key] = repeat + 1
+        trial = Trial(config=dict(block.config), repeat=repeat, block_id=block.block_id,
                       trial_id=len(self._trials))
         block.handed += 1
         block.trial_ids.append(trial.trial_id)
@@ -409,7 +416,10 @@ class Tuner:
         self.seed = int(state["seed"])
         self._blocks, self._trials = blocks, trials
         self._obs = {}
+        self._n_handed = {}
         for t in trials:
+            key = tuple(blocks[t["block_id"]].x)
+            self._n_handed[key] = self._n_handed.get(key, 0) + 1
             if t["status"] == "complete":
                 self._obs.setdefault(tuple(blocks[t["block_id"]].x), []).append(t["value"])
 

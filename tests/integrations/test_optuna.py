@@ -19,8 +19,10 @@ optuna = pytest.importorskip("optuna")
 from lowswitch.errors import InputError  # noqa: E402
 from lowswitch.integrations.optuna import (  # noqa: E402
     ATTR_BLOCK,
+    ATTR_OFFSET,
     ATTR_PARAMS,
     ATTR_REPEATS,
+    ATTR_SLOT,
     LowSwitchSampler,
     distributions_from_space,
     repeat_of,
@@ -51,7 +53,9 @@ def _check_blocks(study: Any) -> dict[int, list[Any]]:
             continue
         bid = t.system_attrs[ATTR_BLOCK]
         blocks.setdefault(bid, []).append(t)
-        assert 0 <= t.user_attrs["lowswitch.repeat"] < t.system_attrs[ATTR_REPEATS]
+        assert 0 <= t.system_attrs[ATTR_SLOT] < t.system_attrs[ATTR_REPEATS]
+        assert t.user_attrs["lowswitch.repeat"] == (t.system_attrs[ATTR_OFFSET]
+                                                    + t.system_attrs[ATTR_SLOT])
         if t.params:
             assert t.params == t.system_attrs[ATTR_PARAMS]
     return blocks
@@ -69,8 +73,14 @@ def test_in_memory_study_blocks_and_repeats() -> None:
     blocks = _check_blocks(study)
     assert sum(len(v) for v in blocks.values()) == 25  # explicit space: every trial is blocked
     for ts in blocks.values():
-        assert sorted(t.user_attrs["lowswitch.repeat"] for t in ts) == list(range(len(ts)))
+        assert sorted(t.system_attrs[ATTR_SLOT] for t in ts) == list(range(len(ts)))
         assert len({tuple(sorted(t.params.items())) for t in ts}) == 1
+    # repeat indices of a config are distinct across blocks (fresh seeds on a revisit)
+    by_config: dict = {}
+    for t in study.trials:
+        by_config.setdefault(SPACE.key(t.params), []).append(repeat_of(t))
+    for reps in by_config.values():
+        assert sorted(reps) == list(range(len(reps)))
     assert max(len(ts) for ts in blocks.values()) > 1  # repeats happened
     assert len(blocks) < 25
 
@@ -130,7 +140,7 @@ def test_failing_objective_nan_and_open_slot_reuse() -> None:
     assert states.count(optuna.trial.TrialState.COMPLETE) == 17
     blocks = _check_blocks(study)
     for ts in blocks.values():  # a failed repeat slot is handed out again
-        done = [t.user_attrs["lowswitch.repeat"] for t in ts
+        done = [t.system_attrs[ATTR_SLOT] for t in ts
                 if t.state == optuna.trial.TrialState.COMPLETE]
         assert len(done) == len(set(done))
 

@@ -42,8 +42,14 @@ def test_blocks_hand_out_repeats_of_one_config() -> None:
     assert sorted(by_block) == list(range(len(by_block)))
     for ts in by_block.values():
         assert all(t.config == ts[0].config for t in ts)
-        assert [t.repeat for t in ts] == list(range(len(ts)))
+        assert [t.repeat for t in ts] == list(range(ts[0].repeat, ts[0].repeat + len(ts)))
         assert _space().canonical(ts[0].config) == ts[0].config
+    # repeat indices count every trial of a config, across blocks: 0, 1, 2, ...
+    by_config: dict[tuple, list[int]] = {}
+    for t in trials:
+        by_config.setdefault(_space().key(t.config), []).append(t.repeat)
+    for reps in by_config.values():
+        assert reps == list(range(len(reps)))
     assert tuner.n_evaluations == 30
     assert tuner.n_switches == len(by_block)
     # repeats of a config merge into one unique point of the policy's GP
