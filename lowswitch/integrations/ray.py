@@ -174,7 +174,7 @@ class LowSwitchSearcher(Searcher):
         if self.tuner is None or trial_id not in self._live:
             return
         tid = self._live.pop(trial_id)
-        value = None if result is None else result.get(self._metric)
+        value = None if result is None or self._metric is None else result.get(self._metric)
         if error:
             self.tuner.tell(tid, error=f"Ray trial {trial_id} errored")
         elif value is None:

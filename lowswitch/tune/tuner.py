@@ -2,9 +2,10 @@
 
 A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPUCB` by default).
 The policy picks a config and a number of repeats ``B`` (a *block*); the tuner hands the
-block out one :class:`Trial` at a time (each with a repeat index, to be used as a seed or
-a cross-validation fold; indices count all trials of a config, so a config that is chosen
-again in a later block continues ``B, B+1, ...``), so that several workers can run a block's repeats at once.
+block out one :class:`Trial` at a time, so that several workers can run a block's repeats
+at once. Each trial carries a repeat index, to be used as a seed or a cross-validation
+fold; indices count all trials of a config, so a config chosen again in a later block
+continues ``B, B+1, ...``.
 Trials handed out but not yet told are *pending*: when a new block is needed while some are
 still running, they are passed to the policy (``pending=[(x, n), ...]``) and hallucinated
 (GP-BUCB), so that the new block is chosen knowing they will arrive.
