@@ -77,7 +77,7 @@ def _figure(campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Pat
     ok = hist[(hist["failed"] == False) & hist["value"].notna()]  # noqa: E712
     ok = ok.sort_values("measurement_id")
     fig = plt.figure(figsize=(13, 9), layout="constrained")
-    upper, lower = fig.subfigures(2, 1)
+    upper, lower = fig.subfigures(2, 1)  # type: ignore[misc]
     ax1, ax2 = upper.subplots(1, 2)
     ax3, ax4 = lower.subplots(1, 2, width_ratios=[1.0, 1.25])
     title = f"Campaign {campaign.name!r}: {campaign.objective} ({campaign.direction})"
