@@ -1,0 +1,736 @@
+"""Shared ask/tell machinery of the low-switch policies (UCB, EI, TS).
+
+One decision (an *epoch*) picks a point ``x_h`` and a number of repeats ``B_h`` from the
+switch rule (:mod:`lowswitch.policies.switch`); the pair is a :class:`Block`. The caller
+evaluates the block (all at once, in parallel, or piecewise) and tells the results.
+
+Life cycle of :class:`LowSwitchPolicy`:
+
+* **Initial design.** Until ``n_initial`` design blocks are issued (or the told data
+  already holds ``n_initial`` unique points) ``ask`` returns blocks of
+  ``initial_repeats`` evaluations at scrambled-Sobol points of the box (finite sets: a
+  random permutation of the candidates), drawn from the policy's seed. The default size
+  is ``2 d`` (at least 2, at most 20 and at most the number of candidates). The GP is
+  never fitted on fewer than 2 unique points: the design is extended while that is the
+  case. ``initial_repeats`` defaults to 2 when ``C > 1`` and to 1 when ``C = 1``: with
+  single evaluations only, the noise variance is not identified and the MAP fit tends to
+  explain noise by short lengthscales and a tiny ``sigma2`` (measured on Hartmann-6 with
+  noise variance 0.25: learned 0.002), which would also make the switch rule
+  meaningless; a duplicate per design point puts the within-point sum of squares into
+  the exact likelihood. ``C = 1`` keeps one evaluation per decision (the standard
+  baseline).
+* **Epochs.** At every ``ask`` where data arrived since the last fit (a switch boundary),
+  the hyperparameters of the :class:`~lowswitch.gp.model.UniquePointGP` are refitted with
+  :func:`~lowswitch.gp.fit.fit_gp` on the exact likelihood, warm-started from the previous
+  values. Between asks, ``tell`` conditions the model incrementally with
+  ``add_observations`` (O(q^2), no refit, no acquisition optimisation).
+* **Several blocks** (``ask(n_blocks=k, pending=...)``): after each block the model is
+  copied with ``B_h`` zero-innovation observations at ``x_h`` (``model.hallucinate``,
+  GP-BUCB), and the pending blocks the caller hands in are hallucinated first. The
+  optimiser itself keeps no list of pending blocks, so nothing is counted twice: a
+  pending block is passed by the caller until its results are told.
+
+Determinism: every ``ask`` draws from its own generator seeded by ``(seed, ask number)``;
+the model used for a decision is a pure function of (all told rows, fitted
+hyperparameters); :meth:`state_dict` stores exactly those (plus the tell chunks since the
+last fit, replayed on load), so a restored optimiser continues bit for bit.
+
+Switch counting: :attr:`n_switches` counts blocks handed out by ``ask`` whose point differs
+from the previously handed-out block's point (the first block counts). Data told at
+points never proposed does not count.
+
+Signs: internally the GP models ``y`` if ``maximize`` else ``-y``; blocks, ``tell``,
+``recommend`` and the state use the objective's own units.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.optim import optimize_acqf
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+from lowswitch.errors import InputError, StateError
+from lowswitch.policies.switch import check_threshold, switch_repeats
+
+_DTYPE = torch.float64
+_STATE_VERSION = 1
+_DESIGN_STREAM = 0
+_ASK_STREAM = 1
+_FIT_STREAM = 2
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """A decision: evaluate ``x`` ``repeats`` times.
+
+    Attributes:
+        x: ``(d,)`` float64 point (exactly the value to evaluate).
+        repeats: ``B_h >= 1`` evaluations the switch rule asks for.
+        index: row of ``x`` in the candidate set, or ``None`` for a continuous box.
+
+    Example:
+        >>> b = Block(torch.tensor([0.5], dtype=torch.float64), repeats=3)
+        >>> b.repeats, b.index
+        (3, None)
+    """
+
+    x: Tensor
+    repeats: int
+    index: int | None = None
+
+
+def seeded_generator(seed: int, *stream: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded from ``(seed, *stream)`` via numpy's SeedSequence.
+
+    Counter-based: the ``k``-th ask uses ``seeded_generator(seed, 1, k)``, so no generator
+    state has to be stored.
+
+    Example:
+        >>> a = torch.rand(2, generator=seeded_generator(0, 1, 5))
+        >>> torch.equal(a, torch.rand(2, generator=seeded_generator(0, 1, 5)))
+        True
+    """
+    words = np.random.SeedSequence([int(seed), *[int(s) for s in stream]]).generate_state(2)
+    gen = torch.Generator()
+    gen.manual_seed(int(words[0]) << 31 ^ int(words[1]))
+    return gen
+
+
+def _as_float64(name: str, value: Any) -> Tensor:
+    try:
+        out = torch.as_tensor(value, dtype=_DTYPE)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputError(
+            f"{name}: expected a real tensor, got {type(value).__name__} ({err})"
+        ) from None
+    return out.detach().cpu().clone()
+
+
+def _canonical(x: Tensor) -> Tensor:
+    """float64, ``-0.0 -> 0.0`` (same canonicalisation as the GP's dedupe)."""
+    return x + 0.0
+
+
+class LowSwitchPolicy(ABC):
+    """Base class: validation, design, refits, hallucination, switch rule, state.
+
+    Subclasses implement :meth:`_select` (choose one point on a given model).
+
+    Args:
+        bounds: ``(2, d)`` lower/upper bounds of the box (lower < upper, finite).
+        candidates: optional ``(m, d)`` finite candidate set inside ``bounds`` (distinct
+            rows); then every block is one of its rows and ``tell`` accepts only rows.
+        switch_threshold: ``C >= 1`` of the switch rule (``1`` = one evaluation per decision).
+        maximize: maximise (default) or minimise the objective.
+        seed: non-negative int (``None``: drawn once from OS entropy and stored).
+        max_repeats: optional cap on ``B_h``.
+        budget: optional total number of evaluations; blocks never exceed what is left.
+        n_initial: initial design size (default ``clip(2 d, 2, 20)``, at most ``m``).
+        initial_repeats: evaluations per design point (default 2 if ``C > 1`` else 1).
+        num_restarts: L-BFGS restarts of ``optimize_acqf`` (continuous boxes).
+        raw_samples: Sobol points scored to pick the restarts (continuous boxes).
+    """
+
+    def __init__(
+        self,
+        bounds: Tensor,
+        candidates: Tensor | None = None,
+        switch_threshold: float = 2.0,
+        maximize: bool = True,
+        seed: int | None = 0,
+        max_repeats: int | None = None,
+        *,
+        budget: int | None = None,
+        n_initial: int | None = None,
+        initial_repeats: int | None = None,
+        num_restarts: int = 4,
+        raw_samples: int = 256,
+    ) -> None:
+        self._configure(
+            {
+                "bounds": bounds,
+                "candidates": candidates,
+                "switch_threshold": switch_threshold,
+                "maximize": maximize,
+                "seed": seed,
+                "max_repeats": max_repeats,
+                "budget": budget,
+                "n_initial": n_initial,
+                "initial_repeats": initial_repeats,
+                "num_restarts": num_restarts,
+                "raw_samples": raw_samples,
+            }
+        )
+        self._reset_data()
+
+    # ----------------------------------------------------------------- config
+    def _configure(self, cfg: dict[str, Any]) -> None:
+        """Validate the configuration and set it (nothing is set if validation fails)."""
+        bounds = _as_float64("bounds", cfg["bounds"])
+        if bounds.dim() != 2 or bounds.shape[0] != 2 or bounds.shape[1] < 1:
+            raise InputError(
+                f"bounds: expected shape (2, d) with d >= 1, got {tuple(bounds.shape)}"
+            )
+        if not bool(torch.isfinite(bounds).all()) or not bool((bounds[0] < bounds[1]).all()):
+            raise InputError("bounds: expected finite values with lower < upper in every dimension")
+        d = bounds.shape[1]
+        candidates = cfg["candidates"]
+        index: dict[tuple[float, ...], int] | None = None
+        if candidates is not None:
+            candidates = _canonical(_as_float64("candidates", candidates))
+            if candidates.dim() != 2 or candidates.shape[1] != d or candidates.shape[0] < 1:
+                raise InputError(
+                    f"candidates: expected shape (m, {d}) with m >= 1, "
+                    f"got {tuple(candidates.shape)}"
+                )
+            if not bool(torch.isfinite(candidates).all()):
+                raise InputError("candidates: expected finite values, got NaN or inf")
+            if not bool(((candidates >= bounds[0]) & (candidates <= bounds[1])).all()):
+                raise InputError("candidates: expected every row inside bounds")
+            index = {}
+            for i, row in enumerate(candidates.tolist()):
+                key = tuple(row)
+                if key in index:
+                    raise InputError(f"candidates: rows {index[key]} and {i} are identical")
+                index[key] = i
+        threshold = check_threshold(cfg["switch_threshold"])
+        if not isinstance(cfg["maximize"], bool):
+            raise InputError(f"maximize: expected a bool, got {cfg['maximize']!r}")
+        seed = cfg["seed"]
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise InputError(f"seed: expected a non-negative int or None, got {seed!r}")
+        ints: dict[str, int | None] = {}
+        for name in ("max_repeats", "budget", "n_initial", "initial_repeats"):
+            value = cfg[name]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+            ):
+                raise InputError(f"{name}: expected an int >= 1 or None, got {value!r}")
+            ints[name] = None if value is None else int(value)
+        for name in ("num_restarts", "raw_samples"):
+            value = cfg[name]
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InputError(f"{name}: expected an int >= 1, got {value!r}")
+            ints[name] = int(value)
+        n_initial = ints["n_initial"]
+        if n_initial is None:
+            n_initial = min(20, max(2, 2 * d))
+        if candidates is not None:
+            n_initial = min(n_initial, candidates.shape[0])
+        extra = self._configure_extra(cfg)
+        # ---- all validated: commit
+        self.bounds = bounds
+        self.candidates: Tensor | None = candidates
+        self._index = index
+        self.switch_threshold = threshold
+        self.maximize: bool = cfg["maximize"]
+        self.seed = int(seed)
+        self.max_repeats: int | None = ints["max_repeats"]
+        self.budget: int | None = ints["budget"]
+        self.n_initial: int = n_initial
+        self._n_initial_arg: int | None = ints["n_initial"]
+        self._initial_repeats_arg: int | None = ints["initial_repeats"]
+        init_rep = ints["initial_repeats"]
+        self.initial_repeats: int = (
+            init_rep if init_rep is not None else (1 if threshold == 1.0 else 2)
+        )
+        self.num_restarts: int = int(ints["num_restarts"] or 1)
+        self.raw_samples: int = int(ints["raw_samples"] or 1)
+        self._apply_extra(extra)
+
+    def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Subclass hook: validate policy-specific options from ``cfg`` (no side effects)."""
+        return {}
+
+    def _apply_extra(self, extra: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Subclass hook: set validated policy-specific options."""
+
+    def _extra_config(self) -> dict[str, Any]:
+        """Subclass hook: policy-specific options, JSON-safe, as accepted by ``__init__``."""
+        return {}
+
+    def _reset_data(self) -> None:
+        d = self.dim
+        self._X_fit = torch.empty(0, d, dtype=_DTYPE)
+        self._Y_fit = torch.empty(0, dtype=_DTYPE)  # internal sign
+        self._chunks: list[tuple[Tensor, Tensor]] = []  # told since the last fit
+        self._hyper: dict[str, list[Any]] | None = None
+        self._model: Any = None  # UniquePointGP | None
+        self._n_evaluations = 0
+        self._n_asks = 0
+        self._n_switches = 0
+        self._design_cursor = 0
+        self._last_x: Tensor | None = None
+
+    # ------------------------------------------------------------- properties
+    @property
+    def dim(self) -> int:
+        """Input dimension ``d``."""
+        return int(self.bounds.shape[1])
+
+    @property
+    def n_evaluations(self) -> int:
+        """Observations told so far."""
+        return self._n_evaluations
+
+    @property
+    def n_switches(self) -> int:
+        """Blocks handed out whose point differs from the previous block's point."""
+        return self._n_switches
+
+    @property
+    def n_unique(self) -> int:
+        """Distinct points among the told observations."""
+        if self._model is not None:
+            return int(self._model.n_unique)
+        X = self._all_rows()[0]
+        return int(torch.unique(X, dim=0).shape[0]) if X.shape[0] else 0
+
+    @property
+    def model(self) -> Any:
+        """The current :class:`~lowswitch.gp.model.UniquePointGP` (``None`` before the first fit).
+
+        It models the objective with the internal sign (``-y`` when minimising).
+        """
+        return self._model
+
+    # -------------------------------------------------------------- validation
+    def _check_x(self, name: str, x: Any) -> tuple[Tensor, int | None]:
+        """Validate one point; returns ``(x (d,), index or None)``."""
+        xt = _canonical(_as_float64(name, x))
+        if xt.dim() != 1 or xt.shape[0] != self.dim:
+            raise InputError(f"{name}: expected shape ({self.dim},), got {tuple(xt.shape)}")
+        if not bool(torch.isfinite(xt).all()):
+            raise InputError(f"{name}: expected finite values, got {xt.tolist()}")
+        if not bool(((xt >= self.bounds[0]) & (xt <= self.bounds[1])).all()):
+            raise InputError(f"{name}: point {xt.tolist()} lies outside bounds")
+        idx = None
+        if self._index is not None:
+            idx = self._index.get(tuple(xt.tolist()))
+            if idx is None:
+                raise InputError(f"{name}: point {xt.tolist()} is not a row of candidates")
+        return xt, idx
+
+    def _check_pending(self, pending: Any) -> tuple[Tensor, Tensor]:
+        if pending is None:
+            return torch.empty(0, self.dim, dtype=_DTYPE), torch.empty(0, dtype=torch.long)
+        try:
+            items = list(pending)
+        except TypeError:
+            raise InputError(
+                f"pending: expected a list of (x, n) pairs, got {type(pending).__name__}"
+            ) from None
+        xs, ns = [], []
+        for j, item in enumerate(items):
+            try:
+                x, n = item
+            except (TypeError, ValueError):
+                raise InputError(f"pending[{j}]: expected an (x, n) pair, got {item!r}") from None
+            xs.append(self._check_x(f"pending[{j}].x", x)[0])
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+                raise InputError(f"pending[{j}].n: expected an int >= 1, got {n!r}")
+            ns.append(int(n))
+        if not xs:
+            return torch.empty(0, self.dim, dtype=_DTYPE), torch.empty(0, dtype=torch.long)
+        return torch.stack(xs), torch.tensor(ns, dtype=torch.long)
+
+    # ---------------------------------------------------------------- data
+    def _all_rows(self) -> tuple[Tensor, Tensor]:
+        if not self._chunks:
+            return self._X_fit, self._Y_fit
+        X = torch.cat([self._X_fit, *[c[0] for c in self._chunks]])
+        Y = torch.cat([self._Y_fit, *[c[1] for c in self._chunks]])
+        return X, Y
+
+    def _build_model(self, X: Tensor, Y: Tensor, hyper: dict[str, list[Any]] | None) -> Any:
+        from lowswitch.gp.model import UniquePointGP
+
+        model = UniquePointGP(X, Y.unsqueeze(-1))
+        if hyper is not None:
+            params = dict(model.named_parameters())
+            with torch.no_grad():
+                for name, value in hyper.items():
+                    params[name].copy_(torch.tensor(value, dtype=params[name].dtype))
+            model.clear_cache()
+        model.eval()
+        return model
+
+    def _refit(self) -> None:
+        """Refit hyperparameters on all told rows (a switch boundary)."""
+        from lowswitch.gp.fit import fit_gp
+
+        X, Y = self._all_rows()
+        model = self._build_model(X, Y, self._hyper)
+        model.train()
+        # fit_gp restarts from random prior samples when L-BFGS fails: seed that from the
+        # policy (not the caller's global RNG) so that runs and restored runs agree.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(
+                int(seeded_generator(self.seed, _FIT_STREAM, self._n_asks).initial_seed())
+            )
+            fit_gp(model)
+        hyper = {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
+        # Rebuild from (rows, hyperparameters) alone so that a restored optimiser, which
+        # does the same, holds a bit-identical model.
+        self._model = self._build_model(X, Y, hyper)
+        self._hyper = hyper
+        self._X_fit, self._Y_fit, self._chunks = X, Y, []
+
+    def tell(self, x: Any, y: Any) -> None:
+        """Record observations ``y`` made at ``x``.
+
+        ``x`` need not be the last block's point: results may arrive in any order and any
+        valid point may be told (re-measurements, warm-start data).
+
+        Args:
+            x: ``(d,)`` point inside ``bounds`` (a row of ``candidates`` if given).
+            y: ``(k,)`` observations at ``x`` (``k >= 1``; a 0-d scalar counts as ``k = 1``),
+                in the objective's own units.
+
+        Raises:
+            InputError: wrong shape, NaN/inf, point outside bounds or not a candidate; the
+                optimiser is unchanged.
+        """
+        xt, _ = self._check_x("x", x)
+        yt = _as_float64("y", y)
+        if yt.dim() == 0:
+            yt = yt.reshape(1)
+        if yt.dim() != 1 or yt.shape[0] < 1:
+            raise InputError(f"y: expected shape (k,) with k >= 1, got {tuple(yt.shape)}")
+        if not bool(torch.isfinite(yt).all()):
+            raise InputError(f"y: expected finite values, got {yt.tolist()}")
+        y_int = yt if self.maximize else -yt
+        X = xt.unsqueeze(0).expand(yt.shape[0], -1).clone()
+        if self._model is not None:
+            self._model.add_observations(X, y_int.unsqueeze(-1))
+        self._chunks.append((X, y_int))
+        self._n_evaluations += int(yt.shape[0])
+
+    # ----------------------------------------------------------------- ask
+    @overload
+    def ask(self, n_blocks: None = None, pending: Any = None) -> Block: ...
+
+    @overload
+    def ask(self, n_blocks: int, pending: Any = None) -> list[Block]: ...
+
+    def ask(self, n_blocks: int | None = None, pending: Any = None) -> Block | list[Block]:
+        """Next block (``n_blocks=None``) or a list of ``n_blocks`` distinct blocks.
+
+        Args:
+            n_blocks: ``None`` for one :class:`Block`, or ``k >= 1`` for a list of up to ``k``
+                distinct blocks chosen with hallucinated variance updates (GP-BUCB). Fewer
+                are returned only when the budget runs out or a candidate set is exhausted.
+            pending: blocks handed out earlier and not yet told, as ``[(x, n), ...]``; they
+                are hallucinated (``n`` zero-innovation observations at ``x``) before choosing.
+
+        Returns:
+            A :class:`Block`, or a list of them when ``n_blocks`` is given.
+
+        Raises:
+            InputError: bad ``n_blocks`` or ``pending`` (the optimiser is unchanged).
+            StateError: the budget is exhausted.
+        """
+        single = n_blocks is None
+        k = 1 if single else n_blocks
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise InputError(f"n_blocks: expected None or an int >= 1, got {n_blocks!r}")
+        Xp, np_ = self._check_pending(pending)
+        remaining = None
+        if self.budget is not None:
+            remaining = self.budget - self._n_evaluations - int(np_.sum())
+            if remaining < 1:
+                raise StateError(
+                    f"ask: budget of {self.budget} evaluations exhausted "
+                    f"({self._n_evaluations} told, {int(np_.sum())} pending)"
+                )
+        gen = seeded_generator(self.seed, _ASK_STREAM, self._n_asks)
+        blocks: list[Block] = []
+        cursor = self._design_cursor
+        hall_X, hall_n = list(Xp), [int(n) for n in np_.tolist()]
+        model_h: Any = None
+        n_told_unique = self.n_unique
+        m = None if self.candidates is None else self.candidates.shape[0]
+        while len(blocks) < int(k) and (remaining is None or remaining >= 1):
+            if m is not None and len(blocks) >= m:
+                break
+            design = n_told_unique < 2 or (
+                cursor < self.n_initial and n_told_unique < self.n_initial
+            )
+            if design:
+                x, idx = self._design_point(cursor, [b.x for b in blocks])
+                cursor += 1
+                repeats = self.initial_repeats
+                if remaining is not None:
+                    repeats = min(repeats, remaining)
+            else:
+                if model_h is None:
+                    if self._model is None or self._chunks:
+                        self._refit()
+                    model_h = self._model
+                    if hall_X:
+                        model_h = model_h.hallucinate(torch.stack(hall_X), hall_n)
+                elif blocks:
+                    prev = blocks[-1]
+                    model_h = model_h.hallucinate(prev.x.unsqueeze(0), [prev.repeats])
+                x, idx = self._select(
+                    model_h, gen, [b.x for b in blocks], [b.index for b in blocks]
+                )
+                with torch.no_grad():
+                    var = float(model_h.posterior(x.unsqueeze(0)).variance.reshape(()))
+                noise = float(self._model.noise_variance)
+                repeats = switch_repeats(
+                    var, noise, self.switch_threshold, remaining, self.max_repeats
+                )
+            blocks.append(Block(x=x, repeats=repeats, index=idx))
+            hall_X.append(x)
+            hall_n.append(repeats)
+            if remaining is not None:
+                remaining -= repeats
+        # ---- commit counters
+        self._n_asks += 1
+        self._design_cursor = cursor
+        for b in blocks:
+            if self._last_x is None or not torch.equal(b.x, self._last_x):
+                self._n_switches += 1
+            self._last_x = b.x
+        return blocks[0] if single else blocks
+
+    def _design_point(self, cursor: int, exclude: list[Tensor]) -> tuple[Tensor, int | None]:
+        """The ``cursor``-th initial-design point (Sobol in the box / permuted candidates)."""
+        if self.candidates is not None:
+            m = self.candidates.shape[0]
+            perm = torch.randperm(m, generator=seeded_generator(self.seed, _DESIGN_STREAM))
+            taken = {tuple(e.tolist()) for e in exclude}
+            for j in range(m):
+                i = int(perm[(cursor + j) % m])
+                x = self.candidates[i].clone()
+                if tuple(x.tolist()) not in taken:
+                    return x, i
+            raise StateError("ask: every candidate is already in this batch")  # pragma: no cover
+        seed = int(seeded_generator(self.seed, _DESIGN_STREAM).initial_seed() % (2**31))
+        engine = SobolEngine(self.dim, scramble=True, seed=seed)
+        if cursor:
+            engine.fast_forward(cursor)
+        u = engine.draw(1, dtype=_DTYPE)[0]
+        x = _canonical(self.bounds[0] + (self.bounds[1] - self.bounds[0]) * u)
+        return x.clamp(self.bounds[0], self.bounds[1]), None
+
+    # ------------------------------------------------------------ selection
+    @abstractmethod
+    def _select(
+        self,
+        model: Any,
+        generator: torch.Generator,
+        exclude_x: list[Tensor],
+        exclude_index: list[int | None],
+    ) -> tuple[Tensor, int | None]:
+        """Choose one point on ``model`` (maximising, internal sign), avoiding the excluded.
+
+        Returns:
+            ``(x (d,), index in candidates or None)``.
+        """
+
+    def _argmax_acquisition(
+        self,
+        acq: AcquisitionFunction,
+        generator: torch.Generator,
+        exclude_x: list[Tensor],
+        exclude_index: list[int | None],
+    ) -> tuple[Tensor, int | None]:
+        """Maximise an analytic acquisition over the candidates or the box.
+
+        Finite set: exhaustive scoring (chunks of 2,048), excluded rows skipped, first
+        maximum. Box: ``raw_samples`` Sobol points (seeded from ``generator``) plus the
+        evaluated unique points are scored, the best ``num_restarts`` start L-BFGS-B in
+        :func:`botorch.optim.optimize_acqf`; if an evaluated unique point scores at least
+        as high as the optimiser's result it is returned exactly (a repeat).
+        """
+        if self.candidates is not None:
+            values = _score(acq, self.candidates)
+            for i in exclude_index:
+                if i is not None:
+                    values[i] = -math.inf
+            i = int(torch.argmax(values))
+            return self.candidates[i].clone(), i
+        model: Any = acq.model
+        taken = {tuple(e.tolist()) for e in exclude_x}
+        U = model.unique_X.detach().to(_DTYPE)
+        keep = [j for j, row in enumerate(U.tolist()) if tuple(row) not in taken]
+        U = U[keep]
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        engine = SobolEngine(self.dim, scramble=True, seed=seed)
+        lo, hi = self.bounds[0], self.bounds[1]
+        raw = lo + (hi - lo) * engine.draw(self.raw_samples, dtype=_DTYPE)
+        pool = torch.cat([raw, U])
+        values = _score(acq, pool)
+        n_start = min(self.num_restarts, pool.shape[0])
+        starts = pool[torch.topk(values, n_start).indices].unsqueeze(1)
+        x_opt, v_opt = optimize_acqf(
+            acq,
+            bounds=self.bounds,
+            q=1,
+            num_restarts=n_start,
+            batch_initial_conditions=starts,
+            options={"maxiter": 200},
+            retry_on_optimization_warning=False,
+        )
+        x = _canonical(x_opt.detach().reshape(-1).to(_DTYPE)).clamp(lo, hi)
+        best = float(v_opt) if v_opt is not None else -math.inf
+        if U.shape[0]:
+            u_vals = values[raw.shape[0] :]
+            j = int(torch.argmax(u_vals))
+            if float(u_vals[j]) >= best:
+                x = U[j].clone()
+        if tuple(x.tolist()) in taken:  # the optimiser landed on a chosen block
+            order = torch.argsort(values, descending=True)
+            for j in order.tolist():
+                if tuple(pool[j].tolist()) not in taken:
+                    return pool[j].clone(), None
+        return x, None
+
+    # -------------------------------------------------------------- results
+    def recommend(self) -> Tensor:
+        """Current best estimate: the evaluated point with the best posterior mean.
+
+        Before the GP is fitted: the evaluated point with the best sample mean.
+
+        Returns:
+            ``(d,)`` float64 point.
+
+        Raises:
+            StateError: nothing has been told yet.
+        """
+        if self._model is not None:
+            U = self._model.unique_X
+            with torch.no_grad():
+                mean = self._model.posterior(U).mean.reshape(-1)
+            return U[int(torch.argmax(mean))].detach().clone().to(_DTYPE)
+        X, Y = self._all_rows()
+        if X.shape[0] == 0:
+            raise StateError("recommend: no observations told yet")
+        U, inverse = torch.unique(X, dim=0, return_inverse=True)
+        sums = torch.zeros(U.shape[0], dtype=_DTYPE).index_add_(0, inverse, Y)
+        counts = torch.bincount(inverse, minlength=U.shape[0]).to(_DTYPE)
+        return U[int(torch.argmax(sums / counts))].clone()
+
+    # ---------------------------------------------------------------- state
+    def _config(self) -> dict[str, Any]:
+        return {
+            "bounds": self.bounds.tolist(),
+            "candidates": None if self.candidates is None else self.candidates.tolist(),
+            "switch_threshold": self.switch_threshold,
+            "maximize": self.maximize,
+            "seed": self.seed,
+            "max_repeats": self.max_repeats,
+            "budget": self.budget,
+            "n_initial": self._n_initial_arg,
+            "initial_repeats": self._initial_repeats_arg,
+            "num_restarts": self.num_restarts,
+            "raw_samples": self.raw_samples,
+            **self._extra_config(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue identically, as JSON-safe plain data.
+
+        Layout: ``{"version", "policy", "config", "data": {"X_fit", "Y_fit", "chunks"},
+        "hyper", "counters"}``; observations in the objective's own units. Size O(t d).
+
+        Example:
+            >>> import json
+            >>> from lowswitch import LowSwitchGPUCB
+            >>> opt = LowSwitchGPUCB(torch.tensor([[0.0], [1.0]]))
+            >>> _ = json.dumps(opt.state_dict())
+        """
+        sign = 1.0 if self.maximize else -1.0
+        return {
+            "version": _STATE_VERSION,
+            "policy": type(self).__name__,
+            "config": self._config(),
+            "data": {
+                "X_fit": self._X_fit.tolist(),
+                "Y_fit": (sign * self._Y_fit).tolist(),
+                "chunks": [[c[0][0].tolist(), (sign * c[1]).tolist()] for c in self._chunks],
+            },
+            "hyper": self._hyper,
+            "counters": {
+                "n_evaluations": self._n_evaluations,
+                "n_asks": self._n_asks,
+                "n_switches": self._n_switches,
+                "design_cursor": self._design_cursor,
+                "last_x": None if self._last_x is None else self._last_x.tolist(),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (configuration included).
+
+        The state is validated and rebuilt into a fresh object first; on any error an
+        :class:`~lowswitch.errors.InputError` is raised and this optimiser is unchanged.
+        """
+        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
+            raise InputError(f"state: expected a dict with version {_STATE_VERSION}")
+        if state.get("policy") != type(self).__name__:
+            raise InputError(
+                f"state: saved from {state.get('policy')!r}, cannot load into {type(self).__name__}"
+            )
+        try:
+            fresh = type(self)(**state["config"])
+            fresh._restore(state)
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
+            raise InputError(f"state: malformed ({type(err).__name__}: {err})") from None
+        self.__dict__.update(fresh.__dict__)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        sign = 1.0 if self.maximize else -1.0
+        data = state["data"]
+        d = self.dim
+        X_fit = torch.tensor(data["X_fit"], dtype=_DTYPE).reshape(-1, d)
+        Y_fit = sign * torch.tensor(data["Y_fit"], dtype=_DTYPE).reshape(-1)
+        if X_fit.shape[0] != Y_fit.shape[0]:
+            raise InputError("state: X_fit and Y_fit lengths differ")
+        hyper = state["hyper"]
+        counters = state["counters"]
+        self._X_fit, self._Y_fit = X_fit, Y_fit
+        self._hyper = hyper
+        if hyper is not None:
+            self._model = self._build_model(X_fit, Y_fit, hyper)
+        for x, y in data["chunks"]:
+            self.tell(torch.tensor(x, dtype=_DTYPE), torch.tensor(y, dtype=_DTYPE))
+        self._n_evaluations = int(counters["n_evaluations"])
+        self._n_asks = int(counters["n_asks"])
+        self._n_switches = int(counters["n_switches"])
+        self._design_cursor = int(counters["design_cursor"])
+        last = counters["last_x"]
+        self._last_x = None if last is None else torch.tensor(last, dtype=_DTYPE)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> LowSwitchPolicy:
+        """Build an optimiser directly from a :meth:`state_dict`."""
+        opt = cls(**state["config"])
+        opt.load_state_dict(state)
+        return opt
+
+
+def _score(acq: AcquisitionFunction, X: Tensor, chunk: int = 2048) -> Tensor:
+    """Acquisition values at the rows of ``X`` ``(m, d)`` -> ``(m,)``, without gradients."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, X.shape[0], chunk):
+            out.append(acq(X[start : start + chunk].unsqueeze(1)).reshape(-1))
+    return torch.cat(out) if out else torch.empty(0, dtype=_DTYPE)
+
+
+__all__ = ["Block", "LowSwitchPolicy", "seeded_generator"]

@@ -1,0 +1,94 @@
+"""Low-switch GP-UCB: ``x_h = argmax mu(x) + sqrt(beta_t) sigma(x)``, then ``B_h`` repeats.
+
+``beta_t`` comes from a schedule (:mod:`lowswitch.policies.beta`); the default is the
+data-dependent IGP-UCB width driven by the unique-point information gain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from botorch.acquisition import UpperConfidenceBound
+from torch import Tensor
+
+from lowswitch.policies.base import LowSwitchPolicy
+from lowswitch.policies.beta import BetaSchedule, beta_from_dict, beta_to_dict, make_beta
+
+
+class LowSwitchGPUCB(LowSwitchPolicy):
+    """Rarely-switching GP-UCB with ask/tell (``switch_threshold=1`` is plain GP-UCB).
+
+    Args:
+        bounds: ``(2, d)`` box.
+        candidates: optional ``(m, d)`` finite candidate set.
+        switch_threshold: ``C >= 1`` of the switch rule.
+        maximize: maximise (default) or minimise.
+        seed: non-negative int seed.
+        max_repeats: optional cap on the repeats of one block.
+        beta: ``None``/``"igp-ucb"`` (default :class:`~lowswitch.policies.beta.IGPUCBBeta`),
+            a positive number (constant ``beta``) or a schedule; also a dict from
+            :func:`~lowswitch.policies.beta.beta_to_dict`.
+        **kwargs: ``budget``, ``n_initial``, ``num_restarts``, ``raw_samples`` (see
+            :class:`~lowswitch.policies.base.LowSwitchPolicy`).
+
+    Example:
+        >>> import torch
+        >>> from lowswitch import LowSwitchGPUCB
+        >>> opt = LowSwitchGPUCB(torch.tensor([[0.0], [1.0]]), seed=0)
+        >>> for _ in range(6):
+        ...     block = opt.ask()
+        ...     x = float(block.x[0])
+        ...     opt.tell(block.x, torch.full((block.repeats,), -(x - 0.3) ** 2))
+        >>> opt.n_evaluations >= 6
+        True
+    """
+
+    def __init__(
+        self,
+        bounds: Tensor,
+        candidates: Tensor | None = None,
+        switch_threshold: float = 2.0,
+        maximize: bool = True,
+        seed: int | None = 0,
+        max_repeats: int | None = None,
+        *,
+        beta: BetaSchedule | float | str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._beta_arg = beta
+        super().__init__(
+            bounds, candidates, switch_threshold, maximize, seed, max_repeats, **kwargs
+        )
+
+    def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        beta = cfg.get("beta", getattr(self, "_beta_arg", None))
+        schedule = beta_from_dict(beta) if isinstance(beta, dict) else make_beta(beta)
+        return {"beta": schedule}
+
+    def _apply_extra(self, extra: dict[str, Any]) -> None:
+        self.beta_schedule: BetaSchedule = extra["beta"]
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {"beta": beta_to_dict(self.beta_schedule)}
+
+    def current_beta(self) -> float:
+        """``beta_t`` for the current model (``gamma_t`` from ``model.information_gain()``)."""
+        if self._model is None:
+            return self.beta_schedule(0.0)
+        with torch.no_grad():
+            gamma = float(self._model.information_gain())
+        return self.beta_schedule(gamma)
+
+    def _select(
+        self,
+        model: Any,
+        generator: torch.Generator,
+        exclude_x: list[Tensor],
+        exclude_index: list[int | None],
+    ) -> tuple[Tensor, int | None]:
+        acq = UpperConfidenceBound(model, beta=self.current_beta())
+        return self._argmax_acquisition(acq, generator, exclude_x, exclude_index)
+
+
+__all__ = ["LowSwitchGPUCB"]

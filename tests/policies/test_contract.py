@@ -1,0 +1,215 @@
+"""Contract tests every low-switch policy passes (UCB, EI, TS; box and candidate set)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from lowswitch import Block, InputError, LowSwitchGPEI, LowSwitchGPTS, LowSwitchGPUCB, StateError
+from lowswitch.policies.base import LowSwitchPolicy
+
+DT = torch.float64
+BOUNDS = torch.tensor([[0.0, -1.0], [1.0, 2.0]], dtype=DT)
+_g = torch.Generator().manual_seed(3)
+CANDIDATES = BOUNDS[0] + (BOUNDS[1] - BOUNDS[0]) * torch.rand(40, 2, generator=_g, dtype=DT)
+POLICIES = [LowSwitchGPUCB, LowSwitchGPEI, LowSwitchGPTS]
+SMALL: dict[str, Any] = {"num_restarts": 2, "raw_samples": 32, "n_initial": 3}
+
+
+def make(cls: type[LowSwitchPolicy], space: str, **kw: Any) -> LowSwitchPolicy:
+    opts = {**SMALL, **kw}
+    if cls is LowSwitchGPTS:
+        opts.setdefault("n_discrete", 64)
+        opts.setdefault("n_local", 16)
+    cands = CANDIDATES if space == "set" else None
+    return cls(BOUNDS, candidates=cands, **opts)
+
+
+def objective(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    value = torch.sin(3 * x[0]) + torch.cos(2 * x[1]) - 0.5 * (x[0] - 0.6) ** 2
+    return value + 0.2 * torch.randn(k, generator=gen, dtype=DT)
+
+
+def drive(opt: LowSwitchPolicy, n: int, gen: torch.Generator) -> list[tuple[list[float], int]]:
+    """n ask/tell rounds; returns the (x, repeats) sequence."""
+    seq = []
+    for _ in range(n):
+        b = opt.ask()
+        k = min(b.repeats, 5)  # tell at most 5 (partial blocks allowed)
+        opt.tell(b.x, objective(b.x, k, gen))
+        seq.append((b.x.tolist(), b.repeats))
+    return seq
+
+
+params = pytest.mark.parametrize(
+    ("cls", "space"),
+    [(c, s) for c in POLICIES for s in ("box", "set")],
+    ids=lambda v: v.__name__ if isinstance(v, type) else v,
+)
+
+
+@params
+def test_ask_tell_round_trip(cls: type[LowSwitchPolicy], space: str) -> None:
+    opt = make(cls, space, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    told = 0
+    for _ in range(7):
+        b = opt.ask()
+        assert isinstance(b, Block)
+        assert b.x.shape == (2,) and b.x.dtype == DT and b.repeats >= 1
+        assert bool(((b.x >= BOUNDS[0]) & (b.x <= BOUNDS[1])).all())
+        if space == "set":
+            assert b.index is not None and torch.equal(CANDIDATES[b.index], b.x)
+        else:
+            assert b.index is None
+        k = min(b.repeats, 4)
+        opt.tell(b.x, objective(b.x, k, gen))
+        told += k
+    assert opt.n_evaluations == told
+    assert 1 <= opt.n_unique <= 7 and 1 <= opt.n_switches <= 7
+    assert opt.model is not None and opt.model.n_observations == told
+    rec = opt.recommend()
+    assert rec.shape == (2,)
+    assert any(torch.equal(rec, u) for u in opt.model.unique_X)
+
+
+@params
+def test_same_seed_same_suggestions(cls: type[LowSwitchPolicy], space: str) -> None:
+    a = drive(make(cls, space, seed=4), 7, torch.Generator().manual_seed(1))
+    b = drive(make(cls, space, seed=4), 7, torch.Generator().manual_seed(1))
+    assert a == b
+    c = drive(make(cls, space, seed=5), 7, torch.Generator().manual_seed(1))
+    assert a != c
+
+
+@params
+def test_state_round_trip_continues_identically(cls: type[LowSwitchPolicy], space: str) -> None:
+    gen = torch.Generator().manual_seed(2)
+    opt = make(cls, space, seed=1, maximize=False)
+    drive(opt, 6, gen)
+    b = opt.ask()
+    opt.tell(b.x, objective(b.x, 1, gen))  # a partial block: saved between tells
+    state = json.loads(json.dumps(opt.state_dict()))
+    twin = cls.from_state_dict(state)
+    assert twin.n_evaluations == opt.n_evaluations and twin.n_switches == opt.n_switches
+    assert torch.equal(twin.recommend(), opt.recommend())
+    g1 = torch.Generator().manual_seed(9)
+    g2 = torch.Generator().manual_seed(9)
+    assert drive(opt, 4, g1) == drive(twin, 4, g2)
+    assert json.dumps(opt.state_dict()) == json.dumps(twin.state_dict())
+
+
+@params
+def test_partial_blocks_and_out_of_order_tells(cls: type[LowSwitchPolicy], space: str) -> None:
+    opt = make(cls, space, seed=2, switch_threshold=4.0)
+    gen = torch.Generator().manual_seed(0)
+    drive(opt, 5, gen)
+    b1, b2 = opt.ask(n_blocks=2)
+    opt.tell(b2.x, objective(b2.x, 1, gen))
+    opt.tell(b1.x, objective(b1.x, 2, gen))
+    opt.tell(b1.x, objective(b1.x, 1, gen))
+    n = opt.n_evaluations
+    nxt = opt.ask()
+    assert nxt.repeats >= 1 and opt.n_evaluations == n
+
+
+@params
+def test_bad_input_leaves_optimiser_unchanged(cls: type[LowSwitchPolicy], space: str) -> None:
+    opt = make(cls, space, seed=0)
+    drive(opt, 5, torch.Generator().manual_seed(0))
+    before = json.dumps(opt.state_dict())
+    x = opt.recommend()
+    bad_calls: list[Callable[[], object]] = [
+        lambda: opt.tell(x[:1], torch.ones(1)),  # wrong x shape
+        lambda: opt.tell(x[None], torch.ones(1)),  # (1, d) instead of (d,)
+        lambda: opt.tell(x, torch.ones(2, 1)),  # wrong y shape
+        lambda: opt.tell(x, torch.ones(0)),  # no observation
+        lambda: opt.tell(x, torch.tensor([1.0, float("nan")])),
+        lambda: opt.tell(x, torch.tensor([float("inf")])),
+        lambda: opt.tell(torch.tensor([float("nan"), 0.0]), torch.ones(1)),
+        lambda: opt.tell(torch.tensor([1.5, 0.0]), torch.ones(1)),  # outside bounds
+        lambda: opt.tell("abc", torch.ones(1)),
+        lambda: opt.ask(n_blocks=0),
+        lambda: opt.ask(pending=[(x, 0)]),
+        lambda: opt.ask(pending=[(torch.tensor([5.0, 0.0]), 1)]),
+        lambda: opt.ask(pending=[x]),
+        lambda: opt.load_state_dict({"version": 1, "policy": "Other"}),
+        lambda: opt.load_state_dict({**json.loads(before), "data": {"X_fit": [[0.1]]}}),
+    ]
+    if space == "set":
+        off = (CANDIDATES[0] + CANDIDATES[1]) / 2
+        bad_calls.append(lambda: opt.tell(off, torch.ones(1)))  # not a candidate
+    for call in bad_calls:
+        with pytest.raises(InputError):
+            call()
+        assert json.dumps(opt.state_dict()) == before
+
+
+@params
+def test_threshold_one_never_repeats(cls: type[LowSwitchPolicy], space: str) -> None:
+    opt = make(cls, space, seed=0, switch_threshold=1.0)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        for b in opt.ask(n_blocks=2):
+            assert b.repeats == 1
+            opt.tell(b.x, objective(b.x, 1, gen))
+
+
+@params
+def test_batch_blocks_are_distinct_and_respect_budget(
+    cls: type[LowSwitchPolicy], space: str
+) -> None:
+    opt = make(cls, space, seed=3, budget=40)
+    gen = torch.Generator().manual_seed(0)
+    drive(opt, 5, gen)
+    pending = [(opt.recommend(), 3)]
+    blocks = opt.ask(n_blocks=3, pending=pending)
+    assert 1 <= len(blocks) <= 3
+    xs = {tuple(b.x.tolist()) for b in blocks}
+    assert len(xs) == len(blocks)
+    assert sum(b.repeats for b in blocks) <= 40 - opt.n_evaluations - 3
+    while opt.n_evaluations < 40:
+        b = opt.ask()
+        assert b.repeats <= 40 - opt.n_evaluations
+        opt.tell(b.x, objective(b.x, b.repeats, gen))
+    assert opt.n_evaluations == 40
+    with pytest.raises(StateError):
+        opt.ask()
+
+
+def test_minimise_finds_low_end_on_a_candidate_grid() -> None:
+    grid = torch.linspace(0, 1, 21, dtype=DT).unsqueeze(-1)
+    for cls in POLICIES:
+        opt = cls(torch.tensor([[0.0], [1.0]], dtype=DT), candidates=grid, maximize=False, seed=0)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(12):
+            b = opt.ask()
+            opt.tell(
+                b.x, (b.x - 0.2) ** 2 * 10 + 0.05 * torch.randn(b.repeats, generator=gen, dtype=DT)
+            )
+        assert abs(float(opt.recommend()[0]) - 0.2) <= 0.15, cls.__name__
+
+
+def test_constructor_validation() -> None:
+    with pytest.raises(InputError, match="bounds"):
+        LowSwitchGPUCB(torch.tensor([[1.0], [0.0]]))
+    with pytest.raises(InputError, match="bounds"):
+        LowSwitchGPUCB(torch.zeros(3, 2))
+    with pytest.raises(InputError, match="candidates"):
+        LowSwitchGPUCB(BOUNDS, candidates=torch.zeros(3, 3))
+    with pytest.raises(InputError, match="candidates"):
+        LowSwitchGPUCB(BOUNDS, candidates=torch.tensor([[5.0, 0.0]]))
+    with pytest.raises(InputError, match="identical"):
+        LowSwitchGPUCB(BOUNDS, candidates=torch.tensor([[0.5, 0.0], [0.5, -0.0]]))
+    with pytest.raises(InputError, match="switch_threshold"):
+        LowSwitchGPUCB(BOUNDS, switch_threshold=0.5)
+    with pytest.raises(InputError, match="seed"):
+        LowSwitchGPUCB(BOUNDS, seed=-1)
+    with pytest.raises(InputError, match="beta"):
+        LowSwitchGPUCB(BOUNDS, beta="wide")
+    with pytest.raises(StateError):
+        LowSwitchGPUCB(BOUNDS).recommend()
