@@ -61,7 +61,18 @@ def _check_blocks(study: Any) -> dict[int, list[Any]]:
     return blocks
 
 
+def _sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; use psycopg 3 when that is missing."""
+    if url.startswith("postgresql://"):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
 def _storage(url: str) -> Any:
+    url = _sqlalchemy_url(url)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     return optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3,
                                       engine_kwargs=kwargs)
