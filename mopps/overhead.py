@@ -197,14 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grpo-steps", type=int, default=3, help="timed GRPO steps (+1 warm-up)")
     p.add_argument("--completion-tokens", type=int, default=16)
     p.add_argument("--no-grpo", action="store_true", help="skip the TRL GRPO measurement")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default="results/mopps_overhead")
     a = p.parse_args(argv)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     sizes = [int(float(s)) for s in a.prompts.split(",")]
     result: dict[str, Any] = {
         "batch": a.batch, "generations": a.generations, "reps": a.reps,
-        "assumed_gpu_step_s": a.gpu_step_seconds, "sampler": {},
+        "assumed_gpu_step_s": a.gpu_step_seconds, "torch_threads": torch.get_num_threads(),
+        "sampler": {},
     }
-    print(f"MoPPS per-step cost, B={a.batch} prompts x G={a.generations} rollouts (medians)")
+    print(f"MoPPS per-step cost, B={a.batch} prompts x G={a.generations} rollouts "
+          f"(medians, {torch.get_num_threads()} torch threads)")
     print(f"{'prompts':>10} {'pull ms':>9} {'map ms':>8} {'update ms':>10} {'total ms':>9}"
           f" {'% of ' + format(a.gpu_step_seconds, 'g') + ' s step':>16}")
     for n in sizes:
