@@ -36,7 +36,7 @@ import math
 import statistics
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,11 @@ def simulate(
     curve: dict[str, list[float]] = {k: [] for k in (
         "wells", "switches", "rec_true", "best_tested_true", "plan_s", "max_replicates")}
     switches = 0
+    expected: int | None = None
     for plate in range(1, plates + 1):
         t0 = time.perf_counter()
         blocks, new_fit = plan_plate(X, idx, ys, {}, slots, cfg, plate, handed_out=set(idx),
-                                     bounds=box, fit=fit)
+                                     bounds=box, fit=fit, expected_blocks=expected)
         curve["plan_s"].append(time.perf_counter() - t0)
         fit = new_fit or fit
         for b in blocks:
@@ -113,6 +114,7 @@ def simulate(
             idx.extend([b.candidate] * b.replicates)
             ys.extend(values.tolist())
         switches += len(blocks)
+        expected = len(blocks) + 1
         # recommendation: best posterior mean among measured conditions
         q = len(set(idx))
         if fit is not None:
@@ -128,7 +130,8 @@ def simulate(
         curve["rec_true"].append(float(truth[rec]))
         curve["best_tested_true"].append(float(truth[sorted(set(idx))].max()))
         curve["max_replicates"].append(max(b.replicates for b in blocks))
-    return {"method": method, "slots": slots, "seed": seed, "curve": curve}
+    return {"method": method, "slots": slots, "seed": seed, "curve": curve,
+            "seconds": sum(curve["plan_s"])}
 
 
 def first_reach(run: dict[str, Any], target: float, key: str) -> float:
@@ -293,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(simulate, *job) for job in jobs]
-            runs = [f.result() for f in tqdm(futures, desc="campaigns")]
+            for f in tqdm(as_completed(futures), total=len(futures), desc="campaigns"):
+                f.result()
+            runs = [f.result() for f in futures]
     else:
         runs = [simulate(*job) for job in tqdm(jobs, desc="campaigns")]
     rows = summarise(runs, target)

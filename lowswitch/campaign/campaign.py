@@ -44,7 +44,7 @@ import pandas as pd
 import torch
 from sqlalchemy import Connection, func, select, update
 
-from lowswitch.campaign.encoding import encode_rows, table_space
+from lowswitch.campaign.encoding import encode_rows, space_rows, table_space
 from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
 from lowswitch.campaign.storage import (
     Storage,
@@ -116,7 +116,7 @@ class Campaign:
         cls,
         storage: str | os.PathLike[str] | Storage,
         name: str,
-        candidates: pd.DataFrame | str | os.PathLike[str],
+        candidates: pd.DataFrame | str | os.PathLike[str] | Space,
         inputs: Sequence[str],
         objective: str,
         direction: str = "maximize",
@@ -127,14 +127,19 @@ class Campaign:
         max_repeats: int | None = None,
         max_conditions: int | None = None,
         initial_conditions: int = 8,
+        float_levels: int = 11,
     ) -> Campaign:
-        """Create a campaign from a candidate table and store it.
+        """Create a campaign from a candidate table (or a search space) and store it.
 
         Args:
             storage: database URL, file path (SQLite) or :class:`Storage`.
             name: campaign name, unique in the storage.
-            candidates: table (or CSV path) of allowed conditions.
-            inputs: condition columns of the table.
+            candidates: table (or CSV path) of allowed conditions, or a
+                :class:`~lowswitch.space.Space`: every combination of its values becomes a
+                candidate (``Float`` parameters on ``float_levels`` evenly spaced levels of
+                their (log-)range; see :func:`lowswitch.campaign.encoding.space_rows`), and
+                the space's own encoding is used.
+            inputs: condition columns of the table (for a space: its names, in order).
             objective: name of the measured quantity (a column of results files).
             direction: ``"maximize"`` or ``"minimize"``.
             seed: seed of the campaign (initial design, policy randomness).
@@ -146,6 +151,7 @@ class Campaign:
             max_repeats: cap on replicates per block.
             max_conditions: cap on distinct conditions per plate.
             initial_conditions: distinct conditions of the initial random design.
+            float_levels: levels per ``Float`` parameter when ``candidates`` is a space.
 
         Returns:
             The new campaign.
@@ -161,13 +167,20 @@ class Campaign:
             "experiment_id", "plate", "block", "replicate"
         ):
             raise InputError(f"objective: {objective!r} clashes with an input or reserved column")
-        frame = (
-            read_csv_text(candidates, "candidates")
-            if not isinstance(candidates, pd.DataFrame)
-            else candidates
-        )
-        rows = validate_candidates(frame, inputs, descriptors)
-        space = table_space(rows, inputs, descriptors)
+        if isinstance(candidates, Space):
+            space = candidates
+            if list(inputs) != space.names:
+                raise InputError(f"inputs: expected the space's names {space.names}, got "
+                                 f"{list(inputs)}")
+            rows = space_rows(space, float_levels)
+        else:
+            frame = (
+                read_csv_text(candidates, "candidates")
+                if not isinstance(candidates, pd.DataFrame)
+                else candidates
+            )
+            rows = validate_candidates(frame, inputs, descriptors)
+            space = table_space(rows, inputs, descriptors)
         plan = PlanConfig(
             policy=policy,
             switch_threshold=float(switch_threshold),
@@ -309,6 +322,11 @@ class Campaign:
                 .where(experiments_table.c.campaign_id == self.id)
             ).all()
             pending = Counter(int(r[0]) for r in state if r[1] == "pending")
+            last_plate_blocks = conn.execute(
+                select(func.count(func.distinct(experiments_table.c.block)))
+                .where(experiments_table.c.campaign_id == self.id)
+                .where(experiments_table.c.plate == int(row["n_plates"]))
+            ).scalar_one()
             handed_out = {int(r[0]) for r in state}
             plate = int(row["n_plates"]) + 1
             last = conn.execute(
@@ -321,6 +339,7 @@ class Campaign:
             blocks, new_fit = plan_plate(
                 X, obs_idx, obs_y, pending, slots, self.plan_config, plate,
                 handed_out=handed_out, bounds=self.space.bounds, fit=fit,
+                expected_blocks=int(last_plate_blocks) + 1 if last_plate_blocks else None,
             )
             if new_fit is not None:
                 conn.execute(fits_table.insert().values(

@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,4 +105,46 @@ def encode_rows(rows: Sequence[Mapping[str, Any]], space: Space) -> torch.Tensor
     return space.encode_many([{n: r[n] for n in names} for r in rows])
 
 
-__all__ = ["encode_rows", "table_space"]
+def space_rows(
+    space: Space, float_levels: int = 11, limit: int = 200_000
+) -> list[dict[str, Any]]:
+    """Every condition of a search space, as candidate rows (a campaign is a finite table).
+
+    ``Int`` and ``Categorical`` parameters contribute all their values; a ``Float`` parameter
+    contributes ``float_levels`` levels, the decoded points ``u = k / (float_levels - 1)`` of
+    its (log-)range, so every level encodes exactly to its grid point.
+
+    Args:
+        space: the search space.
+        float_levels: levels per ``Float`` parameter (>= 2).
+        limit: refuse spaces with more candidates than this.
+
+    Returns:
+        Rows in lexicographic order of the parameters.
+
+    Raises:
+        InputError: bad ``float_levels`` or more than ``limit`` candidates.
+
+    Example:
+        >>> from lowswitch.space import Categorical, Float, Int
+        >>> space = Space({"T": Float(20.0, 60.0), "n": Int(1, 2), "s": Categorical(["a"])})
+        >>> [tuple(r.values()) for r in space_rows(space, float_levels=3)][:3]
+        [(20.0, 1, 'a'), (20.0, 2, 'a'), (40.0, 1, 'a')]
+    """
+    if isinstance(float_levels, bool) or not isinstance(float_levels, int) or float_levels < 2:
+        raise InputError(f"float_levels: expected an int >= 2, got {float_levels!r}")
+    levels: list[list[Any]] = []
+    for param in space.params.values():
+        if isinstance(param, Float):
+            grid = [param.decode_value([k / (float_levels - 1)]) for k in range(float_levels)]
+            levels.append(sorted(set(grid)))
+        else:
+            levels.append(list(param.values()))
+    size = math.prod(len(v) for v in levels)
+    if size > limit:
+        raise InputError(f"space: {size} candidate conditions, more than limit={limit}; "
+                         "use fewer float_levels or a candidates table")
+    return [dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*levels)]
+
+
+__all__ = ["encode_rows", "space_rows", "table_space"]

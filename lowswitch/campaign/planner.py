@@ -208,6 +208,7 @@ def plan_plate(
     handed_out: set[int] | None = None,
     bounds: torch.Tensor | None = None,
     fit: Fit | None = None,
+    expected_blocks: int | None = None,
 ) -> tuple[list[Block], Fit | None]:
     """Choose the blocks of the next plate.
 
@@ -223,6 +224,10 @@ def plan_plate(
             and pending ones.
         bounds: (2, d) box of the encoding; default ``[0, 1]^d``.
         fit: the last stored hyperparameter fit (see :func:`build_policy`).
+        expected_blocks: how many blocks to ask the policy for first (e.g. one more than the
+            previous plate had); doubled until the plate is full. None: as many as the plate
+            may hold. Only the cost changes: GP-UCB/EI choose the same blocks either way
+            (a batch is built block by block), Thompson sampling draws other samples.
 
     Returns:
         Blocks whose replicates sum to ``slots`` (distinct candidates), and the new fit when
@@ -247,7 +252,12 @@ def plan_plate(
     opt = build_policy(X, box, observed_idx, observed_y, config, seed, fit)
     outstanding = [(X[i], n) for i, n in sorted(pending.items()) if n > 0]
     cap = min(config.max_conditions or slots, slots, m)
-    proposals = opt.ask(n_blocks=cap, pending=outstanding or None)
+    n_ask = cap if expected_blocks is None else max(1, min(cap, expected_blocks))
+    while True:  # ask for a few blocks; ask for twice as many if they do not fill the plate
+        proposals = opt.ask(n_blocks=n_ask, pending=outstanding or None)
+        if n_ask >= cap or len(proposals) < n_ask or sum(p.repeats for p in proposals) >= slots:
+            break
+        n_ask = min(cap, 2 * n_ask)
     blocks: list[Block] = []
     left = slots
     for proposal in proposals:

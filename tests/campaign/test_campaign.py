@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 from campaign_helpers import INPUTS
 from sqlalchemy import func, select
 
@@ -136,3 +137,27 @@ def test_import_history(storage_url: str, name: str, screen: pd.DataFrame) -> No
         camp.import_history(bad)
     assert camp.status() == info
     assert len(camp.suggest(slots=4)) == 4
+
+
+def test_campaign_from_a_space_with_continuous_and_descriptor_parameters(tmp_path) -> None:
+    from lowswitch.space import Categorical, Float, Int, Space
+
+    space = Space({"T": Float(20.0, 80.0), "eq": Int(1, 3),
+                   "ligand": Categorical(["L1", "L2", "L3"], descriptors=[[1.0], [2.0], [4.0]])})
+    camp = Campaign.create(tmp_path / "s.db", "space", space, inputs=["T", "eq", "ligand"],
+                           objective="conversion", initial_conditions=3, float_levels=4)
+    assert len(camp.candidates) == 4 * 3 * 3
+    assert camp.features.shape == (36, 3)  # descriptors, not one-hot
+    assert torch.equal(camp.features[0], space.encode(camp.candidates[0]))
+    for _ in range(3):
+        plate = camp.suggest(slots=6)
+        plate["conversion"] = [
+            100 - abs(float(r["T"]) - 60) - 5 * abs(int(r["eq"]) - 2) for _, r in plate.iterrows()
+        ]
+        camp.record(plate)
+    top = camp.best(k=1)
+    levels = sorted({r["T"] for r in camp.candidates})
+    assert levels == pytest.approx([20.0, 40.0, 60.0, 80.0], abs=1e-9)
+    assert float(top["T"].iloc[0]) in levels
+    with pytest.raises(InputError, match="space's names"):
+        Campaign.create(tmp_path / "s.db", "space2", space, inputs=["T"], objective="y")

@@ -55,6 +55,8 @@ def test_plan_equals_the_policy_asked_directly() -> None:
         left -= expected[-1].replicates
     assert blocks == expected
     assert sum(b.replicates for b in blocks) == 10
+    for guess in (1, 2, 3):  # asking for fewer blocks first (then doubling) changes nothing
+        assert plan_plate(X, idx, ys, pending, 10, cfg, plate=5, expected_blocks=guess)[0] == blocks
     assert fit is not None and fit.n_observations == len(idx) and fit.n_unique == 10
 
 
