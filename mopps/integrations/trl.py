@@ -59,7 +59,7 @@ def add_index_column(dataset: Any, column: str = INDEX_COLUMN) -> Any:
 
     Example:
         >>> from datasets import Dataset
-        >>> add_index_column(Dataset.from_dict({"prompt": ["a", "b"]}))["mopps_index"]
+        >>> list(add_index_column(Dataset.from_dict({"prompt": ["a", "b"]}))["mopps_index"])
         [0, 1]
     """
     names = getattr(dataset, "column_names", None)
