@@ -63,16 +63,19 @@ class RewardLog:
 
 
 def _trainer(
-    out: str, log: RewardLog, max_steps: int, per_device: int = 4, **kw
+    out: str, log: RewardLog, max_steps: int, per_device: int = 4,
+    config: dict | None = None, **kw,
 ) -> MoPPSGRPOTrainer:
     tok = _tokenizer()
     ds = datasets.Dataset.from_dict({"prompt": [f"q {i}" for i in range(N_PROMPTS)]})
-    args = trl.GRPOConfig(
+    settings = dict(
         output_dir=out, use_cpu=True, report_to=[], seed=3, learning_rate=1e-2,
         per_device_train_batch_size=per_device, gradient_accumulation_steps=2, num_generations=G,
         max_completion_length=4, max_steps=max_steps, save_steps=3, save_strategy="steps",
         logging_steps=1, dataloader_num_workers=0, disable_tqdm=True,
     )
+    settings.update(config or {})
+    args = trl.GRPOConfig(**settings)
     return MoPPSGRPOTrainer(
         model=_model(tok), reward_funcs=[log], args=args, train_dataset=ds,
         processing_class=tok, success_threshold=0.5, **kw,
@@ -183,3 +186,24 @@ def test_two_processes_keep_identical_samplers(tmp_path):
     assert r0["alpha"] == r1["alpha"] and r0["beta"] == r1["beta"]
     for fed, loc0, loc1 in zip(r0["fed"], r0["local"], r1["local"], strict=True):
         assert fed == loc0 + loc1  # rank 0 scored the first half, rank 1 the second
+
+
+def test_generation_reuse_layout_and_resume(tmp_path):
+    """steps_per_generation=4 with gradient_accumulation_steps=2 and num_iterations=2: one
+    generation batch serves 4 optimizer steps (TRL reuses it), the sampler yields each block
+    8 times, and resuming at a generation boundary continues identically."""
+    config = {"steps_per_generation": 4, "num_iterations": 2, "save_steps": 4}
+    log_a = RewardLog()
+    a = _trainer(str(tmp_path), log_a, max_steps=12, per_device=2, config=config)
+    s = a.mopps_sampler
+    assert (s.batch_size, s.mini_repeat_count, s.repeat_count) == (4, G, 8)
+    a.train()
+    assert len(log_a.calls) == 3  # 12 optimizer steps / 4 per generation batch
+    for rows in a.mopps_rows_fed:
+        assert len(set(rows.tolist())) == 4 and rows.numel() == 4 * G
+    log_b = RewardLog()
+    b = _trainer(str(tmp_path), log_b, max_steps=12, per_device=2, config=config)
+    b.train(resume_from_checkpoint=os.path.join(str(tmp_path), "checkpoint-4"))
+    assert log_b.calls == log_a.calls[1:]
+    sa, sb = a.mopps_sampler.selector, b.mopps_sampler.selector
+    assert torch.equal(sa.alpha, sb.alpha) and torch.equal(sa.beta, sb.beta)
