@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 verl = pytest.importorskip("verl", reason="verl is not installed (pip install 'lowswitch[verl]')")
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
-from omegaconf import OmegaConf  # noqa: E402
+from omegaconf import OmegaConf, open_dict  # noqa: E402
 from tokenizers import Tokenizer, models, pre_tokenizers  # noqa: E402
 from transformers import PreTrainedTokenizerFast  # noqa: E402
 from verl import DataProto  # noqa: E402
@@ -242,3 +242,75 @@ def test_task_runner_wraps_verls_own_runner():
     base = getattr(module.TaskRunner, "__ray_actor_class__", module.TaskRunner)
     assert issubclass(cls, base) and cls.run is not base.run
     assert issubclass(mv.MoPPSRayPPOTrainer, RayPPOTrainer)
+
+
+class _NoGPUWorkers:
+    """Stands in for the actor worker group (GPU processes, not available here): it only
+    receives the save/load calls. Everything else in the checkpoint path is verl's code."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def save_checkpoint(self, local_path, *args, **kwargs):
+        self.calls.append(f"save {os.path.basename(os.path.dirname(local_path))}")
+
+    def load_checkpoint(self, local_path, *args, **kwargs):
+        self.calls.append(f"load {os.path.basename(os.path.dirname(local_path))}")
+
+
+def _with_checkpointing(trainer, ckpt_dir: str):
+    extra = {
+        "trainer": {
+            "default_local_dir": ckpt_dir, "default_hdfs_dir": None, "resume_mode": "auto",
+            "resume_from_path": None, "del_local_ckpt_after_load": False,
+            "max_actor_ckpt_to_keep": None, "max_critic_ckpt_to_keep": None,
+            "remove_previous_ckpt_in_save": False,
+        },
+        "actor_rollout_ref": {"actor": {"checkpoint": {"async_save": False}}},
+    }
+    with open_dict(trainer.config):  # verl's _create_dataloader made the config struct
+        trainer.config.merge_with(extra)
+    trainer.actor_rollout_wg, trainer.use_critic, trainer.global_steps = _NoGPUWorkers(), False, 0
+    return trainer
+
+
+def test_verls_own_checkpoint_save_and_resume(data_dir, tmp_path):
+    """fit()'s order per step: feedback (mixin, before the actor update), then
+    _save_checkpoint; a new trainer's _load_checkpoint (resume_mode=auto) restores the
+    sampler from global_step_N/data.pt and continues with the same prompts."""
+    file, ckpt = _parquet(data_dir), str(tmp_path / "ckpt")
+    a = _with_checkpointing(_trainer(file), ckpt)
+    stream_a = []
+    for step, batch_dict in enumerate(a.train_dataloader, start=1):
+        if step == 8:
+            break
+        a.global_steps = step
+        stream_a.append([int(i) for i in batch_dict["index"]])
+        batch = _step_batch(batch_dict, step)
+        a._mopps_feed(batch)  # what MoPPSTrainerMixin._update_actor does first
+        if step == 3:
+            a._save_checkpoint()
+    assert os.path.isfile(os.path.join(ckpt, "global_step_3", "data.pt"))
+
+    b = _with_checkpointing(_trainer(file), ckpt)
+    b._load_checkpoint()
+    assert b.global_steps == 3 and b.actor_rollout_wg.calls == ["load global_step_3"]
+    stream_b = []
+    for step, batch_dict in zip(range(4, 8), b.train_dataloader, strict=False):
+        stream_b.append([int(i) for i in batch_dict["index"]])
+        b._mopps_feed(_step_batch(batch_dict, step))
+    assert stream_b == stream_a[3:]
+    sa, sb = a.train_dataloader.sampler.selector, b.train_dataloader.sampler.selector
+    assert torch.equal(sa.alpha, sb.alpha) and torch.equal(sa.beta, sb.beta)
+
+
+def _step_batch(batch_dict, step: int) -> DataProto:
+    batch = DataProto.from_single_dict(batch_dict)
+    batch.non_tensor_batch["uid"] = np.array([f"s{step}-p{j}" for j in range(len(batch))],
+                                             dtype=object)
+    batch = batch.repeat(repeat_times=ROLLOUTS, interleave=True)
+    scores = torch.zeros(len(batch), T)
+    for j, idx in enumerate(batch.non_tensor_batch["index"].tolist()):
+        scores[j, -1] = reward(int(idx), j % ROLLOUTS, step)
+    batch.batch["token_level_scores"] = scores
+    return batch
