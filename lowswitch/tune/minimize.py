@@ -3,19 +3,21 @@
 What costs in tuning is usually *switching*: loading a model, a dataset, building
 features for a new config. Repeats of the same config (another seed, another fold) are
 cheap once that is done. :func:`minimize` therefore calls ``setup(config)`` **once per
-switch** (once per block) and hands its result, the *context*, to every repeat:
+switch** and hands its result, the *context*, to every repeat:
 ``objective(config, repeat, context)``. Without ``setup`` the objective is
-``objective(config, repeat)``.
+``objective(config, repeat)``. A switch is a new block at a config other than the previous
+block's (a block that re-selects the previous config reuses the live context).
 
-Parallelism (``n_workers > 1``): trials run in a :class:`~concurrent.futures.ProcessPoolExecutor`
-(``spawn`` start method by default), so the objective, ``setup`` and the context must be
-picklable (module-level functions, plain data). The pool is kept full: a block's repeats
-run side by side, and when a block has no repeats left to hand out, the next block is
-chosen while the previous one is still running (its trials are pending and hallucinated).
-``setup_in="main"`` (default) runs setup once per block in this process and sends the
-context with each repeat; ``setup_in="worker"`` runs setup inside each worker the first
-time it sees a block and caches it there (for contexts that are large or not picklable;
-then setup can run up to ``n_workers`` times per block, in parallel).
+Parallelism (``n_workers > 1``): trials run in a
+:class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` start method by default), so the
+objective, ``setup`` and the context must be picklable (module-level functions, plain
+data). The pool is kept full: a block's repeats run side by side, and when a block has no
+repeats left to hand out, the next block is chosen while the previous one is still running
+(its trials are pending and hallucinated). ``setup_in="main"`` (default) runs setup once
+per switch in this process and sends the context with each repeat; ``setup_in="worker"``
+runs setup inside each worker the first time it sees a config and caches it there (for
+contexts that are large or not picklable; then setup can run up to ``n_workers`` times per
+switch, in parallel).
 
 Failures: an objective that raises, or returns a non-finite or non-numeric value, is
 recorded as a failed trial (the error text is kept) and the loop goes on.
@@ -55,7 +57,7 @@ from lowswitch.space import Space
 from lowswitch.tune.tuner import Best, Trial, Tuner
 
 # Per-worker cache of setup results, keyed by block id (setup_in="worker").
-_WORKER_CONTEXT: dict[int, Any] = {}
+_WORKER_CONTEXT: dict[tuple[float, ...], Any] = {}
 
 
 def _evaluate(
@@ -90,23 +92,23 @@ def _worker_task(
     setup: Callable[[dict[str, Any]], Any] | None,
     config: dict[str, Any],
     repeat: int,
-    block_id: int,
+    key: tuple[float, ...],
     context: Any,
     setup_in_worker: bool,
 ) -> tuple[float | None, str | None, float, float]:
     """Worker entry point: optional per-worker setup, then the objective."""
     t_setup = 0.0
     if setup is not None and setup_in_worker:
-        if block_id not in _WORKER_CONTEXT:
-            _WORKER_CONTEXT.clear()  # keep one block's context per worker
+        if key not in _WORKER_CONTEXT:
+            _WORKER_CONTEXT.clear()  # keep one config's context per worker
             t0 = time.perf_counter()
             try:
-                _WORKER_CONTEXT[block_id] = setup(config)
+                _WORKER_CONTEXT[key] = setup(config)
             except Exception as exc:
                 return None, f"setup failed: {type(exc).__name__}: {exc}", 0.0, \
                     time.perf_counter() - t0
             t_setup = time.perf_counter() - t0
-        context = _WORKER_CONTEXT[block_id]
+        context = _WORKER_CONTEXT[key]
     value, error, t_obj = _evaluate(objective, config, repeat, context, setup is not None)
     return value, error, t_obj, t_setup
 
@@ -257,8 +259,9 @@ def minimize(
     from tqdm.auto import tqdm
 
     rows: list[dict[str, Any]] = []
-    contexts: dict[int, Any] = {}
-    setup_done: set[int] = set()
+    live: dict[str, Any] = {"key": None, "context": None}  # the one context held here
+    blocks_seen: set[int] = set()
+    prev_block_key: list[Any] = [None]
     t_opt = 0.0
     start = time.perf_counter()
     bar = tqdm(total=budget, disable=not progress, desc="lowswitch.tune", unit="eval")
@@ -279,26 +282,31 @@ def minimize(
         dt_ask = time.perf_counter() - t0
         t_opt += dt_ask
         n_started += 1
+        key = space.key(trial.config)
+        new_block = trial.block_id not in blocks_seen
+        blocks_seen.add(trial.block_id)
+        # a switch: a new block at a config other than the previous block's
+        switch = new_block and key != prev_block_key[0]
+        if new_block:
+            prev_block_key[0] = key
         row: dict[str, Any] = {
             "trial_id": trial.trial_id, "block_id": trial.block_id, "repeat": trial.repeat,
-            "switch": trial.repeat == 0,
-            "config": trial.config, "t_start": time.perf_counter() - start,
+            "switch": switch, "config": trial.config, "t_start": time.perf_counter() - start,
             "time_setup": 0.0, "time_optimizer": dt_ask,
         }
         context = None
         if setup is not None and (setup_in == "main" or executor is None):
-            if trial.block_id not in setup_done:
-                contexts.clear()  # one live context at a time in this process
+            retry = new_block and isinstance(live["context"], _SetupFailed)
+            if key != live["key"] or retry:
+                live["key"], live["context"] = None, None  # one live context at a time
                 t1 = time.perf_counter()
                 try:
-                    contexts[trial.block_id] = setup(dict(trial.config))
+                    live["context"] = setup(dict(trial.config))
                 except Exception as exc:
-                    contexts.pop(trial.block_id, None)
-                    contexts[trial.block_id] = _SetupFailed(f"{type(exc).__name__}: {exc}")
+                    live["context"] = _SetupFailed(f"{type(exc).__name__}: {exc}")
+                live["key"] = key
                 row["time_setup"] = time.perf_counter() - t1
-                setup_done.add(trial.block_id)
-            context = contexts.get(trial.block_id)
-        setup_done.add(trial.block_id)
+            context = live["context"]
         if isinstance(context, _SetupFailed):
             finish(trial, row, (None, f"setup failed: {context.message}", 0.0, 0.0))
             return True
@@ -308,7 +316,7 @@ def minimize(
             finish(trial, row, (value, error, t_obj, 0.0))
         else:
             fut = executor.submit(_worker_task, objective, setup, dict(trial.config),
-                                  trial.repeat, trial.block_id, context, setup_in == "worker")
+                                  trial.repeat, key, context, setup_in == "worker")
             running[fut] = (trial, row)
         return True
 

@@ -287,8 +287,31 @@ class Tuner:
         block.trial_ids.append(trial.trial_id)
         self._trials.append({"trial_id": trial.trial_id, "block_id": block.block_id,
                              "repeat": trial.repeat, "config": dict(block.config),
-                             "status": "pending", "value": None, "error": None})
+                             "x": list(block.x), "status": "pending", "value": None,
+                             "error": None})
         return trial
+
+    def observe(self, config: Mapping[str, Any], value: Any) -> None:
+        """Add an evaluation made outside :meth:`ask` (warm start, earlier runs).
+
+        The config is validated and canonicalised; the observation merges with every other
+        evaluation of the same config. It is recorded as a trial with ``block_id=None``.
+
+        Raises:
+            InputError: unknown or missing parameter names, values outside the space,
+                non-finite value (nothing is recorded).
+        """
+        cfg = self.space.canonical(config)
+        v = _as_value(value)
+        x = self.space.encode(cfg)
+        key = tuple(x.tolist())
+        self._policy.tell(x, torch.tensor([v], dtype=torch.float64))
+        repeat = self._n_handed.get(key, 0)
+        self._n_handed[key] = repeat + 1
+        self._trials.append({"trial_id": len(self._trials), "block_id": None,
+                             "repeat": repeat, "config": cfg, "x": list(key),
+                             "status": "complete", "value": v, "error": None})
+        self._obs.setdefault(key, []).append(v)
 
     def _record(self, trial: Trial | int) -> dict[str, Any]:
         tid = trial.trial_id if isinstance(trial, Trial) else trial
@@ -298,7 +321,7 @@ class Tuner:
         if isinstance(trial, Trial) and (trial.block_id != rec["block_id"]
                                          or trial.repeat != rec["repeat"]):
             raise InputError(f"trial: {trial!r} does not match trial {tid} of this tuner")
-        if rec["status"] != "pending":
+        if rec["status"] != "pending" or rec["block_id"] is None:
             raise StateError(f"trial {tid}: already told (status {rec['status']!r})")
         return rec
 
@@ -419,10 +442,10 @@ class Tuner:
         self._obs = {}
         self._n_handed = {}
         for t in trials:
-            key = tuple(blocks[t["block_id"]].x)
+            key = tuple(t["x"])
             self._n_handed[key] = self._n_handed.get(key, 0) + 1
             if t["status"] == "complete":
-                self._obs.setdefault(tuple(blocks[t["block_id"]].x), []).append(t["value"])
+                self._obs.setdefault(key, []).append(t["value"])
 
 
 __all__ = ["Best", "Policy", "Trial", "Tuner"]

@@ -95,9 +95,18 @@ def test_failures_are_recorded_and_tuner_stays_usable() -> None:
 
 def test_fully_failed_block_imputes_worst_value() -> None:
     tuner = Tuner(_space(), seed=4)
-    _run(tuner, 5)
+    seen: set = set()
+    blocks: set = set()
+    for _ in range(60):  # run until a new block opens at a config never seen before
+        t = tuner.ask()
+        if t.block_id not in blocks and space_key(t.config) not in seen and len(seen) >= 2:
+            break
+        blocks.add(t.block_id)
+        seen.add(space_key(t.config))
+        tuner.tell(t, _f(t.config, t.repeat))
+    else:
+        pytest.fail("no fresh block within 60 trials")
     n_before = tuner.policy.n_evaluations
-    t = tuner.ask()
     block = [t]
     nxt = tuner.ask()
     while nxt.block_id == t.block_id:  # hand out the rest of this block
@@ -209,3 +218,26 @@ def test_maximize_direction() -> None:
         t = tuner.ask()
         tuner.tell(t, -abs(t.config["k"] - 6) + 0.01 * t.repeat)
     assert abs(tuner.best().config["k"] - 6) <= 1
+
+
+def test_observe_external_results_and_reject_bad_configs() -> None:
+    space = _space()
+    tuner = Tuner(space, seed=10)
+    tuner.observe({"k": 5, "c": "a"}, 0.0)
+    tuner.observe({"k": 5.0, "c": "a"}, 0.1)  # same config: merges
+    assert tuner.n_evaluations == 2 and tuner.n_unique == 1 and tuner.policy.n_unique == 1
+    assert [t["repeat"] for t in tuner.trials] == [0, 1]
+    bad = [({"k": 5, "c": "a", "lr": 0.1}, 0.0, "lr"), ({"k": 9, "c": "a"}, 0.0, "k"),
+           ({"k": 5, "c": "z"}, 0.0, "c"), ({"k": 5}, 0.0, "c"),
+           ({"k": 5, "c": "a"}, float("nan"), "value")]
+    for config, value, name in bad:
+        with pytest.raises(InputError, match=name):
+            tuner.observe(config, value)
+    assert tuner.n_evaluations == 2 and tuner.policy.n_evaluations == 2
+    with pytest.raises(StateError):
+        tuner.tell(0, 1.0)  # an observation is not a pending trial
+    _run(tuner, 6)
+    state = json.loads(json.dumps(tuner.state_dict()))
+    again = Tuner(space, seed=10)
+    again.load_state_dict(state)
+    assert again.n_unique == tuner.n_unique and again.trials == tuner.trials
