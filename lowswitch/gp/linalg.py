@@ -61,7 +61,17 @@ def cholesky_psd(A: Tensor, max_tries: int = 6) -> Tensor:
 
 
 def solve_lower(L: Tensor, B: Tensor) -> Tensor:
-    """Solve ``L X = B`` for lower-triangular ``L`` (``(q, q)``), ``B`` ``(..., q, m)``."""
+    """Solve ``L X = B`` for lower-triangular ``L`` (``(q, q)``), ``B`` ``(..., q, m)``.
+
+    Batch dimensions of ``B`` are folded into its columns for one solve: broadcasting a 2-D
+    ``L`` over a batch would copy it per batch element (an acquisition scored on
+    ``(2048, 1, d)`` inputs with q = 150 ran ~700x slower that way).
+    """
+    if B.dim() > 2 and L.dim() == 2:
+        q = B.shape[-2]
+        flat = B.movedim(-2, 0).reshape(q, -1)
+        out = torch.linalg.solve_triangular(L, flat, upper=False)
+        return out.reshape(q, *B.shape[:-2], B.shape[-1]).movedim(0, -2)
     return torch.linalg.solve_triangular(L, B, upper=False)
 
 
