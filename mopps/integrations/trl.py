@@ -15,7 +15,12 @@
   loaded with ``weights_only=True``) next to TRL's files; ``train(resume_from_checkpoint=...)``
   restores it and rewinds the sampler so that the ``Trainer``'s skipping of consumed batches
   replays exactly the batches the interrupted run had drawn (including the one batch that
-  accelerate's dataloader reads ahead).
+  accelerate's dataloader reads ahead). A checkpoint taken inside a generation batch that
+  TRL reuses for several steps (``steps_per_generation > gradient_accumulation_steps`` or
+  ``num_iterations > 1``) makes TRL generate that batch again on resume (its buffered
+  completions are not checkpointed); those rewards are not counted a second time, and the
+  next batch gets the same prompts as in the uninterrupted run, but the completions (and
+  so the training) differ from there on.
 
 Each row's position is carried in a ``mopps_index`` column added to the training dataset
 (reward functions receive it as a keyword argument, like every other column; accept
@@ -27,6 +32,7 @@ is chosen from the posterior after the feedback of batch ``t-1`` (one step of la
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import deque
@@ -134,6 +140,7 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         self.mopps_reward_index = reward_index
         # rows fed per generation batch, latest 100 (for inspection and tests)
         self.mopps_rows_fed: deque[torch.Tensor] = deque(maxlen=100)
+        self._mopps_skip_feedback = False
 
     # ------------------------------------------------------------------ sampling
     def _set_signature_columns_if_needed(self) -> None:
@@ -153,7 +160,11 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
     # ------------------------------------------------------------------ feedback
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, ids: Any) -> Any:
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, ids)
-        if self.model.training:
+        if self.model.training and self._mopps_skip_feedback:
+            # TRL regenerates the generation batch a mid-batch checkpoint interrupted; its
+            # rewards were already counted before the checkpoint
+            self._mopps_skip_feedback = False
+        elif self.model.training:
             device = rewards_per_func.device
             local = torch.tensor([int(x[INDEX_COLUMN]) for x in inputs], device=device)
             rows = gather(local).cpu()  # same process order as TRL's gather of the rewards
@@ -171,12 +182,14 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         return rewards_per_func
 
     # ------------------------------------------------------------- checkpointing
-    def _consumed_items(self) -> int:
-        """Sampler items the Trainer will skip when resuming from the current step."""
+    def _consumed_items(self, global_step: int | None = None) -> int:
+        """Sampler items the Trainer skips when resuming at ``global_step`` (default: now)."""
         args = self.args
+        if global_step is None:
+            global_step = self.state.global_step
         batches = math.ceil(len(self.mopps_sampler) / args.generation_batch_size)
         per_epoch = max(math.ceil(batches / args.gradient_accumulation_steps), 1)
-        steps = self.state.global_step % per_epoch
+        steps = global_step % per_epoch
         return steps * args.gradient_accumulation_steps * args.generation_batch_size
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
@@ -200,4 +213,8 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
             self.mopps_sampler.load_state_dict(torch.load(path, weights_only=True))
             if 0 < self.mopps_sampler.cursor < len(self.mopps_sampler):
                 self.mopps_sampler.rewind()  # the Trainer re-iterates and skips consumed batches
+            with open(os.path.join(str(resume_from_checkpoint), "trainer_state.json")) as f:
+                step = int(json.load(f)["global_step"])
+            consumed = self._consumed_items(step)
+            self._mopps_skip_feedback = consumed % self.mopps_sampler.block_length != 0
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)

@@ -207,3 +207,19 @@ def test_generation_reuse_layout_and_resume(tmp_path):
     assert log_b.calls == log_a.calls[1:]
     sa, sb = a.mopps_sampler.selector, b.mopps_sampler.selector
     assert torch.equal(sa.alpha, sb.alpha) and torch.equal(sa.beta, sb.beta)
+
+
+def test_resume_inside_a_reused_generation_batch_counts_it_once(tmp_path):
+    """Checkpoint 2 of 4 steps that share one generation batch: TRL regenerates that batch
+    on resume; MoPPS must not count it twice, so the next batch's prompts match."""
+    config = {"steps_per_generation": 4, "num_iterations": 2, "save_steps": 2}
+    log_a = RewardLog()
+    a = _trainer(str(tmp_path), log_a, max_steps=8, per_device=2, config=config)
+    a.train()
+    log_b = RewardLog()
+    b = _trainer(str(tmp_path), log_b, max_steps=8, per_device=2, config=config)
+    b.train(resume_from_checkpoint=os.path.join(str(tmp_path), "checkpoint-2"))
+    assert [c[0] for c in log_b.calls] == [c[0] for c in log_a.calls]  # batch 0 regenerated
+    assert b.mopps_sampler.n_feedback == a.mopps_sampler.n_feedback == 2
+    sel = b.mopps_sampler.selector
+    assert float((sel.alpha + sel.beta - 2).sum()) == 2 * 4 * G  # two batches, counted once
