@@ -495,8 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="tiny smoke run: branin, budget 30, 1 seed, a few methods",
     )
     p.add_argument("--out", default="results/bo", help="output directory")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (1 is fastest for these small matrices on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1 is fastest for these small matrices on a busy machine)",
+    )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -507,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     if args.quick:
-        args.problems, args.budgets, args.seeds = "branin", "30", 1
+        args.problems, args.seeds = "branin", 1
+        args.budgets = args.budgets if args.budgets != "500" else "30"
         args.methods = "ucb-C1,ucb-C2,ei-C2,ts-C2,random"
     problems = [PROBLEMS[p.strip()] for p in args.problems.split(",") if p.strip()]
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]

@@ -137,6 +137,17 @@ class LowSwitchPolicy(ABC):
         initial_repeats: evaluations per design point (default 2 if ``C > 1`` else 1).
         num_restarts: L-BFGS restarts of ``optimize_acqf`` (continuous boxes).
         raw_samples: Sobol points scored to pick the restarts (continuous boxes).
+
+    Example:
+        >>> import torch
+        >>> from lowswitch import LowSwitchGPEI
+        >>> cands = torch.linspace(0, 1, 11, dtype=torch.float64).unsqueeze(-1)
+        >>> opt = LowSwitchGPEI(torch.tensor([[0.0], [1.0]]), candidates=cands, seed=0)
+        >>> isinstance(opt, LowSwitchPolicy)
+        True
+        >>> blocks = opt.ask(n_blocks=2)          # design blocks (2 evaluations each at C=2)
+        >>> [b.repeats for b in blocks]
+        [2, 2]
     """
 
     def __init__(

@@ -1,0 +1,106 @@
+"""Tests of the ``bo`` benchmark harness (problems, bookkeeping, summary, quick run)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from lowswitch.benchmark.bo import (
+    PROBLEMS,
+    NoisyObjective,
+    RunResult,
+    acceptance,
+    main,
+    parse_method,
+    summarise,
+)
+
+
+def test_parse_method() -> None:
+    assert parse_method("ucb-C2") == ("ucb", 2.0)
+    assert parse_method("ts-C1.5") == ("ts", 1.5)
+    assert parse_method("optuna-gp") == ("optuna-gp", None)
+    with pytest.raises(ValueError, match="method"):
+        parse_method("gp-hedge")
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_regret_is_zero_at_the_optimiser_and_positive_elsewhere(name: str) -> None:
+    obj = NoisyObjective(PROBLEMS[name], seed=0)
+    x_star = torch.as_tensor(obj.f._optimizers[0], dtype=torch.float64)
+    assert obj.regret(x_star) == pytest.approx(0.0, abs=1e-4)
+    corner = obj.bounds[0]
+    assert obj.regret(corner) > 0.01
+
+
+def test_objective_counts_switches_evaluations_and_cumulative_regret() -> None:
+    obj = NoisyObjective(PROBLEMS["branin"], seed=1)
+    a, b = obj.bounds[0], obj.bounds[1]
+    ya = obj(a, 3)
+    obj(a, 2)
+    obj(b, 1)
+    assert ya.shape == (3,)
+    assert obj.n_evaluations == 6 and obj.n_switches == 2
+    expected = 5 * obj.regret(a) + obj.regret(b)
+    assert obj.cumulative_regret == pytest.approx(expected, rel=1e-12)
+    # the noise has the stated scale: 3 draws are not all equal to the true value
+    assert not torch.allclose(ya, torch.full_like(ya, obj.true_value(a)))
+
+
+def _run(method: str, seed: int, regret: float, switches: int, wall: float) -> RunResult:
+    r = RunResult(
+        "hartmann6",
+        method,
+        100,
+        seed,
+        evaluations=100,
+        simple_regret=regret,
+        cumulative_regret=10.0 * regret,
+        switches=switches,
+        unique_points=switches,
+        wall_time_s=wall,
+    )
+    return r
+
+
+def test_summary_medians_costs_and_acceptance_ratios() -> None:
+    runs = [
+        _run("ucb-C1", 0, 0.2, 100, 50.0),
+        _run("ucb-C1", 1, 0.4, 100, 70.0),
+        _run("ucb-C1", 2, 0.3, 100, 60.0),
+        _run("ucb-C2", 0, 0.1, 10, 2.0),
+        _run("ucb-C2", 1, 0.5, 12, 4.0),
+        _run("ucb-C2", 2, 0.3, 8, 3.0),
+    ]
+    rows = {r["method"]: r for r in summarise(runs)}
+    assert rows["ucb-C1"]["simple_regret"] == pytest.approx(0.3)
+    assert rows["ucb-C2"]["switches"] == 10
+    assert rows["ucb-C2"]["cost_s10"] == 100 + 10 * 10
+    assert rows["ucb-C2"]["cost_s100"] == 100 + 100 * 10
+    acc = acceptance(list(rows.values()))["hartmann6_100_ucb_C2_vs_C1"]
+    assert acc["switch_ratio"] == pytest.approx(10 / 100)
+    assert acc["regret_ratio"] == pytest.approx(1.0)
+    assert acc["wall_time_speedup"] == pytest.approx(60.0 / 3.0)
+    assert acc["seeds"] == 3
+    assert math.isnan(summarise([_run("x-C2", 0, math.nan, 1, 1.0)])[0]["simple_regret"])
+
+
+def test_quick_run_writes_table_json_and_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--quick", "--budgets", "16", "--out", str(tmp_path), "--no-progress"]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    methods = {r["method"] for r in data["summary"]}
+    assert methods == {"ucb-C1", "ucb-C2", "ei-C2", "ts-C2", "random"}
+    for run in data["runs"]:
+        assert run["evaluations"] == 16
+        assert run["simple_regret"] >= 0 and run["cumulative_regret"] >= 0
+        assert 1 <= run["switches"] <= 16 and run["trace"]
+    c1 = next(r for r in data["runs"] if r["method"] == "ucb-C1")
+    assert c1["switches"] == 16  # one evaluation per decision
+    assert (tmp_path / "regret.png").stat().st_size > 1000
+    assert "ucb-C2" in capsys.readouterr().out
