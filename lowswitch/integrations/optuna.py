@@ -9,9 +9,9 @@ a config across blocks: a config chosen again continues after its earlier trials
 Stateless by design: the sampler keeps nothing between calls that is not in the study.
 At each new trial it reads ``study.get_trials()``:
 
-* block bookkeeping lives in the trials' system attributes (``lowswitch:block``, the
-  block's first trial number; ``lowswitch:repeats``; ``lowswitch:params``;
-  ``lowswitch:slot`` in ``0..B-1``; ``lowswitch:offset``), written when
+* block bookkeeping lives in one system attribute per trial, ``lowswitch:block`` (see
+  :func:`block_info`: block id = the block's first trial number, repeats ``B``, slot in
+  ``0..B-1``, repeat offset, params), written in one storage call when
   the trial is sampled, so every process sharing an RDB storage sees it and a restarted
   study continues open blocks;
 * COMPLETE trials whose params fit the search space are the observations; trials with
@@ -67,10 +67,6 @@ from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import _load_policy_class
 
 ATTR_BLOCK = "lowswitch:block"
-ATTR_REPEATS = "lowswitch:repeats"
-ATTR_PARAMS = "lowswitch:params"
-ATTR_SLOT = "lowswitch:slot"
-ATTR_OFFSET = "lowswitch:offset"
 USER_REPEAT = "lowswitch.repeat"
 USER_BLOCK = "lowswitch.block"
 
@@ -84,6 +80,26 @@ def repeat_of(trial: optuna.trial.BaseTrial) -> int:
         0
     """
     return int(trial.user_attrs.get(USER_REPEAT, 0))
+
+
+def block_info(trial: FrozenTrial) -> dict[str, Any] | None:
+    """The sampler's block record of a trial, or ``None`` (not sampled as part of a block).
+
+    Keys: ``block`` (id: the number of the block's first trial), ``repeats`` (``B``),
+    ``slot`` (``0..B-1``), ``offset`` (repeat index of slot 0), ``params``.
+
+    Example:
+        >>> import optuna
+        >>> block_info(optuna.trial.create_trial(value=1.0)) is None
+        True
+    """
+    info = trial.system_attrs.get(ATTR_BLOCK)
+    if not isinstance(info, dict) or not {"block", "repeats", "slot", "offset",
+                                          "params"} <= set(info):
+        return None
+    return {"block": int(info["block"]), "repeats": int(info["repeats"]),
+            "slot": int(info["slot"]), "offset": int(info["offset"]),
+            "params": dict(info["params"])}
 
 
 def space_from_distributions(dists: Mapping[str, BaseDistribution]) -> Space:
@@ -245,11 +261,10 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         storage = study._storage
         tid = trial._trial_id
         repeat = offset + slot
-        storage.set_trial_system_attr(tid, ATTR_BLOCK, int(block_id))
-        storage.set_trial_system_attr(tid, ATTR_REPEATS, int(repeats))
-        storage.set_trial_system_attr(tid, ATTR_SLOT, int(slot))
-        storage.set_trial_system_attr(tid, ATTR_OFFSET, int(offset))
-        storage.set_trial_system_attr(tid, ATTR_PARAMS, json.loads(json.dumps(params)))
+        info = {"block": int(block_id), "repeats": int(repeats), "slot": int(slot),
+                "offset": int(offset), "params": json.loads(json.dumps(params))}
+        # one attribute, one write: other processes never see half a block record
+        storage.set_trial_system_attr(tid, ATTR_BLOCK, info)
         storage.set_trial_user_attr(tid, USER_REPEAT, int(repeat))
         storage.set_trial_user_attr(tid, USER_BLOCK, int(block_id))
         # keep the trial's cached copy in sync so that trial.user_attrs shows them at once
@@ -327,24 +342,24 @@ class _BlockView:
 def _blocks(trials: list[FrozenTrial], number: int) -> dict[int, _BlockView]:
     out: dict[int, _BlockView] = {}
     for t in trials:
-        if t.number == number or ATTR_BLOCK not in t.system_attrs:
+        info = block_info(t)
+        if t.number == number or info is None:
             continue
-        bid = int(t.system_attrs[ATTR_BLOCK])
+        bid = info["block"]
         b = out.get(bid)
         if b is None:
-            b = out[bid] = _BlockView(int(t.system_attrs[ATTR_REPEATS]),
-                                      int(t.system_attrs.get(ATTR_OFFSET, 0)),
-                                      dict(t.system_attrs[ATTR_PARAMS]))
+            b = out[bid] = _BlockView(info["repeats"], info["offset"], info["params"])
         if t.state == TrialState.FAIL:
             b.n_failed += 1
         else:
-            b.taken.add(int(t.system_attrs.get(ATTR_SLOT, 0)))
+            b.taken.add(info["slot"])
     return out
 
 
 def _config_of(t: FrozenTrial, space: Space) -> dict[str, Any] | None:
     """The trial's config in ``space`` (stored params, else the block's params), or None."""
-    params = {**dict(t.system_attrs.get(ATTR_PARAMS, {})), **t.params}
+    info = block_info(t)
+    params = {**(info["params"] if info is not None else {}), **t.params}
     try:
         return space.validate({n: params[n] for n in space.names})
     except (KeyError, InputError):
@@ -359,6 +374,7 @@ def _mix(seed: int, k: int, stream: int) -> int:
 
 __all__ = [
     "LowSwitchSampler",
+    "block_info",
     "distributions_from_space",
     "repeat_of",
     "space_from_distributions",

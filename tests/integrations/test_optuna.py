@@ -18,12 +18,8 @@ optuna = pytest.importorskip("optuna")
 
 from lowswitch.errors import InputError  # noqa: E402
 from lowswitch.integrations.optuna import (  # noqa: E402
-    ATTR_BLOCK,
-    ATTR_OFFSET,
-    ATTR_PARAMS,
-    ATTR_REPEATS,
-    ATTR_SLOT,
     LowSwitchSampler,
+    block_info,
     distributions_from_space,
     repeat_of,
     space_from_distributions,
@@ -49,15 +45,14 @@ def _check_blocks(study: Any) -> dict[int, list[Any]]:
     """Every trial of a block has the block's params and a repeat index in range."""
     blocks: dict[int, list[Any]] = {}
     for t in study.get_trials():
-        if ATTR_BLOCK not in t.system_attrs:
+        info = block_info(t)
+        if info is None:
             continue
-        bid = t.system_attrs[ATTR_BLOCK]
-        blocks.setdefault(bid, []).append(t)
-        assert 0 <= t.system_attrs[ATTR_SLOT] < t.system_attrs[ATTR_REPEATS]
-        assert t.user_attrs["lowswitch.repeat"] == (t.system_attrs[ATTR_OFFSET]
-                                                    + t.system_attrs[ATTR_SLOT])
+        blocks.setdefault(info["block"], []).append(t)
+        assert 0 <= info["slot"] < info["repeats"]
+        assert t.user_attrs["lowswitch.repeat"] == info["offset"] + info["slot"]
         if t.params:
-            assert t.params == t.system_attrs[ATTR_PARAMS]
+            assert t.params == info["params"]
     return blocks
 
 
@@ -84,7 +79,7 @@ def test_in_memory_study_blocks_and_repeats() -> None:
     blocks = _check_blocks(study)
     assert sum(len(v) for v in blocks.values()) == 25  # explicit space: every trial is blocked
     for ts in blocks.values():
-        assert sorted(t.system_attrs[ATTR_SLOT] for t in ts) == list(range(len(ts)))
+        assert sorted(block_info(t)["slot"] for t in ts) == list(range(len(ts)))
         assert len({tuple(sorted(t.params.items())) for t in ts}) == 1
     # repeat indices of a config are distinct across blocks (fresh seeds on a revisit)
     by_config: dict = {}
@@ -101,8 +96,8 @@ def test_inferred_space_first_trial_random_then_blocks() -> None:
                                 direction="maximize")
     study.optimize(lambda t: -objective(t), n_trials=10)
     first = study.trials[0]
-    assert ATTR_BLOCK not in first.system_attrs  # sampled independently
-    assert all(ATTR_BLOCK in t.system_attrs for t in study.trials[1:])
+    assert block_info(first) is None  # sampled independently
+    assert all(block_info(t) is not None for t in study.trials[1:])
     _check_blocks(study)
 
 
@@ -151,7 +146,7 @@ def test_failing_objective_nan_and_open_slot_reuse() -> None:
     assert states.count(optuna.trial.TrialState.COMPLETE) == 17
     blocks = _check_blocks(study)
     for ts in blocks.values():  # a failed repeat slot is handed out again
-        done = [t.system_attrs[ATTR_SLOT] for t in ts
+        done = [block_info(t)["slot"] for t in ts
                 if t.state == optuna.trial.TrialState.COMPLETE]
         assert len(done) == len(set(done))
 
@@ -266,6 +261,6 @@ def test_sqlite_worker_killed_mid_trial_then_resume(tmp_path: Path) -> None:
     _check_blocks(study)
     # consistent continuation: the killed trial's block slot is handed out again
     nxt = trials[slow + 1]
-    assert nxt.system_attrs[ATTR_BLOCK] == killed.system_attrs[ATTR_BLOCK]
+    assert block_info(nxt)["block"] == block_info(killed)["block"]
     assert nxt.user_attrs["lowswitch.repeat"] == killed.user_attrs["lowswitch.repeat"]
-    assert nxt.params == killed.system_attrs[ATTR_PARAMS]
+    assert nxt.params == block_info(killed)["params"]
