@@ -382,7 +382,13 @@ class UniquePointGP(GPyTorchModel, ExactGP):
     def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
         """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units."""
         c = self._get_cache()
-        Kxu = self.covar_module(X, c.U).to_dense()  # (..., m, q)
+        if X.dim() > 2 and not self.covar_module.batch_shape:
+            # one (N, q) kernel call for all batch elements: gpytorch would otherwise copy U
+            # into every batch element (acquisitions score (b, 1, d) inputs)
+            flat = self.covar_module(X.reshape(-1, X.shape[-1]), c.U).to_dense()
+            Kxu = flat.reshape(*X.shape[:-1], flat.shape[-1])  # (..., m, q)
+        else:
+            Kxu = self.covar_module(X, c.U).to_dense()  # (..., m, q)
         mean = self.mean_module(X) + Kxu @ c.alpha
         V = solve_lower(c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2))  # (..., q, m)
         covar = self.covar_module(X).to_dense() - V.transpose(-1, -2) @ V
