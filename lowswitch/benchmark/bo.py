@@ -501,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="torch threads (1 is fastest for these small matrices on a busy machine)",
     )
+    p.add_argument(
+        "--from-json",
+        default=None,
+        help="comma list of results.json files: merge their runs into one table, "
+        "JSON and plot instead of running anything",
+    )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -527,6 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     runs: list[RunResult] = []
+    if args.from_json:
+        for path in args.from_json.split(","):
+            for r in json.loads(Path(path.strip()).read_text())["runs"]:
+                runs.append(RunResult(**r))
+        jobs = []
     bar = tqdm(jobs, disable=args.no_progress, desc="bo runs")
     for problem, budget, method, seed in bar:
         bar.set_postfix_str(f"{problem.name} {budget} {method} seed {seed}")
