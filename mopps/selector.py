@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +80,8 @@ class PromptSelector:
             the decay target.
         offline_trials: ``(n_prompts,)`` offline rollouts per prompt.
         offline_weight: ``w`` (default 3).
+        max_history: per-step metrics kept in :attr:`history` (and in the state), the
+            most recent ones; ``None`` keeps all (checkpoints then grow with the steps).
 
     Example:
         >>> import torch
@@ -103,6 +106,7 @@ class PromptSelector:
         offline_successes: Any = None,
         offline_trials: Any = None,
         offline_weight: float = 3.0,
+        max_history: int | None = 10_000,
     ) -> None:
         n = _check_int("n_prompts", n_prompts)
         self.target: float = _check_float("target", target, 0.0, 1.0)
@@ -117,7 +121,10 @@ class PromptSelector:
         self._rng = numpy_generator(seed)
         self.n_updates: int = 0
         self.n_selects: int = 0
-        self.history: list[StepMetrics] = []
+        self.max_history = (
+            None if max_history is None else _check_int("max_history", max_history, 1)
+        )
+        self.history: deque[StepMetrics] = deque(maxlen=self.max_history)
         self.last_samples: torch.Tensor = torch.empty(0, dtype=torch.float64)
         if offline_successes is not None or offline_trials is not None:
             if offline_successes is None or offline_trials is None:
@@ -385,7 +392,8 @@ class PromptSelector:
             raise InputError(f"state: malformed PromptSelector state ({err!r})") from err
         self._arms, self._rng = arms, rng
         self.prior, self.target, self.strategy, self.band = prior_pair, target, strategy, band
-        self.history, self.n_updates, self.n_selects = history, n_updates, n_selects
+        self.history = deque(history, maxlen=self.max_history)
+        self.n_updates, self.n_selects = n_updates, n_selects
         self.last_samples = torch.empty(0, dtype=torch.float64)
 
     def to_json(self) -> str:

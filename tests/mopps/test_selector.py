@@ -224,3 +224,14 @@ def test_empty_update_and_scalar_trials():
     assert sel.alpha.tolist() == [1.0] * 5
     sel.update(torch.tensor([1, 2]), torch.tensor([1, 3]), torch.tensor(4))
     assert sel.beta.tolist() == [1.0, 4.0, 2.0, 1.0, 1.0]
+
+
+def test_history_is_bounded_and_survives_state_round_trip():
+    sel = PromptSelector(10, seed=0, max_history=3)
+    for _ in range(5):
+        idx = sel.select(2)
+        sel.update(idx, torch.ones(2), torch.full((2,), 2))
+    assert len(sel.history) == 3 and sel.history[-1].step == 5
+    other = PromptSelector(10, seed=1, max_history=3)
+    other.load_state_dict(sel.state_dict())
+    assert [m.step for m in other.history] == [3, 4, 5]
