@@ -79,6 +79,9 @@ def kernel_name(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "lowswitch docs",
         "language": "python",
+        # one BLAS/OpenMP thread, as in the unit tests (tests/conftest.py): on a shared or
+        # small CI machine extra threads only add contention; results do not change
+        "env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     old = os.environ.get("JUPYTER_PATH")
