@@ -9,7 +9,9 @@ docstring text only (the code is untouched):
 - a line ``Example:`` to ``Examples:``, so doctest blocks render as code;
 - ``:role:`~pkg.mod.Name` `` to ``Name`` in code font, ``:role:`pkg.Name` `` to
   ``pkg.Name`` in code font (no link: an unresolved link would fail the strict build);
-- a ``.. math::`` directive block to a ``$$ ... $$`` display equation.
+- a ``.. math::`` directive block to a ``$$ ... $$`` display equation;
+- a grouped argument entry ``a, b, c: text`` (numpy-style grouping, which griffe's Google
+  parser reads as one unknown parameter) to one entry per name, each with the text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import griffe
 
 _EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.MULTILINE)
+_ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters|Params):\s*$")
+_GROUPED = re.compile(r"^(\s+)(\w+(?:\s*,\s*\w+)+)\s*:\s(.*)$")
 _ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|obj|data|exc|const):`(~?)([^`]+)`")
 
 
@@ -51,6 +55,41 @@ def _math(text: str) -> str:
     return "\n".join(out)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _split_grouped_args(text: str) -> str:
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    section_indent: int | None = None
+    while i < len(lines):
+        line = lines[i]
+        header = _ARGS_HEADER.match(line)
+        if header:
+            section_indent = len(header.group(1))
+            out.append(line)
+            i += 1
+            continue
+        if section_indent is not None and line.strip() and _indent(line) <= section_indent:
+            section_indent = None
+        match = _GROUPED.match(line) if section_indent is not None else None
+        if match is None:
+            out.append(line)
+            i += 1
+            continue
+        indent, names, first = match.groups()
+        body = [first]
+        i += 1
+        while i < len(lines) and lines[i].strip() and _indent(lines[i]) > len(indent):
+            body.append(lines[i].strip())
+            i += 1
+        for name in (n.strip() for n in names.split(",")):
+            out.append(f"{indent}{name}: {' '.join(body)}")
+    return "\n".join(out)
+
+
 def rewrite(text: str) -> str:
     """Return ``text`` with the three rewrites above applied.
 
@@ -59,9 +98,16 @@ def rewrite(text: str) -> str:
         'Examples:\\n    >>> 1\\n    1'
         >>> rewrite("see :class:`~lowswitch.gp.UniquePointGP`")
         'see `UniquePointGP`'
+        >>> print(rewrite("Args:\\n    a, b: shared\\n        text.\\n    c: own."))
+        Args:
+            a: shared text.
+            b: shared text.
+            c: own.
     """
     text = _EXAMPLE.sub(r"\1Examples:", text)
     text = _ROLE.sub(_role, text)
+    if ", " in text and ":" in text:
+        text = _split_grouped_args(text)
     return _math(text) if ".. math::" in text else text
 
 
