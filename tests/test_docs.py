@@ -137,3 +137,18 @@ def test_maths_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monk
     namespace: dict[str, object] = {"__name__": "__mathsdoc__"}
     for i, block in enumerate(_python_blocks(page.read_text())):
         exec(compile(block, f"{page.name} block {i + 1}", "exec"), namespace)
+
+
+def test_griffe_extension_rewrites() -> None:
+    """The docs build's docstring rewrites (docs/_griffe/sphinx_compat.py) do what they say."""
+    pytest.importorskip("griffe")
+    import doctest
+    import importlib.util
+
+    path = ROOT / "docs" / "_griffe" / "sphinx_compat.py"
+    spec = importlib.util.spec_from_file_location("sphinx_compat", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = doctest.testmod(module)
+    assert result.attempted >= 3 and result.failed == 0
