@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ import pandas as pd
 import torch
 from sqlalchemy import Connection, func, select, update
 
+from lowswitch.campaign import summaries
 from lowswitch.campaign.encoding import encode_rows, space_rows, table_space
 from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
 from lowswitch.campaign.storage import (
@@ -59,6 +59,7 @@ from lowswitch.campaign.storage import (
     now,
     read_campaign,
 )
+from lowswitch.campaign.summaries import observations
 from lowswitch.campaign.tables import (
     condition_key,
     parse_history,
@@ -234,68 +235,15 @@ class Campaign:
         return self._X
 
     def _observations(self, conn: Connection) -> tuple[list[int], list[float]]:
-        rows = conn.execute(
-            select(experiments_table.c.candidate_idx, measurements_table.c.value)
-            .join(experiments_table, measurements_table.c.experiment_id == experiments_table.c.id)
-            .where(measurements_table.c.campaign_id == self.id)
-            .where(measurements_table.c.failed.is_(False))
-            .order_by(measurements_table.c.id)
-        ).all()
-        return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+        return observations(conn, self.id)
 
     def history(self) -> pd.DataFrame:
-        """Every experiment with its measurements (one row per measurement; pending wells and
-        wells without a measurement have an empty ``value``).
-
-        Returns:
-            DataFrame with experiment_id, plate, block, replicate, the inputs, status, value,
-            failed, measurement_id, import_id.
-        """
-        with self.storage.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    experiments_table.c.number,
-                    experiments_table.c.plate,
-                    experiments_table.c.block,
-                    experiments_table.c.replicate,
-                    experiments_table.c.candidate_idx,
-                    experiments_table.c.status,
-                    measurements_table.c.value,
-                    measurements_table.c.failed,
-                    measurements_table.c.id,
-                    measurements_table.c.import_id,
-                )
-                .select_from(
-                    experiments_table.outerjoin(
-                        measurements_table,
-                        measurements_table.c.experiment_id == experiments_table.c.id,
-                    )
-                )
-                .where(experiments_table.c.campaign_id == self.id)
-                .order_by(experiments_table.c.number, measurements_table.c.id)
-            ).all()
-        records = []
-        for r in rows:
-            record: dict[str, Any] = {
-                "experiment_id": r[0], "plate": r[1], "block": r[2], "replicate": r[3],
-                "candidate": r[4],
-            }
-            record.update({c: self.candidates[r[4]][c] for c in self.inputs})
-            record.update(
-                {"status": r[5], "value": r[6], "failed": bool(r[7]) if r[7] is not None else None,
-                 "measurement_id": r[8], "import_id": r[9]}
-            )
-            records.append(record)
-        columns = ["experiment_id", "plate", "block", "replicate", "candidate", *self.inputs,
-                   "status", "value", "failed", "measurement_id", "import_id"]
-        return pd.DataFrame.from_records(records, columns=columns)
+        """Every experiment with its measurements (see :func:`.summaries.history`)."""
+        return summaries.history(self)
 
     def export_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`history` to a CSV file (the objective column named as in the campaign)."""
-        out = Path(path)
-        frame = self.history().rename(columns={"value": self.objective})
-        frame.to_csv(out, index=False)
-        return out
+        """Write :meth:`history` to a CSV file (objective column named as in the campaign)."""
+        return summaries.export_csv(self, path)
 
     # ------------------------------------------------------------------ planning
     def suggest(self, slots: int) -> pd.DataFrame:
@@ -523,91 +471,14 @@ class Campaign:
 
     # ------------------------------------------------------------------ summaries
     def status(self) -> dict[str, Any]:
-        """Counts of the campaign: plates, experiments by status, switches, replicates.
-
-        Returns:
-            JSON-safe dict with ``plates``, ``experiments`` (pending/done/failed),
-            ``measurements``, ``switches`` (blocks handed out), ``conditions_tried``
-            (distinct conditions with a successful measurement), ``replicates_per_condition``
-            (mean), ``candidates``.
-        """
-        with self.storage.engine.connect() as conn:
-            row = read_campaign(conn, self.name)
-            counts: dict[str, int] = dict(
-                conn.execute(  # type: ignore[arg-type]
-                    select(experiments_table.c.status, func.count())
-                    .where(experiments_table.c.campaign_id == self.id)
-                    .group_by(experiments_table.c.status)
-                ).all()
-            )
-            blocks = conn.execute(
-                select(func.count()).select_from(
-                    select(experiments_table.c.plate, experiments_table.c.block)
-                    .where(experiments_table.c.campaign_id == self.id)
-                    .distinct()
-                    .subquery()
-                )
-            ).scalar_one()
-            obs_idx, _ = self._observations(conn)
-            n_meas = conn.execute(
-                select(func.count()).where(measurements_table.c.campaign_id == self.id)
-            ).scalar_one()
-        tried = len(set(obs_idx))
-        return {
-            "name": self.name,
-            "candidates": len(self.candidates),
-            "plates": int(row["n_plates"]),
-            "experiments": {s: int(counts.get(s, 0)) for s in ("pending", "done", "failed")},
-            "measurements": int(n_meas),
-            "switches": int(blocks),
-            "conditions_tried": tried,
-            "replicates_per_condition": (len(obs_idx) / tried) if tried else 0.0,
-        }
+        """Plates, experiments by status, switches, replicates; see
+        :func:`lowswitch.campaign.summaries.status`."""
+        return summaries.status(self)
 
     def best(self, k: int = 5, level: float = 0.95) -> pd.DataFrame:
-        """Posterior mean and credible interval of the best measured conditions.
-
-        Fits the unique-point GP (hyperparameters by exact marginal likelihood) on all
-        successful measurements and ranks the measured conditions by posterior mean of the
-        objective (``level`` interval of the mean response, not of a single new well).
-
-        Args:
-            k: number of conditions to return.
-            level: central credible level of the interval.
-
-        Returns:
-            DataFrame (best first): the inputs, ``mean``, ``lower``, ``upper``, ``sd``,
-            ``n`` (replicates), ``observed_mean``, ``observed_sd``.
-        """
-        from scipy.stats import norm
-
-        from lowswitch.campaign.model import posterior_at_measured
-
-        with self.storage.engine.connect() as conn:
-            obs_idx, obs_y = self._observations(conn)
-        if not obs_idx:
-            return pd.DataFrame(
-                columns=[*self.inputs, "mean", "lower", "upper", "sd", "n", "observed_mean",
-                         "observed_sd"]
-            )
-        idx, mean, sd = posterior_at_measured(self.features, obs_idx, obs_y)
-        z = float(norm.ppf(0.5 + level / 2))
-        sign = -1.0 if self.direction == "maximize" else 1.0
-        order = sorted(range(len(idx)), key=lambda j: (sign * mean[j], idx[j]))[:k]
-        groups: dict[int, list[float]] = {}
-        for i, y in zip(obs_idx, obs_y, strict=True):
-            groups.setdefault(i, []).append(y)
-        records = []
-        for j in order:
-            ys = groups[idx[j]]
-            n = len(ys)
-            mu = sum(ys) / n
-            sdv = math.sqrt(sum((y - mu) ** 2 for y in ys) / (n - 1)) if n > 1 else float("nan")
-            rec: dict[str, Any] = {c: self.candidates[idx[j]][c] for c in self.inputs}
-            rec.update({"mean": mean[j], "lower": mean[j] - z * sd[j], "upper": mean[j] + z * sd[j],
-                        "sd": sd[j], "n": n, "observed_mean": mu, "observed_sd": sdv})
-            records.append(rec)
-        return pd.DataFrame.from_records(records)
+        """Posterior mean and credible interval of the best measured conditions; see
+        :func:`lowswitch.campaign.summaries.best`."""
+        return summaries.best(self, k, level)
 
 
 __all__ = ["DIRECTIONS", "Campaign"]
