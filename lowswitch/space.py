@@ -26,9 +26,10 @@ step), which is what makes :meth:`Space.canonical` exact and idempotent.
 
 Decoding (``x`` may be any point of the box, e.g. from a continuous acquisition optimiser):
 floats ``v = a + snap(u) (b - a)`` (``exp`` of the log-range map for ``log=True``), clipped
-to ``[a, b]``; ints round the linear (or log) map to the nearest integer in ``[a, b]``;
-one-hot categoricals take the arg-max column (first on ties); descriptor categoricals take
-the choice whose scaled descriptor row is nearest in Euclidean distance (first on ties).
+to ``[a, b]``, with ``u = 0`` and ``u = 1`` decoding to exactly ``a`` and ``b``; ints round
+the linear (or log) map to the nearest integer in ``[a, b]``; one-hot categoricals take the
+arg-max column (first on ties); descriptor categoricals take the choice whose scaled
+descriptor row is nearest in Euclidean distance (first on ties).
 
 Shapes: ``D = space.dim`` columns; :meth:`Space.encode` returns ``(D,)``,
 :meth:`Space.encode_many` ``(n, D)``, :attr:`Space.bounds` is ``(2, D)`` (zeros, ones).
@@ -117,6 +118,10 @@ class Float:
         return (v - self.low) / (self.high - self.low)
 
     def _inv(self, u: float) -> float:
+        if u <= 0.0:
+            return self.low
+        if u >= 1.0:
+            return self.high  # exactly, not exp(log(high)) one ulp off
         if self.log:
             v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:

@@ -198,3 +198,9 @@ def test_to_dict_is_json_safe_and_roundtrips() -> None:
     assert torch.equal(s2.encode(cfg), s.encode(cfg))
     with pytest.raises(InputError):
         param_from_dict({"type": "complex"})
+
+
+def test_float_bounds_decode_exactly() -> None:
+    for p in (Float(0.5, 500.0, log=True), Float(3e-4, 3e-2, log=True), Float(-1.0, 0.3)):
+        assert p.decode_value([1.0]) == p.high and p.decode_value([0.0]) == p.low
+        assert p.encode_value(p.high) == [1.0] and p.encode_value(p.low) == [0.0]
