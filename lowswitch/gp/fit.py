@@ -17,7 +17,9 @@ __all__ = ["fit_gp"]
 def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -> UniquePointGP:
     """MAP-fit ``model``'s hyperparameters and noise on the exact t-observation likelihood.
 
-    First refits the outcome standardisation on all t observations, then maximises
+    First refits the outcome standardisation on all t observations; with replicates,
+    starts sigma2 at the pooled within-point variance and first fits the kernel with
+    sigma2 held there; then maximises, jointly,
     ``(exact log-likelihood + log priors) / q``
     (:class:`~lowswitch.gp.likelihood.ExactReplicateMLL`) with BoTorch's
     ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on failure).
@@ -44,40 +46,52 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
         True
     """
     model.refit_outcome_transform()
-    _init_noise_from_replicates(model)
     mll = ExactReplicateMLL(model)
-    parameters = {n: p for n, p in mll.named_parameters() if p.requires_grad}
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        if _init_noise_from_replicates(model):
+            # Stage 1: sigma2 held at the pooled replicate variance, kernel only. The
+            # noise gradient is ~t/q times the others; optimising everything at once from
+            # the start cost L-BFGS-B 3x the evaluations at t = 1e6, q = 50 (measured).
+            _maximise(mll, max_attempts, exclude="raw_noise")
+        _maximise(mll, max_attempts)  # stage 2 (or only stage): everything jointly
+    model.eval()
+    model.clear_cache()
+    return model
+
+
+def _maximise(mll: ExactReplicateMLL, max_attempts: int, exclude: str | None = None) -> None:
+    parameters = {
+        n: p
+        for n, p in mll.named_parameters()
+        if p.requires_grad and (exclude is None or exclude not in n)
+    }
     # The within-point term makes |objective| ~ t/q while kernel hyperparameters move it
     # by O(1): L-BFGS-B's *relative* reduction test would stop at once (measured at
     # t = 1e6, q = 50). Subtracting the starting value (a constant: same optimum, same
     # gradients) makes the test see the improvements.
     with torch.no_grad():
         offset = mll().detach()
-    closure = ForwardBackwardClosure(forward=lambda: offset - mll(), parameters=parameters)
-    with warnings.catch_warnings():
-        if quiet:
-            warnings.simplefilter("ignore")
-        fit_gpytorch_mll(
-            mll,
-            closure=closure,
-            optimizer_kwargs={"options": {"maxiter": 200}},
-            max_attempts=max_attempts,
-        )
-    model.eval()
-    model.clear_cache()
-    return model
+    fit_gpytorch_mll(
+        mll,
+        closure=ForwardBackwardClosure(forward=lambda: offset - mll(), parameters=parameters),
+        optimizer_kwargs={"parameters": parameters, "options": {"maxiter": 200}},
+        max_attempts=max_attempts,
+    )
 
 
-def _init_noise_from_replicates(model: UniquePointGP) -> None:
-    """Start sigma2 at the pooled within-point variance ``sum Q / (t - q)`` when replicates exist.
+def _init_noise_from_replicates(model: UniquePointGP) -> bool:
+    """Start sigma2 at the pooled within-point variance ``sum Q / (t - q)``, if replicated.
 
     That estimate is unbiased for sigma2 whatever f is, so the optimiser starts close to
-    the answer (fewer L-BFGS iterations); it is clamped into the noise constraint.
+    the answer; it is clamped into the noise constraint. Returns whether it applied.
     """
     s = model.stats
     if model.heteroscedastic or s.t - s.q < 2:
-        return
+        return False
     _, sd = model.outcome_scale
     pooled = float(s.m2.sum()) / (s.t - s.q) / sd**2
     lower = float(model.likelihood.noise_covar.raw_noise_constraint.lower_bound)
     model.likelihood.noise = max(pooled, 2.0 * lower, 1e-6)
+    return True
