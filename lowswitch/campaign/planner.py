@@ -53,7 +53,12 @@ class Fit(NamedTuple):
 
 
 class Block(NamedTuple):
-    """A condition and how many wells of the plate it gets."""
+    """A condition and how many wells of the plate it gets.
+
+    Example:
+        >>> Block(candidate=17, replicates=3)
+        Block(candidate=17, replicates=3)
+    """
 
     candidate: int
     replicates: int
@@ -74,6 +79,11 @@ class PlanConfig:
         refit_growth: refit the GP hyperparameters when the number of measured conditions
             has grown by this factor since the last fit (1.0: at every plate, the policy's
             own rule); otherwise the stored hyperparameters are reused as they are.
+
+    Example:
+        >>> cfg = PlanConfig(policy="ucb", switch_threshold=2.0, max_conditions=8)
+        >>> cfg.to_dict()["max_conditions"]
+        8
     """
 
     policy: str = "ucb"
@@ -232,6 +242,14 @@ def plan_plate(
     Returns:
         Blocks whose replicates sum to ``slots`` (distinct candidates), and the new fit when
         the GP was refitted for this plate (to be stored), else None.
+
+    Example:
+        >>> import torch
+        >>> X = torch.linspace(0, 1, 11, dtype=torch.float64).unsqueeze(-1)
+        >>> blocks, fit = plan_plate(X, [0, 5, 10, 5], [1.0, 3.0, 0.5, 2.6], {}, slots=6,
+        ...                          config=PlanConfig(initial_conditions=3), plate=2)
+        >>> sum(b.replicates for b in blocks)
+        6
     """
     if slots < 1:
         raise InputError(f"slots: expected an integer >= 1, got {slots}")

@@ -156,6 +156,15 @@ def write_report(
 
     Returns:
         Mapping ``png`` / ``html`` / ``json`` / ``csv`` -> written path.
+
+    Example:
+        ```python
+        from lowswitch.campaign import Campaign, write_report
+
+        campaign = Campaign.open("sqlite:///lab.db", "screen-1")
+        paths = write_report(campaign, "report/")
+        print(paths["html"])  # report/report.html, the plot embedded
+        ```
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

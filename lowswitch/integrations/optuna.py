@@ -148,7 +148,13 @@ def distributions_from_space(space: Space) -> dict[str, BaseDistribution]:
 
 def to_optuna_params(config: Mapping[str, Any], dists: Mapping[str, BaseDistribution]
                      ) -> dict[str, Any]:
-    """Round a config onto the (stepped) Optuna distributions; drop names not in ``dists``."""
+    """Round a config onto the (stepped) Optuna distributions; drop names not in ``dists``.
+
+    Example:
+        >>> from optuna.distributions import IntDistribution
+        >>> to_optuna_params({"n": 6.7, "other": 1}, {"n": IntDistribution(0, 10, step=2)})
+        {'n': 6}
+    """
     out: dict[str, Any] = {}
     for name, value in config.items():
         d = dists.get(name)

@@ -238,6 +238,15 @@ def minimize(
 
     Raises:
         InputError: bad arguments (nothing runs).
+
+    Example:
+        >>> from lowswitch.tune import Float, Space, minimize
+        >>> space = Space({"x": Float(-2.0, 2.0)})
+        >>> def noisy_square(config, repeat):
+        ...     return (config["x"] - 0.5) ** 2 + 0.01 * ((repeat * 7919) % 13 - 6)
+        >>> result = minimize(noisy_square, space, budget=12, progress=False)
+        >>> len(result.trials)
+        12
     """
     if not callable(objective):
         raise InputError(f"objective: expected a callable, got {type(objective).__name__}")

@@ -197,6 +197,13 @@ def rollouts_from_batch(
     Raises:
         InputError: a key is missing, or every index is 0 in a batch of several responses
             from different prompts (uids).
+
+    Example:
+        ```python
+        # inside a verl trainer step, after the reward function has run:
+        rows, rewards = rollouts_from_batch(batch)            # token_level_scores summed
+        rows, acc = rollouts_from_batch(batch, reward_key="acc")
+        ```
     """
     ntb = batch.non_tensor_batch
     if index_key not in ntb:
@@ -360,6 +367,17 @@ class MoPPSTrainerMixin:
     before the step's checkpoint is written, so a resumed run continues from exactly the
     posterior the uninterrupted run had. Does nothing when the sampler is not a
     :class:`VerlMoPPSSampler`.
+
+    Example:
+        ```python
+        from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+        from mopps.integrations.verl import MoPPSTrainerMixin, make_sampler
+
+        class Trainer(MoPPSTrainerMixin, RayPPOTrainer):
+            pass
+
+        trainer = Trainer(config=config, ..., train_sampler=make_sampler(config.data, dataset))
+        ```
     """
 
     def _mopps_feed(self, batch: Any) -> None:
@@ -399,6 +417,14 @@ def mopps_task_runner() -> Any:
     ``MoPPSRayPPOTrainer``, then runs verl's ``run``. Pass it to verl's
     ``run_ppo(config, task_runner_class=mopps_task_runner())``; on 0.9 set
     ``trainer.use_v1=False``.
+
+    Example:
+        ```python
+        from verl.trainer.main_ppo import run_ppo
+        from mopps.integrations.verl import mopps_task_runner
+
+        run_ppo(config, task_runner_class=mopps_task_runner())  # config.trainer.use_v1=False
+        ```
     """
     import importlib
 
