@@ -213,3 +213,23 @@ def test_constructor_validation() -> None:
         LowSwitchGPUCB(BOUNDS, beta="wide")
     with pytest.raises(StateError):
         LowSwitchGPUCB(BOUNDS).recommend()
+
+
+@params
+def test_tells_between_asks_update_incrementally_without_refit(
+    cls: type[LowSwitchPolicy], space: str
+) -> None:
+    opt = make(cls, space, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    drive(opt, 5, gen)
+    b = opt.ask()
+    model = opt.model
+    hyper = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for _ in range(3):
+        opt.tell(b.x, objective(b.x, 2, gen))
+    assert opt.model is model  # same object: conditioned in place, not rebuilt
+    assert model.n_observations == opt.n_evaluations
+    for n, p in model.named_parameters():
+        assert torch.equal(p, hyper[n]), n  # no refit between switch boundaries
+    opt.ask()  # a switch boundary: refit on everything told
+    assert opt.model is not model and opt.model.n_observations == opt.n_evaluations
