@@ -429,10 +429,14 @@ class UniquePointGP(GPyTorchModel, ExactGP):
                     else "to be None"
                 )
             )
+        self._condition(X, Y, V, None)
+
+    def _condition(self, X: Tensor, Y: Tensor, V: Tensor | None, counts: Tensor | None) -> None:
+        """Merge validated rows (with optional multiplicities) and update the factor."""
         old = self._cache
         q_old = self.stats.q
         _, p_old = self._standardized()
-        self.stats.add(X, Y, V)
+        self.stats.add(X, Y, V, counts)
         ybar, p_new = self._standardized()
         self._sync_train_data()
         if old is None or self.training:
@@ -483,15 +487,17 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         n = torch.as_tensor(counts, dtype=torch.long).reshape(-1)
         if n.shape[0] != X.shape[0] or bool((n < 1).any()):
             raise InputError(f"counts: expected {X.shape[0]} positive integers, got {n.tolist()}")
+        if X.shape[1] != self.stats.d:
+            raise InputError(f"X: expected {self.stats.d} columns, got {X.shape[1]}")
         self._get_cache()
         with torch.no_grad():
             mean = self.posterior(X).mean.reshape(-1)
-        rows = torch.repeat_interleave(torch.arange(X.shape[0]), n)
         new = copy.deepcopy(self)
         Yvar = None
         if self.heteroscedastic:
-            Yvar = self.noise_variance.expand(rows.shape[0]).clone()
-        new.add_observations(X[rows], mean[rows], Yvar)
+            Yvar = self.noise_variance.expand(X.shape[0]).clone()
+        # one row per point with its multiplicity: memory O(k), whatever the counts
+        new._condition(X, mean, Yvar, n)
         return new
 
     def condition_on_observations(

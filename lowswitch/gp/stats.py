@@ -125,16 +125,22 @@ class _Batch:
     logvar: Tensor | None
 
 
-def _aggregate(X: Tensor, Y: Tensor, Yvar: Tensor | None) -> tuple[_Batch, Tensor]:
-    """Group rows by exact equality; return the batch moments and the ``(t,)`` inverse."""
+def _aggregate(
+    X: Tensor, Y: Tensor, Yvar: Tensor | None, counts: Tensor | None = None
+) -> tuple[_Batch, Tensor]:
+    """Group rows by exact equality; return the batch moments and the ``(t,)`` inverse.
+
+    ``counts`` (``(t,)``, optional) makes row ``s`` stand for ``counts[s]`` identical
+    observations (used to fantasise many repeats without materialising them).
+    """
     U, inverse = torch.unique(X, dim=0, return_inverse=True)
     q = U.shape[0]
-    ones = torch.ones_like(Y)
-    n, mean, m2 = group_moments(inverse, Y, ones, q)
+    mult = torch.ones_like(Y) if counts is None else counts.to(Y.dtype)
+    n, mean, m2 = group_moments(inverse, Y, mult, q)
     if Yvar is None:
         return _Batch(U, n, mean, m2, None, None, None, None), inverse
-    W, wmean, wm2 = group_moments(inverse, Y, 1.0 / Yvar, q)
-    logvar = torch.zeros_like(W).index_add_(0, inverse, Yvar.log())
+    W, wmean, wm2 = group_moments(inverse, Y, mult / Yvar, q)
+    logvar = torch.zeros_like(W).index_add_(0, inverse, mult * Yvar.log())
     return _Batch(U, n, mean, m2, W, wmean, wm2, logvar), inverse
 
 
@@ -209,13 +215,17 @@ class UniqueStats:
         return float(t.item()), float(mean.item()), float(ss.item())
 
     # ------------------------------------------------------------------ updates
-    def add(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> Tensor:
+    def add(
+        self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None, counts: Tensor | None = None
+    ) -> Tensor:
         """Merge new observations; return the ``(k,)`` row index of each new row.
 
         Args:
             X: ``(k, d)`` inputs.
             Y: ``(k,)`` observations.
             Yvar: ``(k,)`` known noise variances; required iff built heteroscedastic.
+            counts: optional ``(k,)`` positive multiplicities: row ``s`` counts as
+                ``counts[s]`` identical observations.
         """
         if (Yvar is None) == self.heteroscedastic:
             raise InputError(
@@ -224,7 +234,8 @@ class UniqueStats:
                 f"{'with' if self.heteroscedastic else 'without'} train_Yvar)"
             )
         X = canonicalize(X)
-        batch, inverse = _aggregate(X, Y.to(torch.float64), None if Yvar is None else Yvar.double())
+        V = None if Yvar is None else Yvar.double()
+        batch, inverse = _aggregate(X, Y.to(torch.float64), V, counts)
         rows = []
         for j, row in enumerate(batch.X):
             i = self._index.get(_key(row))

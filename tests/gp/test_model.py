@@ -265,3 +265,21 @@ def test_negative_zero_is_the_same_point():
     X = torch.tensor([[0.0, 1.0], [-0.0, 1.0]], dtype=DT)
     model = UniquePointGP(X, torch.tensor([[1.0], [2.0]], dtype=DT))
     assert model.n_unique == 1
+
+
+@pytest.mark.parametrize("known_noise", [False, True])
+def test_hallucinate_counts_equal_materialised_rows(known_noise):
+    X, Y, Yvar = make_data(12, known_noise=known_noise)
+    model = UniquePointGP(X, Y, Yvar)
+    set_hypers(model, 12)
+    x = torch.cat([torch.rand(1, X.shape[1], dtype=DT), model.unique_X[:1]])
+    fast = model.hallucinate(x, [1_000_000, 7])  # memory O(k), not O(sum counts)
+    mean = model.posterior(x).mean.reshape(-1)
+    slow = model.hallucinate(x[:1], [1]).hallucinate(x[1:], [7])
+    Xtest = torch.rand(5, X.shape[1], dtype=DT, generator=torch.Generator().manual_seed(3))
+    assert fast.n_observations == model.n_observations + 1_000_007
+    assert int(fast.counts[-1]) == 1_000_000
+    torch.testing.assert_close(fast.posterior(Xtest).mean, model.posterior(Xtest).mean)
+    ref = slow.hallucinate(x[:1], [999_999])
+    torch.testing.assert_close(fast.posterior(Xtest).variance, ref.posterior(Xtest).variance)
+    assert mean.shape == (2,)

@@ -98,3 +98,21 @@ def test_canonical_negative_zero_and_mixed_noise_error():
     s = UniqueStats(torch.zeros(1, 1), torch.zeros(1))
     with pytest.raises(InputError, match="Yvar"):
         s.add(torch.zeros(1, 1), torch.zeros(1), torch.ones(1))
+
+
+def test_counts_equal_materialised_rows():
+    g = torch.Generator().manual_seed(5)
+    X0 = torch.rand(3, 2, generator=g, dtype=DT)
+    Y0 = torch.randn(3, generator=g, dtype=DT)
+    V0 = 0.1 + torch.rand(3, generator=g, dtype=DT)
+    x = torch.cat([X0[:1], torch.rand(1, 2, generator=g, dtype=DT), X0[:1]])
+    y = torch.tensor([0.3, -1.0, 2.0], dtype=DT)
+    v = torch.tensor([0.2, 0.5, 0.4], dtype=DT)
+    c = torch.tensor([4, 2, 3])
+    a = UniqueStats(X0, Y0, V0)
+    a.add(x, y, v, counts=c)
+    b = UniqueStats(X0, Y0, V0)
+    rows = torch.repeat_interleave(torch.arange(3), c)
+    b.add(x[rows], y[rows], v[rows])
+    for name in ("X", "n", "mean", "m2", "W", "wmean", "wm2", "logvar"):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-12)
