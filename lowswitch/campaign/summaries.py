@@ -100,7 +100,8 @@ def status(camp: Campaign) -> dict[str, Any]:
 
     Returns:
         JSON-safe dict with ``plates``, ``experiments`` (pending/done/failed),
-        ``measurements``, ``switches`` (blocks handed out), ``conditions_tried``
+        ``measurements`` (every recorded well result, failed ones included),
+        ``failed_measurements``, ``switches`` (blocks handed out), ``conditions_tried``
         (distinct conditions with a successful measurement), ``replicates_per_condition``
         (mean), ``candidates``.
     """
@@ -125,6 +126,11 @@ def status(camp: Campaign) -> dict[str, Any]:
         n_meas = conn.execute(
             select(func.count()).where(measurements_table.c.campaign_id == camp.id)
         ).scalar_one()
+        n_failed = conn.execute(
+            select(func.count()).where(
+                measurements_table.c.campaign_id == camp.id, measurements_table.c.failed
+            )
+        ).scalar_one()
     tried = len(set(obs_idx))
     return {
         "name": camp.name,
@@ -132,6 +138,7 @@ def status(camp: Campaign) -> dict[str, Any]:
         "plates": int(row["n_plates"]),
         "experiments": {s: int(counts.get(s, 0)) for s in ("pending", "done", "failed")},
         "measurements": int(n_meas),
+        "failed_measurements": int(n_failed),
         "switches": int(blocks),
         "conditions_tried": tried,
         "replicates_per_condition": (len(obs_idx) / tried) if tried else 0.0,

@@ -62,6 +62,7 @@ def test_partial_failed_and_remeasured_wells(storage_url: str, name: str,
     info = camp.status()
     assert info["experiments"] == {"pending": 4, "done": 4, "failed": 0}
     assert info["measurements"] == 6
+    assert info["failed_measurements"] == 1  # the failed result stays recorded as failed
     values = camp.history().query("experiment_id == 1")["value"].tolist()
     assert values == [10.0, 11.0]
 
