@@ -58,6 +58,7 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from lowswitch.errors import InputError, StateError
+from lowswitch.gp.candidates import CandidatePosterior
 from lowswitch.policies.switch import check_threshold, switch_repeats
 
 _DTYPE = torch.float64
@@ -469,6 +470,7 @@ class LowSwitchPolicy(ABC):
         cursor = self._design_cursor
         hall_X, hall_n = list(Xp), [int(n) for n in np_.tolist()]
         model_h: Any = None
+        cand_post: CandidatePosterior | None = None
         n_told_unique = self.n_unique
         m = None if self.candidates is None else self.candidates.shape[0]
         while len(blocks) < int(k) and (remaining is None or remaining >= 1):
@@ -490,14 +492,30 @@ class LowSwitchPolicy(ABC):
                     model_h = self._model
                     if hall_X:
                         model_h = model_h.hallucinate(torch.stack(hall_X), hall_n)
+                    if self.candidates is not None and self._scores_from_moments:
+                        # exact rank-one variance updates instead of a hallucinated copy
+                        # per block: O(m q) per block instead of O(m q^2)
+                        cand_post = CandidatePosterior(model_h, self.candidates)
                 elif blocks:
                     prev = blocks[-1]
-                    model_h = model_h.hallucinate(prev.x.unsqueeze(0), [prev.repeats])
-                x, idx = self._select(
-                    model_h, gen, [b.x for b in blocks], [b.index for b in blocks]
-                )
-                with torch.no_grad():
-                    var = float(model_h.posterior(x.unsqueeze(0)).variance.reshape(()))
+                    if cand_post is not None and prev.index is not None:
+                        cand_post.hallucinate(prev.index, prev.repeats)
+                    else:
+                        model_h = model_h.hallucinate(prev.x.unsqueeze(0), [prev.repeats])
+                if cand_post is not None:
+                    values = self._candidate_scores(cand_post.mean, cand_post.variance)
+                    for b in blocks:
+                        if b.index is not None:
+                            values[b.index] = -math.inf
+                    idx = int(torch.argmax(values))
+                    x = self.candidates[idx].clone()  # type: ignore[index]
+                    var = float(cand_post.variance[idx])
+                else:
+                    x, idx = self._select(
+                        model_h, gen, [b.x for b in blocks], [b.index for b in blocks]
+                    )
+                    with torch.no_grad():
+                        var = float(model_h.posterior(x.unsqueeze(0)).variance.reshape(()))
                 noise = float(self._model.noise_variance)
                 repeats = switch_repeats(
                     var, noise, self.switch_threshold, remaining, self.max_repeats
@@ -537,6 +555,14 @@ class LowSwitchPolicy(ABC):
         return x.clamp(self.bounds[0], self.bounds[1]), None
 
     # ------------------------------------------------------------ selection
+    #: whether :meth:`_candidate_scores` computes the acquisition from posterior moments
+    #: (then finite candidate sets use :class:`~lowswitch.gp.candidates.CandidatePosterior`)
+    _scores_from_moments: bool = False
+
+    def _candidate_scores(self, mean: Tensor, variance: Tensor) -> Tensor:
+        """Acquisition values ``(m,)`` from latent posterior means and variances ``(m,)``."""
+        raise NotImplementedError  # pragma: no cover - only when _scores_from_moments
+
     @abstractmethod
     def _select(
         self,

@@ -6,6 +6,7 @@ data-dependent IGP-UCB width driven by the unique-point information gain.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -79,6 +80,12 @@ class LowSwitchGPUCB(LowSwitchPolicy):
         with torch.no_grad():
             gamma = float(self._model.information_gain())
         return self.beta_schedule(gamma)
+
+    _scores_from_moments = True
+
+    def _candidate_scores(self, mean: Tensor, variance: Tensor) -> Tensor:
+        """``mean + sqrt(beta_t) sigma`` (as BoTorch's ``UpperConfidenceBound``)."""
+        return mean + math.sqrt(self.current_beta()) * variance.clamp_min(1e-12).sqrt()
 
     def _select(
         self,

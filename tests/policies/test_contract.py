@@ -233,3 +233,29 @@ def test_tells_between_asks_update_incrementally_without_refit(
         assert torch.equal(p, hyper[n]), n  # no refit between switch boundaries
     opt.ask()  # a switch boundary: refit on everything told
     assert opt.model is not model and opt.model.n_observations == opt.n_evaluations
+
+
+def test_ucb_candidate_fast_path_equals_hallucinated_copies():
+    """Rank-one candidate-variance updates choose the same blocks as model.hallucinate."""
+    from lowswitch import LowSwitchGPUCB
+
+    g = torch.Generator().manual_seed(0)
+    cands = torch.rand(300, 2, generator=g, dtype=torch.float64)
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+
+    def f(x):
+        return torch.sin(5 * x[0]) * torch.cos(3 * x[1])
+
+    plans = []
+    for fast in (True, False):
+        opt = LowSwitchGPUCB(bounds, candidates=cands, seed=3, switch_threshold=3.0)
+        opt._scores_from_moments = fast
+        for i in range(12):
+            x = cands[(37 * i) % 300]
+            noise = 0.1 * torch.randn(
+                2, generator=torch.Generator().manual_seed(i), dtype=torch.float64
+            )
+            opt.tell(x, f(x) + noise)
+        blocks = opt.ask(n_blocks=6, pending=[(cands[5], 3)])
+        plans.append([(b.index, b.repeats) for b in blocks])
+    assert plans[0] == plans[1]
