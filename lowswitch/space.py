@@ -77,6 +77,15 @@ def _is_real(value: Any) -> bool:
     )
 
 
+
+def _to_unit(v: float, low: float, high: float, log: bool) -> float:
+    """Map ``v`` in ``[low, high]`` linearly (or in log scale) to ``[0, 1]``."""
+    if high == low:
+        return 0.0
+    if log:
+        return (math.log(v) - math.log(low)) / (math.log(high) - math.log(low))
+    return (v - low) / (high - low)
+
 @dataclass(frozen=True)
 class Float:
     """A real parameter on ``[low, high]``, linear or log scale.
@@ -111,11 +120,7 @@ class Float:
         return 1
 
     def _fwd(self, v: float) -> float:
-        if self.high == self.low:
-            return 0.0
-        if self.log:
-            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
-        return (v - self.low) / (self.high - self.low)
+        return _to_unit(v, self.low, self.high, self.log)
 
     def _inv(self, u: float) -> float:
         if u <= 0.0:
@@ -184,11 +189,7 @@ class Int:
         return 1
 
     def _fwd(self, v: float) -> float:
-        if self.high == self.low:
-            return 0.0
-        if self.log:
-            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
-        return (v - self.low) / (self.high - self.low)
+        return _to_unit(v, self.low, self.high, self.log)
 
     def validate_value(self, name: str, value: Any) -> int:
         """Return ``value`` as an int (integral floats accepted), or raise :class:`InputError`."""

@@ -560,8 +560,11 @@ class LowSwitchPolicy(ABC):
     _scores_from_moments: bool = False
 
     def _candidate_scores(self, mean: Tensor, variance: Tensor) -> Tensor:
-        """Acquisition values ``(m,)`` from latent posterior means and variances ``(m,)``."""
-        raise NotImplementedError  # pragma: no cover - only when _scores_from_moments
+        """Acquisition values ``(m,)`` from latent posterior means and variances ``(m,)``.
+
+        Only called when :attr:`_scores_from_moments` is true (UCB overrides both).
+        """
+        raise StateError(f"{type(self).__name__} does not score candidates from moments")
 
     @abstractmethod
     def _select(
