@@ -146,18 +146,33 @@ class RunResult:
     wall_time_s: float = 0.0
     completed: bool = True
     trace: list[list[float]] = field(default_factory=list)  # [evals, switches, regret, time]
+    #: seconds spent by the benchmark's own per-step bookkeeping (recommendation and its
+    #: true regret for the trace), excluded from ``wall_time_s`` and the trace times:
+    #: users ask for a recommendation once, not after every evaluation
+    record_s: float = 0.0
 
     def cost(self, s: float) -> float:
         """Switch-cost model ``evaluations + s * switches``."""
         return self.evaluations + s * self.switches
 
 
-def _record(res: RunResult, obj: NoisyObjective, rec: Tensor, t0: float) -> None:
-    res.trace.append([obj.n_evaluations, obj.n_switches, obj.regret(rec), time.perf_counter() - t0])
+def _elapsed(res: RunResult, t0: float) -> float:
+    """Seconds since ``t0`` minus the bookkeeping time already recorded."""
+    return time.perf_counter() - t0 - res.record_s
+
+
+def _record(
+    res: RunResult, obj: NoisyObjective, recommend: Callable[[], Tensor], t0: float
+) -> None:
+    """Append ``[evaluations, switches, regret of recommend(), elapsed s]`` to the trace."""
+    start = time.perf_counter()
+    regret = obj.regret(recommend())
+    res.record_s += time.perf_counter() - start
+    res.trace.append([obj.n_evaluations, obj.n_switches, regret, _elapsed(res, t0)])
 
 
 def _finish(res: RunResult, obj: NoisyObjective, rec: Tensor, t0: float, unique: int) -> None:
-    res.wall_time_s = time.perf_counter() - t0
+    res.wall_time_s = _elapsed(res, t0)
     res.evaluations = obj.n_evaluations
     res.switches = obj.n_switches
     res.cumulative_regret = obj.cumulative_regret
@@ -173,6 +188,7 @@ def run_lowswitch(
     seed: int,
     res: RunResult,
     time_limit: float | None = None,
+    refit_growth: float = 1.0,
 ) -> None:
     """Run a low-switch policy (``kind`` in ucb/ei/ts) at switch threshold ``threshold``."""
     from lowswitch.policies.ei import LowSwitchGPEI
@@ -180,16 +196,23 @@ def run_lowswitch(
     from lowswitch.policies.ucb import LowSwitchGPUCB
 
     cls = {"ucb": LowSwitchGPUCB, "ei": LowSwitchGPEI, "ts": LowSwitchGPTS}[kind]
-    opt = cls(obj.bounds, switch_threshold=threshold, seed=seed, budget=budget)
+    opt = cls(
+        obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, refit_growth=refit_growth
+    )
     t0 = time.perf_counter()
     while opt.n_evaluations < budget:
         block = opt.ask()
         opt.tell(block.x, obj(block.x, block.repeats))
-        _record(res, obj, opt.recommend(), t0)
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        _record(res, obj, opt.recommend, t0)
+        if time_limit is not None and _elapsed(res, t0) > time_limit:
             res.completed = False
             break
     _finish(res, obj, opt.recommend(), t0, opt.n_unique)
+
+
+def _constant(x: Tensor) -> Callable[[], Tensor]:
+    """A recommendation that is already known (``x``)."""
+    return lambda: x
 
 
 def run_random(obj: NoisyObjective, budget: int, seed: int, res: RunResult) -> None:
@@ -205,7 +228,7 @@ def run_random(obj: NoisyObjective, budget: int, seed: int, res: RunResult) -> N
         if y > best_y:
             best_y, best_x = y, x
         if (i + 1) % every == 0 or i + 1 == budget:
-            _record(res, obj, best_x, t0)
+            _record(res, obj, _constant(best_x), t0)
     _finish(res, obj, best_x, t0, obj.n_evaluations)
 
 
@@ -235,8 +258,8 @@ def run_optuna(
             [trial.suggest_float(f"x{i}", lo[i], hi[i]) for i in range(d)], dtype=_DTYPE
         )
         study.tell(trial, float(obj(x)[0]))
-        _record(res, obj, best_x(), t0)
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        _record(res, obj, best_x, t0)
+        if time_limit is not None and _elapsed(res, t0) > time_limit:
             res.completed = False
             break
     _finish(res, obj, best_x(), t0, obj.n_evaluations)
@@ -277,22 +300,52 @@ def run_botorch(
             x = x.reshape(-1).detach()
             X = torch.cat([X, x.unsqueeze(0)])
             Y = torch.cat([Y, obj(x).unsqueeze(-1)])
-            with torch.no_grad():
-                rec = X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
-            _record(res, obj, rec, t0)
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+
+            def recommend(model: Any = model, X: Tensor = X) -> Tensor:
+                nonlocal rec
+                with torch.no_grad():
+                    rec = X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
+                return rec
+
+            _record(res, obj, recommend, t0)
+            if time_limit is not None and _elapsed(res, t0) > time_limit:
                 res.completed = False
                 break
     _finish(res, obj, rec, t0, obj.n_evaluations)
 
 
+def split_refit_growth(name: str) -> tuple[str, float]:
+    """``"ucb-C1-g1.05"`` -> ``("ucb-C1", 1.05)``; no ``-g`` suffix -> growth ``1.0``.
+
+    The suffix sets the low-switch policies' ``refit_growth`` (hyperparameter refits only
+    once the evaluations grew by that factor; default: at every switch boundary).
+
+    Example:
+        >>> split_refit_growth("ucb-C1-g1.05"), split_refit_growth("ei-C2")
+        (('ucb-C1', 1.05), ('ei-C2', 1.0))
+    """
+    base, sep, growth = name.rpartition("-g")
+    if sep and base.split("-C")[0] in {"ucb", "ei", "ts"}:
+        try:
+            value = float(growth)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 1.0):
+            raise ValueError(f"method: refit growth in {name!r} must be a number >= 1")
+        return base, value
+    return name, 1.0
+
+
 def parse_method(name: str) -> tuple[str, float | None]:
     """``"ucb-C2"`` -> ``("ucb", 2.0)``; ``"random"`` -> ``("random", None)``.
+
+    A ``-g<growth>`` suffix (:func:`split_refit_growth`) is ignored here.
 
     Example:
         >>> parse_method("ts-C1.5")
         ('ts', 1.5)
     """
+    name = split_refit_growth(name)[0]
     if "-C" in name:
         kind, c = name.split("-C", 1)
         if kind in {"ucb", "ei", "ts"}:
@@ -300,7 +353,8 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>, random, optuna-gp or botorch-qlognei, "
+        "method: expected ucb|ei|ts-C<threshold>[-g<refit growth>], random, optuna-gp or "
+        "botorch-qlognei, "
         f"got {name!r}"
     )
 
@@ -313,7 +367,8 @@ def run_one(
     obj = NoisyObjective(problem, seed)
     res = RunResult(problem.name, method, budget, seed)
     if threshold is not None:
-        run_lowswitch(kind, threshold, obj, budget, seed, res, time_limit)
+        growth = split_refit_growth(method)[1]
+        run_lowswitch(kind, threshold, obj, budget, seed, res, time_limit, growth)
     elif kind == "random":
         run_random(obj, budget, seed, res)
     elif kind == "optuna-gp":
@@ -475,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
-        help="comma list: ucb|ei|ts-C<C>, optuna-gp, botorch-qlognei, random",
+        help="comma list: ucb|ei|ts-C<C>[-g<refit growth>], optuna-gp, botorch-qlognei, random",
     )
     p.add_argument(
         "--time-limit",

@@ -53,6 +53,8 @@ import numpy as np
 from lowswitch.space import Float, Int, Space
 
 METHODS = ("lowswitch", "optuna_tpe", "optuna_gp", "random")
+#: low-switch with another acquisition (``lowswitch`` itself is UCB, the Tuner's default)
+EXTRA_METHODS = {"lowswitch_ei": "ei", "lowswitch_ts": "ts"}
 
 # The default space is a practitioner's range around the RBF-SVM's natural scale
 # (gamma ~ 1 / total feature variance); "wide" adds regions where the SVM collapses
@@ -66,12 +68,14 @@ SPACES = {
 def make_space(name: str = "default") -> Space:
     """The search space ``name`` (``"default"`` or ``"wide"``) as a :class:`Space`."""
     r = SPACES[name]
-    return Space({
-        "n_orient": Int(int(r["n_orient"][0]), int(r["n_orient"][1])),
-        "pca": Int(int(r["pca"][0]), int(r["pca"][1]), log=True),
-        "C": Float(*r["C"], log=True),
-        "gamma": Float(*r["gamma"], log=True),
-    })
+    return Space(
+        {
+            "n_orient": Int(int(r["n_orient"][0]), int(r["n_orient"][1])),
+            "pca": Int(int(r["pca"][0]), int(r["pca"][1]), log=True),
+            "C": Float(*r["C"], log=True),
+            "gamma": Float(*r["gamma"], log=True),
+        }
+    )
 
 
 SPACE = make_space("default")
@@ -128,18 +132,21 @@ class DigitsSetup:
 
         Xt, yt, Xh, yh = _split(self.seed, self.n_max)
         imgs = Xt.reshape(-1, 8, 8)
-        rot = [np.stack([ndimage.rotate(im, a, reshape=False, order=1) for im in imgs])
-               for a in (-10.0, 10.0)]
+        rot = [
+            np.stack([ndimage.rotate(im, a, reshape=False, order=1) for im in imgs])
+            for a in (-10.0, 10.0)
+        ]
         F = _features(np.concatenate([imgs, *rot]), config["n_orient"])
         scaler = StandardScaler().fit(F)
         n_comp = min(config["pca"], F.shape[1], F.shape[0])
         pca = PCA(n_components=n_comp, random_state=0).fit(scaler.transform(F))
         Z = pca.transform(scaler.transform(F))
         n = len(yt)
-        ctx: dict[str, Any] = {"Z": Z[:n], "Z_aug": [Z[n:2 * n], Z[2 * n:]], "y": yt}
+        ctx: dict[str, Any] = {"Z": Z[:n], "Z_aug": [Z[n : 2 * n], Z[2 * n :]], "y": yt}
         if holdout:
-            ctx["Z_hold"] = pca.transform(scaler.transform(
-                _features(Xh.reshape(-1, 8, 8), config["n_orient"])))
+            ctx["Z_hold"] = pca.transform(
+                scaler.transform(_features(Xh.reshape(-1, 8, 8), config["n_orient"]))
+            )
             ctx["y_hold"] = yh
         return ctx
 
@@ -173,20 +180,41 @@ def heldout_accuracy(config: dict[str, Any], seed: int, n_max: int | None) -> fl
 
 
 # ----------------------------------------------------------------------------- methods
-def run_lowswitch(budget: int, seed: int, n_max: int | None, threshold: float,
-                  progress: bool, space: Space = SPACE) -> dict[str, Any]:
+def run_lowswitch(
+    budget: int,
+    seed: int,
+    n_max: int | None,
+    threshold: float,
+    progress: bool,
+    space: Space = SPACE,
+    policy: str = "ucb",
+) -> dict[str, Any]:
     from lowswitch.tune import minimize
 
     t0 = time.perf_counter()
-    res = minimize(digits_objective, space, budget=budget, setup=DigitsSetup(seed, n_max),
-                   seed=seed, switch_threshold=threshold, progress=progress)
+    res = minimize(
+        digits_objective,
+        space,
+        budget=budget,
+        setup=DigitsSetup(seed, n_max),
+        seed=seed,
+        switch_threshold=threshold,
+        progress=progress,
+        policy=policy,
+    )
     total = time.perf_counter() - t0
     assert res.best is not None
     df = res.trials
-    return {"config": res.best.config, "total": total, "setup": res.time_setup,
-            "objective": res.time_objective, "n_switches": res.n_switches,
-            "n_evaluations": len(df),
-            "curve_t": df["t_end"].tolist(), "curve_best": df["best_so_far"].tolist()}
+    return {
+        "config": res.best.config,
+        "total": total,
+        "setup": res.time_setup,
+        "objective": res.time_objective,
+        "n_switches": res.n_switches,
+        "n_evaluations": len(df),
+        "curve_t": df["t_end"].tolist(),
+        "curve_best": df["best_so_far"].tolist(),
+    }
 
 
 def _optuna_sampler(method: str, seed: int) -> Any:
@@ -199,8 +227,9 @@ def _optuna_sampler(method: str, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def run_optuna(method: str, budget: int, seed: int, n_max: int | None,
-               space: Space = SPACE) -> dict[str, Any]:
+def run_optuna(
+    method: str, budget: int, seed: int, n_max: int | None, space: Space = SPACE
+) -> dict[str, Any]:
     import optuna
 
     from lowswitch.integrations.optuna import distributions_from_space
@@ -230,15 +259,29 @@ def run_optuna(method: str, budget: int, seed: int, n_max: int | None,
         curve_t.append(time.perf_counter() - t0)
         curve_best.append(best)
     total = time.perf_counter() - t0
-    return {"config": dict(study.best_params), "total": total, "setup": t_setup,
-            "objective": t_obj, "n_switches": n_switches, "n_evaluations": budget,
-            "curve_t": curve_t, "curve_best": curve_best}
+    return {
+        "config": dict(study.best_params),
+        "total": total,
+        "setup": t_setup,
+        "objective": t_obj,
+        "n_switches": n_switches,
+        "n_evaluations": budget,
+        "curve_t": curve_t,
+        "curve_best": curve_best,
+    }
 
 
 # ----------------------------------------------------------------------------- driver
-def run(budget: int, seeds: list[int], methods: list[str], n_max: int | None,
-        threshold: float, progress: bool = True, space: Space = SPACE,
-        log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def run(
+    budget: int,
+    seeds: list[int],
+    methods: list[str],
+    n_max: int | None,
+    threshold: float,
+    progress: bool = True,
+    space: Space = SPACE,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """Run every method on every seed; returns one record per (method, seed)."""
     from threadpoolctl import threadpool_limits
 
@@ -246,18 +289,21 @@ def run(budget: int, seeds: list[int], methods: list[str], n_max: int | None,
     with threadpool_limits(1):
         for seed in seeds:
             for method in methods:
-                if method == "lowswitch":
-                    r = run_lowswitch(budget, seed, n_max, threshold, progress, space)
+                if method == "lowswitch" or method in EXTRA_METHODS:
+                    policy = EXTRA_METHODS.get(method, "ucb")
+                    r = run_lowswitch(budget, seed, n_max, threshold, progress, space, policy)
                 else:
                     r = run_optuna(method, budget, seed, n_max, space)
                 r["optimizer"] = max(r["total"] - r["setup"] - r["objective"], 0.0)
                 r["heldout_accuracy"] = heldout_accuracy(r["config"], seed, n_max)
                 r.update(method=method, seed=seed, budget=budget)
                 rows.append(r)
-                log(f"seed {seed} {method:>10}: held-out acc {r['heldout_accuracy']:.4f}, "
+                log(
+                    f"seed {seed} {method:>10}: held-out acc {r['heldout_accuracy']:.4f}, "
                     f"total {r['total']:.1f}s (setup {r['setup']:.1f}, objective "
                     f"{r['objective']:.1f}, optimizer {r['optimizer']:.1f}), "
-                    f"switches {r['n_switches']}")
+                    f"switches {r['n_switches']}"
+                )
     return rows
 
 
@@ -266,22 +312,27 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for m in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == m]
-        out[m] = {k: float(np.median([r[k] for r in rs]))
-                  for k in ("heldout_accuracy", "total", "setup", "objective", "optimizer",
-                            "n_switches")}
+        out[m] = {
+            k: float(np.median([r[k] for r in rs]))
+            for k in ("heldout_accuracy", "total", "setup", "objective", "optimizer", "n_switches")
+        }
         out[m]["heldout_accuracy_min"] = float(min(r["heldout_accuracy"] for r in rs))
         out[m]["n_seeds"] = len(rs)
     return out
 
 
 def _table(summary: dict[str, dict[str, float]]) -> str:
-    head = (f"{'method':>11} | {'held-out acc':>12} | {'total s':>8} | {'setup s':>8} | "
-            f"{'objective s':>11} | {'optimizer s':>11} | {'switches':>8}")
+    head = (
+        f"{'method':>11} | {'held-out acc':>12} | {'total s':>8} | {'setup s':>8} | "
+        f"{'objective s':>11} | {'optimizer s':>11} | {'switches':>8}"
+    )
     lines = [head, "-" * len(head)]
     for m, s in summary.items():
-        lines.append(f"{m:>11} | {s['heldout_accuracy']:>12.4f} | {s['total']:>8.1f} | "
-                     f"{s['setup']:>8.1f} | {s['objective']:>11.1f} | {s['optimizer']:>11.1f} | "
-                     f"{s['n_switches']:>8.0f}")
+        lines.append(
+            f"{m:>11} | {s['heldout_accuracy']:>12.4f} | {s['total']:>8.1f} | "
+            f"{s['setup']:>8.1f} | {s['objective']:>11.1f} | {s['optimizer']:>11.1f} | "
+            f"{s['n_switches']:>8.0f}"
+        )
     return "\n".join(lines)
 
 
@@ -300,7 +351,7 @@ def _plot(rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], path
         vals = np.array([summary[m][part] for m in methods])
         ax1.bar(xs, vals, bottom=bottom, label=part)
         bottom += vals
-    ax1.set_xticks(xs, methods)
+    ax1.set_xticks(xs, methods, rotation=20)
     ax1.set_ylabel("seconds (median over seeds)")
     ax1.set_title("total wall time by part")
     ax1.legend()
@@ -308,7 +359,7 @@ def _plot(rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], path
         acc = [r["heldout_accuracy"] for r in rows if r["method"] == m]
         ax2.scatter([i] * len(acc), acc, alpha=0.7)
         ax2.hlines(np.median(acc), i - 0.3, i + 0.3, color="k")
-    ax2.set_xticks(xs, methods)
+    ax2.set_xticks(xs, methods, rotation=20)
     ax2.set_ylabel("held-out accuracy")
     ax2.set_title("recommended config, held-out (lines: median)")
     seed0 = rows[0]["seed"]
@@ -324,39 +375,68 @@ def _plot(rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], path
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m lowswitch.benchmark tune``."""
-    p = argparse.ArgumentParser(prog="python -m lowswitch.benchmark tune",
-                                description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p = argparse.ArgumentParser(
+        prog="python -m lowswitch.benchmark tune",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     p.add_argument("--budget", type=int, default=40, help="evaluations per method and seed")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
-    p.add_argument("--methods", default=",".join(METHODS),
-                   help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {','.join((*METHODS, *EXTRA_METHODS))} "
+        "(lowswitch = UCB, the Tuner's default; _ei, _ts: other acquisitions)",
+    )
     p.add_argument("--switch-threshold", type=float, default=2.0)
-    p.add_argument("--space", choices=sorted(SPACES), default="default",
-                   help="search space: a practitioner's range (default) or a wide one")
-    p.add_argument("--n-max", type=int, default=None,
-                   help="use a stratified subset of this many images (default: all 1797)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny run for tests: budget 5, 1 seed, 200 images")
+    p.add_argument(
+        "--space",
+        choices=sorted(SPACES),
+        default="default",
+        help="search space: a practitioner's range (default) or a wide one",
+    )
+    p.add_argument(
+        "--n-max",
+        type=int,
+        default=None,
+        help="use a stratified subset of this many images (default: all 1797)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="tiny run for tests: budget 5, 1 seed, 200 images"
+    )
     p.add_argument("--out", default="results/tune")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in METHODS and m not in EXTRA_METHODS]
     if bad:
-        p.error(f"unknown method(s) {bad}; choose from {list(METHODS)}")
+        p.error(f"unknown method(s) {bad}; choose from {[*METHODS, *EXTRA_METHODS]}")
     budget, seeds, n_max = a.budget, list(range(a.seeds)), a.n_max
     if a.quick:
         budget, seeds, n_max = 5, [0], 200
-    rows = run(budget, seeds, methods, n_max, a.switch_threshold, progress=not a.no_progress,
-               space=make_space(a.space))
+    rows = run(
+        budget,
+        seeds,
+        methods,
+        n_max,
+        a.switch_threshold,
+        progress=not a.no_progress,
+        space=make_space(a.space),
+    )
     summary = summarize(rows)
     print()
     print(_table(summary))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"budget": budget, "seeds": seeds, "n_max": n_max, "space": a.space,
-               "space_ranges": SPACES[a.space],
-               "switch_threshold": a.switch_threshold, "summary": summary, "runs": rows}
+    payload = {
+        "budget": budget,
+        "seeds": seeds,
+        "n_max": n_max,
+        "space": a.space,
+        "space_ranges": SPACES[a.space],
+        "switch_threshold": a.switch_threshold,
+        "summary": summary,
+        "runs": rows,
+    }
     (out / "tune.json").write_text(json.dumps(payload, indent=1))
     _plot(rows, summary, out / "tune.png")
     print(f"\nwrote {out / 'tune.json'} and {out / 'tune.png'}")

@@ -22,7 +22,9 @@ Life cycle of :class:`LowSwitchPolicy`:
 * **Epochs.** At every ``ask`` where data arrived since the last fit (a switch boundary),
   the hyperparameters of the :class:`~lowswitch.gp.model.UniquePointGP` are refitted with
   :func:`~lowswitch.gp.fit.fit_gp` on the exact likelihood, warm-started from the previous
-  values. Between asks, ``tell`` conditions the model incrementally with
+  values (with ``refit_growth > 1``: only once the evaluations have grown by that factor
+  since the last fit; the model is conditioned on every observation either way). Between
+  asks, ``tell`` conditions the model incrementally with
   ``add_observations`` (O(q^2), no refit, no acquisition optimisation).
 * **Several blocks** (``ask(n_blocks=k, pending=...)``): after each block the model is
   copied with ``B_h`` zero-innovation observations at ``x_h`` (``model.hallucinate``,
@@ -138,6 +140,12 @@ class LowSwitchPolicy(ABC):
         initial_repeats: evaluations per design point (default 2 if ``C > 1`` else 1).
         num_restarts: L-BFGS restarts of ``optimize_acqf`` (continuous boxes).
         raw_samples: Sobol points scored to pick the restarts (continuous boxes).
+        refit_growth: refit the hyperparameters at a switch boundary only once the told
+            evaluations number at least ``refit_growth`` times those of the last fit
+            (``1.0``, the default: at every switch boundary where data arrived). Between
+            refits the model is conditioned exactly on every observation with the old
+            hyperparameters. ``1.05`` makes ``C = 1`` runs of thousands of evaluations
+            affordable (O(log t) refits instead of t).
 
     Example:
         >>> import torch
@@ -165,6 +173,7 @@ class LowSwitchPolicy(ABC):
         initial_repeats: int | None = None,
         num_restarts: int = 4,
         raw_samples: int = 256,
+        refit_growth: float = 1.0,
     ) -> None:
         self._configure(
             {
@@ -179,6 +188,7 @@ class LowSwitchPolicy(ABC):
                 "initial_repeats": initial_repeats,
                 "num_restarts": num_restarts,
                 "raw_samples": raw_samples,
+                "refit_growth": refit_growth,
             }
         )
         self._reset_data()
@@ -234,6 +244,14 @@ class LowSwitchPolicy(ABC):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise InputError(f"{name}: expected an int >= 1, got {value!r}")
             ints[name] = int(value)
+        try:
+            refit_growth = float(cfg.get("refit_growth", 1.0))
+        except (TypeError, ValueError):
+            refit_growth = math.nan
+        if not (math.isfinite(refit_growth) and refit_growth >= 1.0):
+            raise InputError(
+                f"refit_growth: expected a finite number >= 1, got {cfg.get('refit_growth')!r}"
+            )
         n_initial = ints["n_initial"]
         if n_initial is None:
             n_initial = min(20, max(2, 2 * d))
@@ -258,6 +276,7 @@ class LowSwitchPolicy(ABC):
         )
         self.num_restarts: int = int(ints["num_restarts"] or 1)
         self.raw_samples: int = int(ints["raw_samples"] or 1)
+        self.refit_growth: float = refit_growth
         self._apply_extra(extra)
 
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -377,6 +396,16 @@ class LowSwitchPolicy(ABC):
         model.eval()
         return model
 
+    def _needs_refit(self) -> bool:
+        """No model yet, or data arrived and the evaluations grew by ``refit_growth``."""
+        if self._model is None:
+            return True
+        if not self._chunks:
+            return False
+        if self.refit_growth == 1.0:
+            return True
+        return self._n_evaluations >= self.refit_growth * self._X_fit.shape[0]
+
     def _refit(self) -> None:
         """Refit hyperparameters on all told rows (a switch boundary)."""
         from lowswitch.gp.fit import fit_gp
@@ -395,6 +424,7 @@ class LowSwitchPolicy(ABC):
         # Rebuild from (rows, hyperparameters) alone so that a restored optimiser, which
         # does the same, holds a bit-identical model.
         self._model = self._build_model(X, Y, hyper)
+        self._model.factorize()  # later tells update this factor (as a restore does)
         self._hyper = hyper
         self._X_fit, self._Y_fit, self._chunks = X, Y, []
 
@@ -487,7 +517,7 @@ class LowSwitchPolicy(ABC):
                     repeats = min(repeats, remaining)
             else:
                 if model_h is None:
-                    if self._model is None or self._chunks:
+                    if self._needs_refit():
                         self._refit()
                     model_h = self._model
                     if hall_X:
@@ -652,8 +682,7 @@ class LowSwitchPolicy(ABC):
         """
         if self._model is not None:
             U = self._model.unique_X
-            with torch.no_grad():
-                mean = self._model.posterior(U).mean.reshape(-1)
+            mean = self._model.posterior_mean(U).reshape(-1)
             return U[int(torch.argmax(mean))].detach().clone().to(_DTYPE)
         X, Y = self._all_rows()
         if X.shape[0] == 0:
@@ -677,6 +706,7 @@ class LowSwitchPolicy(ABC):
             "initial_repeats": self._initial_repeats_arg,
             "num_restarts": self.num_restarts,
             "raw_samples": self.raw_samples,
+            "refit_growth": self.refit_growth,
             **self._extra_config(),
         }
 
@@ -747,6 +777,7 @@ class LowSwitchPolicy(ABC):
         self._hyper = hyper
         if hyper is not None:
             self._model = self._build_model(X_fit, Y_fit, hyper)
+            self._model.factorize()  # replay the chunks as incremental updates, as live
         for x, y in data["chunks"]:
             self.tell(torch.tensor(x, dtype=_DTYPE), torch.tensor(y, dtype=_DTYPE))
         self._n_evaluations = int(counters["n_evaluations"])

@@ -16,6 +16,7 @@ from lowswitch.benchmark.bo import (
     acceptance,
     main,
     parse_method,
+    split_refit_growth,
     summarise,
 )
 
@@ -24,6 +25,11 @@ def test_parse_method() -> None:
     assert parse_method("ucb-C2") == ("ucb", 2.0)
     assert parse_method("ts-C1.5") == ("ts", 1.5)
     assert parse_method("optuna-gp") == ("optuna-gp", None)
+    assert parse_method("ucb-C1-g1.05") == ("ucb", 1.0)
+    assert split_refit_growth("ucb-C1-g1.05") == ("ucb-C1", 1.05)
+    assert split_refit_growth("random") == ("random", 1.0)
+    with pytest.raises(ValueError, match="refit growth"):
+        split_refit_growth("ei-C2-g0.5")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
 

@@ -79,6 +79,7 @@ def test_posterior_and_likelihood_match_full_gp(known_noise, seed, test_shape):
     assert post.mean.shape == (*test_shape, 1)
     torch.testing.assert_close(post.mean.squeeze(-1), mean, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(post.variance.squeeze(-1), var, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(model.posterior_mean(Xtest), mean, rtol=1e-8, atol=1e-10)
     with torch.no_grad():
         torch.testing.assert_close(model.exact_marginal_log_likelihood(), ll_std, rtol=1e-8, atol=0)
         torch.testing.assert_close(
