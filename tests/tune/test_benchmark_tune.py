@@ -47,3 +47,12 @@ def test_quick_run_writes_table_json_png(tmp_path: Path, capsys: pytest.CaptureF
 def test_bad_method_is_rejected() -> None:
     with pytest.raises(SystemExit):
         bench.main(["--methods", "nope"])
+
+
+def test_other_acquisitions_run_through_minimize(tmp_path: Path) -> None:
+    rc = bench.main(["--quick", "--methods", "lowswitch_ei,lowswitch_ts", "--out",
+                     str(tmp_path), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "tune.json").read_text())
+    assert set(data["summary"]) == {"lowswitch_ei", "lowswitch_ts"}
+    assert all(r["n_evaluations"] == data["budget"] for r in data["runs"])
