@@ -53,8 +53,8 @@ import numpy as np
 from lowswitch.space import Float, Int, Space
 
 METHODS = ("lowswitch", "optuna_tpe", "optuna_gp", "random")
-#: low-switch with another acquisition (``lowswitch`` itself is UCB, the Tuner's default)
-EXTRA_METHODS = {"lowswitch_ei": "ei", "lowswitch_ts": "ts"}
+#: low-switch with a named acquisition (``lowswitch`` itself is the Tuner's default, EI)
+EXTRA_METHODS = {"lowswitch_ucb": "ucb", "lowswitch_ei": "ei", "lowswitch_ts": "ts"}
 
 # The default space is a practitioner's range around the RBF-SVM's natural scale
 # (gamma ~ 1 / total feature variance); "wide" adds regions where the SVM collapses
@@ -187,7 +187,7 @@ def run_lowswitch(
     threshold: float,
     progress: bool,
     space: Space = SPACE,
-    policy: str = "ucb",
+    policy: str = "ei",
 ) -> dict[str, Any]:
     from lowswitch.tune import minimize
 
@@ -290,7 +290,7 @@ def run(
         for seed in seeds:
             for method in methods:
                 if method == "lowswitch" or method in EXTRA_METHODS:
-                    policy = EXTRA_METHODS.get(method, "ucb")
+                    policy = EXTRA_METHODS.get(method, "ei")
                     r = run_lowswitch(budget, seed, n_max, threshold, progress, space, policy)
                 else:
                     r = run_optuna(method, budget, seed, n_max, space)
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "--methods",
         default=",".join(METHODS),
         help=f"comma-separated subset of {','.join((*METHODS, *EXTRA_METHODS))} "
-        "(lowswitch = UCB, the Tuner's default; _ei, _ts: other acquisitions)",
+        "(lowswitch = the Tuner's default, EI; _ucb, _ei, _ts name the acquisition)",
     )
     p.add_argument("--switch-threshold", type=float, default=2.0)
     p.add_argument(

@@ -178,7 +178,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             study is used (the first trial is sampled at random).
         switch_threshold: ``C`` of the switch rule.
         seed: seed of the initial design and the policy.
-        policy: ``"ucb"``, ``"ei"`` or ``"ts"``.
+        policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         n_initial: number of single-repeat design blocks at random configs before the GP
             policy takes over (default ``clip(2 D, 2, 20)`` for ``D`` encoded columns).
@@ -196,7 +196,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         *,
         switch_threshold: float = 2.0,
         seed: int = 0,
-        policy: str = "ucb",
+        policy: str = "ei",
         max_repeats: int | None = None,
         n_initial: int | None = None,
         candidates_limit: int = 4096,

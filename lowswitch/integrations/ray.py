@@ -95,7 +95,7 @@ class LowSwitchSearcher(Searcher):
         mode: ``"min"`` or ``"max"``.
         switch_threshold: ``C`` of the switch rule.
         seed: policy seed.
-        policy: ``"ucb"``, ``"ei"`` or ``"ts"``.
+        policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
         max_repeats: cap on repeats per block.
         repeat_key: config key that carries the repeat index.
 
@@ -113,7 +113,7 @@ class LowSwitchSearcher(Searcher):
         *,
         switch_threshold: float = 2.0,
         seed: int = 0,
-        policy: str = "ucb",
+        policy: str = "ei",
         max_repeats: int | None = None,
         repeat_key: str = "repeat",
     ) -> None:

@@ -204,7 +204,7 @@ def minimize(
     direction: str = "minimize",
     switch_threshold: float = 2.0,
     seed: int = 0,
-    policy: str | Callable[..., Any] = "ucb",
+    policy: str | Callable[..., Any] = "ei",
     max_repeats: int | None = None,
     setup_in: str = "main",
     mp_context: str = "spawn",
@@ -225,7 +225,7 @@ def minimize(
         direction: ``"minimize"`` or ``"maximize"``.
         switch_threshold: ``C`` of the switch rule (1.0: no repeats by design).
         seed: policy seed.
-        policy: ``"ucb"``, ``"ei"``, ``"ts"`` or a policy class.
+        policy: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or a policy class.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         setup_in: ``"main"`` or ``"worker"`` (see the module docstring).
         mp_context: multiprocessing start method for ``n_workers > 1``.

@@ -1,6 +1,8 @@
 """Ask/tell hyperparameter tuner over a :class:`~lowswitch.space.Space` with repeats.
 
-A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPUCB` by default).
+A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPEI` by default;
+the tuning benchmark and the Hartmann-6 benchmark measured it ahead of UCB, see
+``docs/benchmarks/tune.md``).
 The policy picks a config and a number of repeats ``B`` (a *block*); the tuner hands the
 block out one :class:`Trial` at a time, so that several workers can run a block's repeats
 at once. Each trial carries a repeat index, to be used as a seed or a cross-validation
@@ -161,7 +163,7 @@ class Tuner:
         direction: ``"minimize"`` or ``"maximize"``.
         switch_threshold: ``C`` of the switch rule (``1.0``: one evaluation per decision).
         seed: seed of the policy.
-        policy: ``"ucb"`` (default), ``"ei"``, ``"ts"``, or a policy class with the
+        policy: ``"ei"`` (default), ``"ucb"``, ``"ts"``, or a policy class with the
             ``lowswitch.policies`` constructor and ask/tell contract.
         max_repeats: optional cap on a block's repeats (e.g. the number of CV folds).
         candidates_limit: a fully discrete space with at most this many configs is handed
@@ -185,7 +187,7 @@ class Tuner:
         direction: str = "minimize",
         switch_threshold: float = 2.0,
         seed: int = 0,
-        policy: str | Callable[..., Policy] = "ucb",
+        policy: str | Callable[..., Policy] = "ei",
         max_repeats: int | None = None,
         candidates_limit: int = 4096,
         impute_failures: bool = True,
