@@ -188,7 +188,7 @@ def run_lowswitch(
     seed: int,
     res: RunResult,
     time_limit: float | None = None,
-    refit_growth: float = 1.0,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Run a low-switch policy (``kind`` in ucb/ei/ts) at switch threshold ``threshold``."""
     from lowswitch.policies.ei import LowSwitchGPEI
@@ -197,7 +197,7 @@ def run_lowswitch(
 
     cls = {"ucb": LowSwitchGPUCB, "ei": LowSwitchGPEI, "ts": LowSwitchGPTS}[kind]
     opt = cls(
-        obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, refit_growth=refit_growth
+        obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, **(options or {})
     )
     t0 = time.perf_counter()
     while opt.n_evaluations < budget:
@@ -314,38 +314,50 @@ def run_botorch(
     _finish(res, obj, rec, t0, obj.n_evaluations)
 
 
-def split_refit_growth(name: str) -> tuple[str, float]:
-    """``"ucb-C1-g1.05"`` -> ``("ucb-C1", 1.05)``; no ``-g`` suffix -> growth ``1.0``.
+def split_options(name: str) -> tuple[str, dict[str, Any]]:
+    """Split policy options off a low-switch method name.
 
-    The suffix sets the low-switch policies' ``refit_growth`` (hyperparameter refits only
-    once the evaluations grew by that factor; default: at every switch boundary).
+    Suffixes (any order, each at most once): ``-g<growth>`` sets ``refit_growth``
+    (hyperparameter refits only once the evaluations grew by that factor; default: at
+    every switch boundary) and ``-r<n>`` sets ``initial_repeats`` (evaluations per
+    initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``).
 
     Example:
-        >>> split_refit_growth("ucb-C1-g1.05"), split_refit_growth("ei-C2")
-        (('ucb-C1', 1.05), ('ei-C2', 1.0))
+        >>> split_options("ucb-C1-r2-g1.05")
+        ('ucb-C1', {'initial_repeats': 2, 'refit_growth': 1.05})
+        >>> split_options("ei-C2")
+        ('ei-C2', {})
     """
-    base, sep, growth = name.rpartition("-g")
-    if sep and base.split("-C")[0] in {"ucb", "ei", "ts"}:
+    parts = name.split("-")
+    if parts[0] not in {"ucb", "ei", "ts"}:
+        return name, {}
+    base, opts = [parts[0]], {}
+    for part in parts[1:]:
+        key = {"g": "refit_growth", "r": "initial_repeats"}.get(part[:1])
+        if key is None or key in opts or len(base) < 2:
+            base.append(part)
+            continue
         try:
-            value = float(growth)
+            value: float = float(part[1:]) if key == "refit_growth" else int(part[1:])
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value >= 1.0):
-            raise ValueError(f"method: refit growth in {name!r} must be a number >= 1")
-        return base, value
-    return name, 1.0
+        low = 1.0 if key == "refit_growth" else 1
+        if not (math.isfinite(value) and value >= low):
+            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= {low}")
+        opts[key] = value
+    return "-".join(base), dict(sorted(opts.items()))
 
 
 def parse_method(name: str) -> tuple[str, float | None]:
     """``"ucb-C2"`` -> ``("ucb", 2.0)``; ``"random"`` -> ``("random", None)``.
 
-    A ``-g<growth>`` suffix (:func:`split_refit_growth`) is ignored here.
+    Option suffixes (:func:`split_options`) are ignored here.
 
     Example:
         >>> parse_method("ts-C1.5")
         ('ts', 1.5)
     """
-    name = split_refit_growth(name)[0]
+    name = split_options(name)[0]
     if "-C" in name:
         kind, c = name.split("-C", 1)
         if kind in {"ucb", "ei", "ts"}:
@@ -353,7 +365,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-g<refit growth>], random, optuna-gp or "
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>], random, optuna-gp or "
         "botorch-qlognei, "
         f"got {name!r}"
     )
@@ -367,8 +379,7 @@ def run_one(
     obj = NoisyObjective(problem, seed)
     res = RunResult(problem.name, method, budget, seed)
     if threshold is not None:
-        growth = split_refit_growth(method)[1]
-        run_lowswitch(kind, threshold, obj, budget, seed, res, time_limit, growth)
+        run_lowswitch(kind, threshold, obj, budget, seed, res, time_limit, split_options(method)[1])
     elif kind == "random":
         run_random(obj, budget, seed, res)
     elif kind == "optuna-gp":
@@ -530,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
-        help="comma list: ucb|ei|ts-C<C>[-g<refit growth>], optuna-gp, botorch-qlognei, random",
+        help="comma list: ucb|ei|ts-C<C>[-r<initial repeats>][-g<refit growth>], optuna-gp, "
+        "botorch-qlognei, random",
     )
     p.add_argument(
         "--time-limit",

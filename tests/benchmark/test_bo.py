@@ -16,7 +16,7 @@ from lowswitch.benchmark.bo import (
     acceptance,
     main,
     parse_method,
-    split_refit_growth,
+    split_options,
     summarise,
 )
 
@@ -26,10 +26,15 @@ def test_parse_method() -> None:
     assert parse_method("ts-C1.5") == ("ts", 1.5)
     assert parse_method("optuna-gp") == ("optuna-gp", None)
     assert parse_method("ucb-C1-g1.05") == ("ucb", 1.0)
-    assert split_refit_growth("ucb-C1-g1.05") == ("ucb-C1", 1.05)
-    assert split_refit_growth("random") == ("random", 1.0)
-    with pytest.raises(ValueError, match="refit growth"):
-        split_refit_growth("ei-C2-g0.5")
+    assert split_options("ucb-C1-g1.05") == ("ucb-C1", {"refit_growth": 1.05})
+    opts = {"initial_repeats": 3, "refit_growth": 1.1}
+    assert split_options("ts-C1.5-g1.1-r3") == ("ts-C1.5", opts)
+    assert split_options("random") == ("random", {})
+    assert parse_method("ucb-C1-r2-g1.05") == ("ucb", 1.0)
+    with pytest.raises(ValueError, match="must be a number"):
+        split_options("ei-C2-g0.5")
+    with pytest.raises(ValueError, match="must be a number"):
+        split_options("ei-C2-r0")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
 
