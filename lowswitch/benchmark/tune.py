@@ -323,13 +323,13 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def _table(summary: dict[str, dict[str, float]]) -> str:
     head = (
-        f"{'method':>11} | {'held-out acc':>12} | {'total s':>8} | {'setup s':>8} | "
+        f"{'method':>13} | {'held-out acc':>12} | {'total s':>8} | {'setup s':>8} | "
         f"{'objective s':>11} | {'optimizer s':>11} | {'switches':>8}"
     )
     lines = [head, "-" * len(head)]
     for m, s in summary.items():
         lines.append(
-            f"{m:>11} | {s['heldout_accuracy']:>12.4f} | {s['total']:>8.1f} | "
+            f"{m:>13} | {s['heldout_accuracy']:>12.4f} | {s['total']:>8.1f} | "
             f"{s['setup']:>8.1f} | {s['objective']:>11.1f} | {s['optimizer']:>11.1f} | "
             f"{s['n_switches']:>8.0f}"
         )
@@ -405,7 +405,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", default="results/tune")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--from-json",
+        default=None,
+        help="comma list of tune.json files (same budget): merge their runs into one "
+        "table, JSON and plot instead of running anything; rename a method with "
+        "--rename old=new,...",
+    )
+    p.add_argument("--rename", default="", help="with --from-json: old=new,... method names")
     a = p.parse_args(argv)
+    if a.from_json:
+        return _merge(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS and m not in EXTRA_METHODS]
     if bad:
@@ -438,6 +448,28 @@ def main(argv: list[str] | None = None) -> int:
         "runs": rows,
     }
     (out / "tune.json").write_text(json.dumps(payload, indent=1))
+    _plot(rows, summary, out / "tune.png")
+    print(f"\nwrote {out / 'tune.json'} and {out / 'tune.png'}")
+    return 0
+
+
+def _merge(a: argparse.Namespace) -> int:
+    """``--from-json``: merge saved runs (e.g. methods run at different times)."""
+    rename = dict(pair.split("=", 1) for pair in a.rename.split(",") if "=" in pair)
+    payloads = [json.loads(Path(f.strip()).read_text()) for f in a.from_json.split(",")]
+    budgets = {pl["budget"] for pl in payloads}
+    if len(budgets) != 1:
+        raise SystemExit(f"--from-json: expected one budget, got {sorted(budgets)}")
+    rows = [
+        {**r, "method": rename.get(r["method"], r["method"])} for pl in payloads for r in pl["runs"]
+    ]
+    summary = summarize(rows)
+    print(_table(summary))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    merged = {**payloads[0], "merged_from": a.from_json, "renamed": rename}
+    merged.update(summary=summary, runs=rows, seeds=sorted({r["seed"] for r in rows}))
+    (out / "tune.json").write_text(json.dumps(merged, indent=1))
     _plot(rows, summary, out / "tune.png")
     print(f"\nwrote {out / 'tune.json'} and {out / 'tune.png'}")
     return 0

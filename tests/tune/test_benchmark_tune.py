@@ -56,3 +56,15 @@ def test_other_acquisitions_run_through_minimize(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "tune.json").read_text())
     assert set(data["summary"]) == {"lowswitch_ei", "lowswitch_ts"}
     assert all(r["n_evaluations"] == data["budget"] for r in data["runs"])
+
+
+def test_from_json_merges_and_renames(tmp_path: Path) -> None:
+    a, b, merged = tmp_path / "a", tmp_path / "b", tmp_path / "m"
+    assert bench.main(["--quick", "--methods", "random", "--out", str(a), "--no-progress"]) == 0
+    assert bench.main(["--quick", "--methods", "lowswitch", "--out", str(b), "--no-progress"]) == 0
+    rc = bench.main(["--from-json", f"{a / 'tune.json'},{b / 'tune.json'}",
+                     "--rename", "lowswitch=lowswitch_ei", "--out", str(merged)])
+    assert rc == 0
+    data = json.loads((merged / "tune.json").read_text())
+    assert set(data["summary"]) == {"random", "lowswitch_ei"}
+    assert len(data["runs"]) == 2 and (merged / "tune.png").stat().st_size > 1000
