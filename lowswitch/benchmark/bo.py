@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -287,7 +288,7 @@ def run_botorch(
     X = lo + (hi - lo) * sobol.draw(n_init, dtype=_DTYPE)
     t0 = time.perf_counter()
     Y = torch.cat([obj(x) for x in X]).unsqueeze(-1)
-    rec = X[int(torch.argmax(Y))]
+    recommend = _constant(X[int(torch.argmax(Y))])
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         while X.shape[0] < budget:
@@ -300,18 +301,21 @@ def run_botorch(
             x = x.reshape(-1).detach()
             X = torch.cat([X, x.unsqueeze(0)])
             Y = torch.cat([Y, obj(x).unsqueeze(-1)])
-
-            def recommend(model: Any = model, X: Tensor = X) -> Tensor:
-                nonlocal rec
-                with torch.no_grad():
-                    rec = X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
-                return rec
-
+            recommend = functools.partial(_best_posterior_mean, model, X)
             _record(res, obj, recommend, t0)
             if time_limit is not None and _elapsed(res, t0) > time_limit:
                 res.completed = False
                 break
-    _finish(res, obj, rec, t0, obj.n_evaluations)
+    _finish(res, obj, recommend(), t0, obj.n_evaluations)
+
+
+def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
+    """The row of ``X`` ``(n, d)`` with the highest posterior mean under ``model``."""
+    with torch.no_grad():
+        return X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
+
+
+_OPTION_KEYS = {"g": "refit_growth", "r": "initial_repeats"}
 
 
 def split_options(name: str) -> tuple[str, dict[str, Any]]:
@@ -329,23 +333,24 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ei-C2', {})
     """
     parts = name.split("-")
-    if parts[0] not in {"ucb", "ei", "ts"}:
+    if parts[0] not in {"ucb", "ei", "ts"} or len(parts) < 3:
         return name, {}
-    base, opts = [parts[0]], {}
-    for part in parts[1:]:
-        key = {"g": "refit_growth", "r": "initial_repeats"}.get(part[:1])
-        if key is None or key in opts or len(base) < 2:
-            base.append(part)
-            continue
+    opts: dict[str, Any] = {}
+    for part in parts[2:]:
+        key = _OPTION_KEYS.get(part[:1])
+        if key is None or key in opts:
+            raise ValueError(
+                f"method: unknown or repeated option {part!r} in {name!r} "
+                "(expected at most one -r<n> and one -g<growth>)"
+            )
         try:
             value: float = float(part[1:]) if key == "refit_growth" else int(part[1:])
         except ValueError:
             value = math.nan
-        low = 1.0 if key == "refit_growth" else 1
-        if not (math.isfinite(value) and value >= low):
-            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= {low}")
+        if not (math.isfinite(value) and value >= 1):
+            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= 1")
         opts[key] = value
-    return "-".join(base), dict(sorted(opts.items()))
+    return "-".join(parts[:2]), dict(sorted(opts.items()))
 
 
 def parse_method(name: str) -> tuple[str, float | None]:

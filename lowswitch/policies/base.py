@@ -400,11 +400,10 @@ class LowSwitchPolicy(ABC):
         """No model yet, or data arrived and the evaluations grew by ``refit_growth``."""
         if self._model is None:
             return True
-        if not self._chunks:
-            return False
-        if self.refit_growth == 1.0:
-            return True
-        return self._n_evaluations >= self.refit_growth * self._X_fit.shape[0]
+        # refit_growth = 1: any told row since the last fit triggers a refit
+        return bool(self._chunks) and (
+            self._n_evaluations >= self.refit_growth * self._X_fit.shape[0]
+        )
 
     def _refit(self) -> None:
         """Refit hyperparameters on all told rows (a switch boundary)."""

@@ -35,6 +35,8 @@ def test_parse_method() -> None:
         split_options("ei-C2-g0.5")
     with pytest.raises(ValueError, match="must be a number"):
         split_options("ei-C2-r0")
+    with pytest.raises(ValueError, match="unknown or repeated"):
+        split_options("ucb-C1-g1.1-g1.2")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
 
@@ -115,3 +117,13 @@ def test_quick_run_writes_table_json_and_plot(
     assert c1["switches"] == 16  # one evaluation per decision
     assert (tmp_path / "regret.png").stat().st_size > 1000
     assert "ucb-C2" in capsys.readouterr().out
+
+
+def test_botorch_loop_runs_to_budget_and_records_every_step() -> None:
+    from lowswitch.benchmark.bo import run_one
+
+    res = run_one(PROBLEMS["branin"], "botorch-qlognei", 7, 0)
+    assert res.evaluations == 7 and res.switches == 7 and res.completed
+    assert len(res.trace) == 7 - 4  # one record per step after the 2 d = 4 design points
+    assert math.isfinite(res.simple_regret) and res.simple_regret >= 0.0
+    assert res.record_s >= 0.0 and res.wall_time_s > 0.0
