@@ -187,11 +187,13 @@ def run_lowswitch(
     threshold: float,
     progress: bool,
     space: Space = SPACE,
-    policy: str = "ei",
+    policy: str | None = None,
 ) -> dict[str, Any]:
     from lowswitch.tune import minimize
 
     t0 = time.perf_counter()
+    # policy None: minimize's own default acquisition
+    extra: dict[str, Any] = {} if policy is None else {"policy": policy}
     res = minimize(
         digits_objective,
         space,
@@ -200,7 +202,7 @@ def run_lowswitch(
         seed=seed,
         switch_threshold=threshold,
         progress=progress,
-        policy=policy,
+        **extra,
     )
     total = time.perf_counter() - t0
     assert res.best is not None
@@ -290,7 +292,7 @@ def run(
         for seed in seeds:
             for method in methods:
                 if method == "lowswitch" or method in EXTRA_METHODS:
-                    policy = EXTRA_METHODS.get(method, "ei")
+                    policy = EXTRA_METHODS.get(method)  # None for "lowswitch"
                     r = run_lowswitch(budget, seed, n_max, threshold, progress, space, policy)
                 else:
                     r = run_optuna(method, budget, seed, n_max, space)
