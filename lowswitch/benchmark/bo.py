@@ -493,6 +493,29 @@ def _median_curve(runs: list[RunResult], xcol: int, s: float, grid: Tensor) -> T
     return torch.stack(curves).nanmedian(dim=0).values
 
 
+_FAMILY_COLOURS = {"ucb": "tab:blue", "ei": "tab:orange", "ts": "tab:green",
+                   "optuna-gp": "tab:red", "botorch-qlognei": "tab:purple", "random": "tab:gray"}
+
+
+def line_style(method: str) -> dict[str, Any]:
+    """Matplotlib style of a method's curve: colour by acquisition, dashes by ``C``.
+
+    ``C = 1`` (the classical baselines) is dotted, ``C < 2`` dash-dotted, ``C = 2``
+    solid, larger ``C`` dashed; option suffixes (``-r``, ``-g``) draw thinner.
+
+    Example:
+        >>> line_style("ei-C1")["linestyle"], line_style("ei-C2")["color"]
+        (':', 'tab:orange')
+    """
+    kind, c = parse_method(method)
+    style: dict[str, Any] = {"color": _FAMILY_COLOURS[kind], "linestyle": "-", "linewidth": 1.6}
+    if c is not None:
+        style["linestyle"] = ":" if c == 1 else "-." if c < 2 else "-" if c == 2 else "--"
+        if split_options(method)[1]:
+            style["linewidth"] = 0.9
+    return style
+
+
 def plot(runs: list[RunResult], path: Path) -> None:
     """Median simple regret vs evaluations and vs cost (s = 10, 100), one row per problem/budget."""
     import matplotlib
@@ -511,7 +534,7 @@ def plot(runs: list[RunResult], path: Path) -> None:
             grid = torch.logspace(0, math.log10(max(top, 2)), 200, dtype=_DTYPE)
             for method in methods:
                 curve = _median_curve([r for r in rs if r.method == method], 0, s, grid)
-                ax.plot(grid.numpy(), curve.numpy(), label=method)
+                ax.plot(grid.numpy(), curve.numpy(), label=method, **line_style(method))
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("evaluations" if s == 0 else f"cost = evaluations + {s:g} x switches")

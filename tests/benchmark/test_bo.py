@@ -14,6 +14,7 @@ from lowswitch.benchmark.bo import (
     NoisyObjective,
     RunResult,
     acceptance,
+    line_style,
     main,
     parse_method,
     split_options,
@@ -39,6 +40,17 @@ def test_parse_method() -> None:
         split_options("ucb-C1-g1.1-g1.2")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
+
+
+def test_line_style_tells_methods_apart() -> None:
+    methods = ["ucb-C1", "ucb-C1.5", "ucb-C2", "ucb-C4", "ei-C1", "ei-C2", "ts-C2",
+               "optuna-gp", "botorch-qlognei", "random"]
+    styles = [tuple(sorted(line_style(m).items())) for m in methods]
+    assert len(set(styles)) == len(methods)
+    assert line_style("ei-C2")["color"] == line_style("ei-C1")["color"]
+    assert line_style("ucb-C1-r2-g1.05")["linewidth"] < line_style("ucb-C1")["linewidth"]
+    with pytest.raises(ValueError, match="method"):
+        line_style("gp-hedge")
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
