@@ -476,6 +476,55 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("(* = some runs stopped at the time limit; medians over seeds)")
 
 
+_FAMILY_COLOURS = {"ucb": "tab:blue", "ei": "tab:orange", "ts": "tab:green",
+                   "optuna-gp": "tab:red", "botorch-qlognei": "tab:purple", "random": "tab:gray"}
+
+
+def markdown_table(runs: list[RunResult]) -> str:
+    """The summary as Markdown: one table per (problem, budget), per-seed regrets in brackets.
+
+    Methods are ordered by acquisition, then ``C``; ``*`` marks a method with runs stopped
+    at the time limit.
+
+    Example:
+        >>> r = RunResult("branin", "ucb-C2", 10, 0, evaluations=10, simple_regret=0.5,
+        ...               switches=4, unique_points=4, wall_time_s=1.0)
+        >>> print(markdown_table([r]).splitlines()[0])
+        ### branin, 10 evaluations
+    """
+    rows = {(r["problem"], r["budget"], r["method"]): r for r in summarise(runs)}
+    order = list(_FAMILY_COLOURS)
+    out: list[str] = []
+    for problem, budget in sorted({(r.problem, r.budget) for r in runs}):
+        out += [
+            f"### {problem}, {budget} evaluations",
+            "",
+            "| method | seeds | simple regret, median (per seed) | switches | unique | wall s "
+            "| ms / eval | cost s=10 | cost s=100 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        methods = sorted(
+            {r.method for r in runs if (r.problem, r.budget) == (problem, budget)},
+            key=lambda m: (order.index(parse_method(m)[0]), parse_method(m)[1] or 0.0, m),
+        )
+        for method in methods:
+            row = rows[(problem, budget, method)]
+            per_seed = ", ".join(
+                f"{r.simple_regret:.3g}"
+                for r in sorted(runs, key=lambda r: r.seed)
+                if (r.problem, r.budget, r.method) == (problem, budget, method)
+            )
+            done = "" if row["completed"] == row["seeds"] else "\\*"
+            out.append(
+                f"| `{method}`{done} | {row['seeds']} | {row['simple_regret']:.3g} ({per_seed}) "
+                f"| {row['switches']:.0f} | {row['unique_points']:.0f} "
+                f"| {row['wall_time_s']:.1f} | {row['ms_per_evaluation']:.1f} "
+                f"| {row['cost_s10']:,.0f} | {row['cost_s100']:,.0f} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
 def _median_curve(runs: list[RunResult], xcol: int, s: float, grid: Tensor) -> Tensor:
     """Median over runs of the step function 'simple regret at x' on ``grid``."""
     curves = []
@@ -491,10 +540,6 @@ def _median_curve(runs: list[RunResult], xcol: int, s: float, grid: Tensor) -> T
     if not curves:
         return torch.full_like(grid, math.nan)
     return torch.stack(curves).nanmedian(dim=0).values
-
-
-_FAMILY_COLOURS = {"ucb": "tab:blue", "ei": "tab:orange", "ts": "tab:green",
-                   "optuna-gp": "tab:red", "botorch-qlognei": "tab:purple", "random": "tab:gray"}
 
 
 def line_style(method: str) -> dict[str, Any]:
@@ -654,9 +699,9 @@ def main(argv: list[str] | None = None) -> int:
     _write(out, args, runs)
     if not args.no_plot and runs:
         plot(runs, out / "regret.png")
-        print(f"wrote {out / 'results.json'} and {out / 'regret.png'}")
+        print(f"wrote {out / 'results.json'}, {out / 'results.md'} and {out / 'regret.png'}")
     else:
-        print(f"wrote {out / 'results.json'}")
+        print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
     return 0
 
 
@@ -670,6 +715,7 @@ def _write(out: Path, args: argparse.Namespace, runs: list[RunResult]) -> None:
         "runs": [asdict(r) for r in runs],
     }
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=float))
+    (out / "results.md").write_text(markdown_table(runs))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -121,6 +121,10 @@ def test_quick_run_writes_table_json_and_plot(
     data = json.loads((tmp_path / "results.json").read_text())
     methods = {r["method"] for r in data["summary"]}
     assert methods == {"ucb-C1", "ucb-C2", "ei-C2", "ts-C2", "random"}
+    table = (tmp_path / "results.md").read_text().splitlines()
+    assert table[0] == "### branin, 16 evaluations"
+    listed = [line.split("`")[1] for line in table if line.startswith("| `")]
+    assert listed == ["ucb-C1", "ucb-C2", "ei-C2", "ts-C2", "random"]
     for run in data["runs"]:
         assert run["evaluations"] == 16
         assert run["simple_regret"] >= 0 and run["cumulative_regret"] >= 0
