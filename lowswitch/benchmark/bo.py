@@ -526,20 +526,25 @@ def markdown_table(runs: list[RunResult]) -> str:
 
 
 def _median_curve(runs: list[RunResult], xcol: int, s: float, grid: Tensor) -> Tensor:
-    """Median over runs of the step function 'simple regret at x' on ``grid``."""
-    curves = []
+    """Median over runs of the step function 'simple regret at x' on ``grid``.
+
+    A run that has ended (budget spent) keeps its final regret, so the median is always
+    over the same runs and does not jump when the runs end at different costs; the curve
+    stops where the last run ends.
+    """
+    curves, ends = [], []
     for r in runs:
         if not r.trace:
             continue
         tr = torch.tensor(r.trace, dtype=_DTYPE)
         x = tr[:, 0] + s * tr[:, 1] if xcol == 0 else tr[:, xcol]
         idx = torch.searchsorted(x.contiguous(), grid, right=True) - 1
-        vals = torch.where(idx >= 0, tr[idx.clamp_min(0), 2], torch.full_like(grid, math.nan))
-        vals = torch.where(grid <= x[-1], vals, torch.full_like(grid, math.nan))
-        curves.append(vals)
+        curves.append(torch.where(idx >= 0, tr[idx.clamp_min(0), 2], math.nan))
+        ends.append(float(x[-1]))
     if not curves:
         return torch.full_like(grid, math.nan)
-    return torch.stack(curves).nanmedian(dim=0).values
+    median = torch.nanquantile(torch.stack(curves), 0.5, dim=0)  # even count: mean of the two
+    return torch.where(grid <= max(ends), median, math.nan)
 
 
 def line_style(method: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from lowswitch.benchmark.bo import (
     PROBLEMS,
     NoisyObjective,
     RunResult,
+    _median_curve,
     acceptance,
     line_style,
     main,
@@ -40,6 +41,22 @@ def test_parse_method() -> None:
         split_options("ucb-C1-g1.1-g1.2")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
+
+
+def test_median_curve_keeps_ended_runs_at_their_final_regret() -> None:
+    short = RunResult("branin", "ucb-C2", 4, 0, trace=[[1, 1, 4.0, 0.1], [2, 1, 1.0, 0.2]])
+    long = RunResult("branin", "ucb-C2", 4, 1,
+                     trace=[[1, 1, 8.0, 0.1], [2, 2, 6.0, 0.2], [4, 2, 3.0, 0.3]])
+    grid = torch.tensor([0.5, 1.0, 2.0, 3.0, 4.0, 5.0], dtype=torch.float64)
+    curve = _median_curve([short, long], 0, 0.0, grid)
+    # before any evaluation: nothing; then medians of (4, 8), (1, 6), (1, 6), (1, 3); past
+    # the last run's end: nothing
+    assert math.isnan(curve[0]) and math.isnan(curve[-1])
+    assert curve[1:5].tolist() == [6.0, 3.5, 3.5, 2.0]
+    # cost axis: evaluations + s * switches
+    cost = _median_curve([short, long], 0, 10.0, torch.tensor([11.0, 12.0, 24.0],
+                                                               dtype=torch.float64))
+    assert cost.tolist() == [6.0, 4.5, 2.0]
 
 
 def test_line_style_tells_methods_apart() -> None:
