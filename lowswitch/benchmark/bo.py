@@ -12,8 +12,9 @@ low-switch policies and the BoTorch loop return the evaluated point with the bes
 posterior mean; Optuna and random search return their best observed (noisy) trial, as
 their users would get.
 
-Writes ``<out>/results.json`` (all runs, traces and the summary), ``<out>/regret.png``
-(median simple regret vs evaluations and vs cost) and prints a summary table.
+Writes ``<out>/results.json`` (all runs, traces and the summary), ``<out>/results.md``
+(the summary as Markdown tables), ``<out>/regret.png`` (median simple regret vs evaluations
+and vs cost) and prints a summary table.
 
 Example:
     >>> main(["--quick", "--out", "/tmp/lowswitch-bo-doctest", "--no-progress"])  # doctest: +SKIP
