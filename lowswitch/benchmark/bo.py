@@ -481,11 +481,11 @@ _FAMILY_COLOURS = {"ucb": "tab:blue", "ei": "tab:orange", "ts": "tab:green",
                    "optuna-gp": "tab:red", "botorch-qlognei": "tab:purple", "random": "tab:gray"}
 
 
-def markdown_table(runs: list[RunResult]) -> str:
+def markdown_table(runs: list[RunResult], rows: list[dict[str, Any]] | None = None) -> str:
     """The summary as Markdown: one table per (problem, budget), per-seed regrets in brackets.
 
     Methods are ordered by acquisition, then ``C``; ``*`` marks a method with runs stopped
-    at the time limit.
+    at the time limit. ``rows``: :func:`summarise` of ``runs`` when already computed.
 
     Example:
         >>> r = RunResult("branin", "ucb-C2", 10, 0, evaluations=10, simple_regret=0.5,
@@ -493,7 +493,10 @@ def markdown_table(runs: list[RunResult]) -> str:
         >>> print(markdown_table([r]).splitlines()[0])
         ### branin, 10 evaluations
     """
-    rows = {(r["problem"], r["budget"], r["method"]): r for r in summarise(runs)}
+    by_key = {(r["problem"], r["budget"], r["method"]): r for r in rows or summarise(runs)}
+    seeds: dict[tuple[str, int, str], list[RunResult]] = {}
+    for r in sorted(runs, key=lambda r: r.seed):
+        seeds.setdefault((r.problem, r.budget, r.method), []).append(r)
     order = list(_FAMILY_COLOURS)
     out: list[str] = []
     for problem, budget in sorted({(r.problem, r.budget) for r in runs}):
@@ -505,16 +508,12 @@ def markdown_table(runs: list[RunResult]) -> str:
             "|---|---|---|---|---|---|---|---|---|",
         ]
         methods = sorted(
-            {r.method for r in runs if (r.problem, r.budget) == (problem, budget)},
+            {m for (p, b, m) in seeds if (p, b) == (problem, budget)},
             key=lambda m: (order.index(parse_method(m)[0]), parse_method(m)[1] or 0.0, m),
         )
         for method in methods:
-            row = rows[(problem, budget, method)]
-            per_seed = ", ".join(
-                f"{r.simple_regret:.3g}"
-                for r in sorted(runs, key=lambda r: r.seed)
-                if (r.problem, r.budget, r.method) == (problem, budget, method)
-            )
+            row = by_key[(problem, budget, method)]
+            per_seed = ", ".join(f"{r.simple_regret:.3g}" for r in seeds[(problem, budget, method)])
             done = "" if row["completed"] == row["seeds"] else "\\*"
             out.append(
                 f"| `{method}`{done} | {row['seeds']} | {row['simple_regret']:.3g} ({per_seed}) "
@@ -721,7 +720,7 @@ def _write(out: Path, args: argparse.Namespace, runs: list[RunResult]) -> None:
         "runs": [asdict(r) for r in runs],
     }
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=float))
-    (out / "results.md").write_text(markdown_table(runs))
+    (out / "results.md").write_text(markdown_table(runs, rows))
 
 
 if __name__ == "__main__":  # pragma: no cover
