@@ -19,27 +19,50 @@ and, when a known per-observation noise variance ``v_s`` comes with each observa
     wQ_i     weighted within-point sum of squares            (q,)
     L_i      sum of log v_s (normalising constant)           (q,)
 
-Merging a batch uses Chan et al.'s pairwise combination (weighted form), never
-``sum y^2 - n ybar^2``, so it stays accurate for means far from zero and counts up to
-1e6 and more. A repeat of a known input costs O(1) per observation after an O(1)
-dictionary lookup of its canonical key.
+Grouping is O(t) (:func:`group_rows`): every canonical row is hashed to a 64-bit key,
+keys are numbered in order of first appearance by a hash table, and every row is then
+compared bit for bit with the first row of its group, so a hash collision can never
+merge two different inputs (on a collision the rows are re-hashed with other constants,
+and after a few failures grouped by an exact sort). Within a batch the moments are
+two-pass segment sums (``bincount``); a batch is merged into existing statistics with
+Chan et al.'s pairwise combination (weighted form), never ``sum y^2 - n ybar^2``, so it
+stays accurate for means far from zero and counts of 1e8 and more. Statistics can be
+built from chunks (:meth:`UniqueStats.from_chunks`, :meth:`UniqueStats.merge`), so t is
+bounded by the time one is willing to wait, not by memory.
 
 Canonicalisation (documented contract): inputs are converted to float64 and ``-0.0``
 is replaced by ``0.0``; two inputs are the same unique point if and only if the
 resulting rows are bit-for-bit equal. Near-duplicates are never merged. Callers that
 want snapping (to a grid or to a candidate set) do it before handing rows over.
+Grouping runs on the CPU (tensors on another device are copied there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
 from lowswitch.errors import InputError
 
-__all__ = ["UniqueStats", "canonicalize", "group_moments", "merge_moments"]
+__all__ = [
+    "UniqueStats",
+    "canonicalize",
+    "group_moments",
+    "group_rows",
+    "merge_moments",
+    "row_keys",
+]
+
+# Rows hashed / checked per block: the (block, d) temporaries stay in cache instead of
+# allocating (t, d) arrays (fresh pages of a 48 MB temporary cost more than the maths).
+_BLOCK = 1 << 14
+# Hash constants tried before falling back to an exact sort (a collision is ~q^2 / 2^64).
+_HASH_ATTEMPTS = 3
 
 
 def canonicalize(X: Tensor) -> Tensor:
@@ -111,45 +134,182 @@ def merge_moments(
     return W, mean, m2
 
 
+# ---------------------------------------------------------------- grouping
+def _rows_numpy(X: Tensor) -> np.ndarray:
+    """``(t, d)`` C-contiguous float64 numpy view (or copy) of ``X`` on the CPU."""
+    return np.ascontiguousarray(X.detach().to(device="cpu", dtype=torch.float64).numpy())
+
+
+def _multipliers(seed: int, d: int) -> tuple[np.ndarray, np.uint64]:
+    rng = np.random.default_rng([0x5EED, seed])
+    mult = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    final = rng.integers(0, 2**63, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    return mult, np.uint64(final)
+
+
+def row_keys(X: np.ndarray, seed: int = 0) -> np.ndarray:
+    """64-bit keys of the bit patterns of the rows of ``X`` (``(t, d)`` float64).
+
+    Returns ``(t,)`` uint64: bitwise equal rows get equal keys; different rows get
+    different keys except for rare collisions, which callers check exactly. Canonicalise
+    first if ``-0.0`` must count as ``0.0``. ``seed`` picks other hash constants. Cost:
+    four integer operations per entry, in blocks that stay in cache.
+
+    Example:
+        >>> k = row_keys(np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]))
+        >>> bool(k[0] == k[1]), bool(k[0] == k[2])
+        (True, False)
+    """
+    t, d = X.shape
+    mult, final = _multipliers(seed, d)
+    bits = X.view(np.uint64)
+    keys = np.empty(t, dtype=np.uint64)
+    buf = np.empty((min(t, _BLOCK), d), dtype=np.uint64)
+    s29, s32 = np.uint64(29), np.uint64(32)
+    for start in range(0, t, _BLOCK):
+        block = bits[start : start + _BLOCK]
+        mixed = buf[: block.shape[0]]
+        np.right_shift(block, s29, out=mixed)  # spread exponent bits into the low bits
+        np.bitwise_xor(mixed, block, out=mixed)
+        np.multiply(mixed, mult, out=mixed)
+        h = keys[start : start + _BLOCK]
+        np.copyto(h, mixed[:, 0])
+        for j in range(1, d):
+            h += mixed[:, j]  # wraps modulo 2^64
+    keys ^= keys >> s32
+    keys *= final
+    keys ^= keys >> s29
+    return keys
+
+
+def _first_rows_if_exact(X: np.ndarray, codes: np.ndarray, q: int) -> np.ndarray | None:
+    """First row of every code, or None if some row differs from its group's first row."""
+    t, d = X.shape
+    U = np.empty((q, d), dtype=np.float64)
+    U_bits, X_bits = U.view(np.uint64), X.view(np.uint64)
+    gathered = np.empty((min(t, _BLOCK), d), dtype=np.uint64)
+    same = np.empty((min(t, _BLOCK), d), dtype=bool)
+    seen = -1
+    for start in range(0, t, _BLOCK):
+        c = codes[start : start + _BLOCK]
+        block = X_bits[start : start + _BLOCK]
+        k = c.shape[0]
+        # codes count up in order of first appearance: a group opens exactly where the
+        # running maximum of the codes grows (cheap unless the block opens many groups)
+        if int(c.max()) > seen:
+            running = np.maximum.accumulate(np.maximum(c, seen))
+            opens = np.flatnonzero(np.diff(running, prepend=seen) > 0)
+            U_bits[c[opens]] = block[opens]
+            seen = int(running[-1])
+        np.take(U_bits, c, axis=0, out=gathered[:k])
+        np.equal(gathered[:k], block, out=same[:k])
+        if not same[:k].all():
+            return None
+    return U
+
+
+def _group_numpy(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, inverse)`` with unique canonical rows in order of first appearance."""
+    U: np.ndarray | None = None
+    for seed in range(_HASH_ATTEMPTS):
+        codes, uniques = pd.factorize(row_keys(X, seed))
+        U = _first_rows_if_exact(X, codes, len(uniques))
+        if U is not None:  # else two different rows share a key: try other constants
+            break
+    if U is None:  # exact sort: slow, never expected
+        rows, inv = torch.unique(torch.from_numpy(X), dim=0, return_inverse=True)
+        order = _first_occurrence_order(inv, rows.shape[0])
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.shape[0])
+        U, codes = rows[order].numpy(), rank[inv].numpy()
+    codes = codes.astype(np.int64, copy=False)
+    if bool((U.view(np.uint64) == np.uint64(1 << 63)).any()):
+        # -0.0 -> 0.0 can make two groups equal: group the q canonical rows, relabel
+        # (order is kept: a merged group appears where its first member did)
+        U, relabel = _group_numpy(U + 0.0)
+        codes = relabel[codes]
+    return U, codes
+
+
+def group_rows(X: Tensor) -> tuple[Tensor, Tensor]:
+    """Group exactly equal canonical rows in O(t).
+
+    Args:
+        X: ``(t, d)`` inputs.
+
+    Returns:
+        ``(U, inverse)``: ``(q, d)`` float64 canonical unique rows in order of first
+        appearance and ``(t,)`` long group index with ``U[inverse] == canonicalize(X)``.
+
+    Example:
+        >>> U, inv = group_rows(torch.tensor([[2.0], [1.0], [2.0], [-0.0], [0.0]]))
+        >>> U.flatten().tolist(), inv.tolist()
+        ([2.0, 1.0, 0.0], [0, 1, 0, 2, 2])
+    """
+    U, inverse = _group_numpy(_rows_numpy(X))
+    return torch.from_numpy(U).to(X.device), torch.from_numpy(inverse).to(X.device)
+
+
 @dataclass
 class _Batch:
-    """A batch aggregated by its own unique rows (internal)."""
+    """A batch aggregated by its own unique rows (internal); numpy arrays."""
 
-    X: Tensor  # (k, d) canonical unique rows of the batch
-    n: Tensor
-    mean: Tensor
-    m2: Tensor
-    W: Tensor | None
-    wmean: Tensor | None
-    wm2: Tensor | None
-    logvar: Tensor | None
+    X: np.ndarray  # (k, d) canonical unique rows of the batch, first-seen order
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    W: np.ndarray | None
+    wmean: np.ndarray | None
+    wm2: np.ndarray | None
+    logvar: np.ndarray | None
+
+
+def _segment_moments(
+    codes: np.ndarray, y: np.ndarray, w: np.ndarray | None, q: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-pass ``(total weight, weighted mean, weighted M2)`` per group (``w=None``: 1)."""
+    W = np.bincount(codes, weights=w, minlength=q).astype(np.float64, copy=False)
+    mean = np.bincount(codes, weights=y if w is None else w * y, minlength=q) / W
+    r = y - mean[codes]
+    r *= r
+    if w is not None:
+        r *= w
+    return W, mean, np.bincount(codes, weights=r, minlength=q)
 
 
 def _aggregate(
     X: Tensor, Y: Tensor, Yvar: Tensor | None, counts: Tensor | None = None
-) -> tuple[_Batch, Tensor]:
+) -> tuple[_Batch, np.ndarray]:
     """Group rows by exact equality; return the batch moments and the ``(t,)`` inverse.
 
     ``counts`` (``(t,)``, optional) makes row ``s`` stand for ``counts[s]`` identical
     observations (used to fantasise many repeats without materialising them).
     """
-    U, inverse = torch.unique(X, dim=0, return_inverse=True)
+    U, codes = _group_numpy(_rows_numpy(X))
     q = U.shape[0]
-    mult = torch.ones_like(Y) if counts is None else counts.to(Y.dtype)
-    n, mean, m2 = group_moments(inverse, Y, mult, q)
+    y = Y.detach().to(device="cpu", dtype=torch.float64).numpy()
+    mult = None if counts is None else counts.detach().cpu().numpy().astype(np.float64)
+    n, mean, m2 = _segment_moments(codes, y, mult, q)
     if Yvar is None:
-        return _Batch(U, n, mean, m2, None, None, None, None), inverse
-    W, wmean, wm2 = group_moments(inverse, Y, mult / Yvar, q)
-    logvar = torch.zeros_like(W).index_add_(0, inverse, mult * Yvar.log())
-    return _Batch(U, n, mean, m2, W, wmean, wm2, logvar), inverse
+        return _Batch(U, n, mean, m2, None, None, None, None), codes
+    v = Yvar.detach().to(device="cpu", dtype=torch.float64).numpy()
+    w = 1.0 / v if mult is None else mult / v
+    W, wmean, wm2 = _segment_moments(codes, y, w, q)
+    logv = np.log(v) if mult is None else mult * np.log(v)
+    logvar = np.bincount(codes, weights=logv, minlength=q)
+    return _Batch(U, n, mean, m2, W, wmean, wm2, logvar), codes
+
+
+_MOMENTS = ("n", "mean", "m2", "W", "wmean", "wm2", "logvar")
 
 
 class UniqueStats:
-    """Per-unique-input sufficient statistics with O(1) merging of repeats.
+    """Per-unique-input sufficient statistics, built in O(t) and merged exactly.
 
     Built from raw observations; every later :meth:`add` merges new rows exactly.
     All tensors are float64. Rows keep their first-seen order (new unique inputs are
-    appended), which lets a cached Cholesky factor grow by rows.
+    appended in the order they first appear), which lets a cached Cholesky factor grow
+    by rows.
 
     Args:
         X: ``(t, d)`` inputs (repeats allowed).
@@ -167,22 +327,58 @@ class UniqueStats:
         [2.0, 6.0]
     """
 
+    X: Tensor
+    n: Tensor
+    mean: Tensor
+    m2: Tensor
+    W: Tensor | None
+    wmean: Tensor | None
+    wm2: Tensor | None
+    logvar: Tensor | None
+
     def __init__(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> None:
-        X = canonicalize(X)
-        batch, inverse = _aggregate(X, Y.to(torch.float64), None if Yvar is None else Yvar.double())
-        # torch.unique sorts rows; keep the order of first appearance instead so that
-        # the statistics do not depend on sorting and grow by appending.
-        first = _first_occurrence_order(inverse, batch.X.shape[0])
+        batch, _ = _aggregate(X, Y, Yvar)
         self.heteroscedastic = Yvar is not None
-        self.X = batch.X[first]
-        self.n = batch.n[first]
-        self.mean = batch.mean[first]
-        self.m2 = batch.m2[first]
-        self.W = None if batch.W is None else batch.W[first]
-        self.wmean = None if batch.wmean is None else batch.wmean[first]
-        self.wm2 = None if batch.wm2 is None else batch.wm2[first]
-        self.logvar = None if batch.logvar is None else batch.logvar[first]
-        self._index = {_key(row): i for i, row in enumerate(self.X)}
+        self.X = torch.from_numpy(batch.X)
+        for name in _MOMENTS:
+            value = getattr(batch, name)
+            setattr(self, name, None if value is None else torch.from_numpy(value))
+        self._seed = 0
+        self._keys: np.ndarray | None = None  # row_keys(self.X, self._seed), lazily
+        self._lookup: pd.Index | None = None
+
+    @classmethod
+    def from_chunks(
+        cls, chunks: Iterable[tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor | None]]
+    ) -> UniqueStats:
+        """Statistics of the concatenation of ``(X, Y)`` or ``(X, Y, Yvar)`` chunks.
+
+        Memory is O(q + largest chunk): chunks can come from a generator reading a file.
+        Equal (to rounding of the merges) to building from all rows at once, in the same
+        first-seen order.
+
+        Example:
+            >>> X, Y = torch.tensor([[0.0], [1.0], [0.0]]), torch.tensor([1.0, 5.0, 3.0])
+            >>> s = UniqueStats.from_chunks([(X[:2], Y[:2]), (X[2:], Y[2:])])
+            >>> s.n.tolist(), s.mean.tolist()
+            ([2.0, 1.0], [2.0, 5.0])
+        """
+        stats: UniqueStats | None = None
+        for chunk in chunks:
+            if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
+                raise InputError(
+                    f"chunks: expected tuples (X, Y) or (X, Y, Yvar), got {type(chunk).__name__}"
+                    + (f" of length {len(chunk)}" if isinstance(chunk, tuple) else "")
+                )
+            X, Y = chunk[0], chunk[1]
+            V = chunk[2] if len(chunk) == 3 else None
+            if stats is None:
+                stats = cls(X, Y, V)
+            else:
+                stats.add(X, Y, V)
+        if stats is None:
+            raise InputError("chunks: expected at least one chunk, got none")
+        return stats
 
     # ------------------------------------------------------------------ queries
     @property
@@ -202,7 +398,8 @@ class UniqueStats:
 
     def index_of(self, x: Tensor) -> int | None:
         """Row of the unique input equal to ``x`` (``(d,)``) after canonicalisation."""
-        return self._index.get(_key(canonicalize(x.reshape(-1))))
+        i = int(self._locate(_rows_numpy(x.reshape(1, -1)) + 0.0)[0])
+        return None if i < 0 else i
 
     def total_moments(self) -> tuple[float, float, float]:
         """``(t, mean, sum of squares)`` over all t observations, from the statistics.
@@ -218,7 +415,7 @@ class UniqueStats:
     def add(
         self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None, counts: Tensor | None = None
     ) -> Tensor:
-        """Merge new observations; return the ``(k,)`` row index of each new row.
+        """Merge new observations in O(k + q); return the ``(k,)`` row index of each row.
 
         Args:
             X: ``(k, d)`` inputs.
@@ -233,63 +430,93 @@ class UniqueStats:
                 "none (this model was built "
                 f"{'with' if self.heteroscedastic else 'without'} train_Yvar)"
             )
-        X = canonicalize(X)
-        V = None if Yvar is None else Yvar.double()
-        batch, inverse = _aggregate(X, Y.to(torch.float64), V, counts)
-        rows = []
-        for j, row in enumerate(batch.X):
-            i = self._index.get(_key(row))
-            if i is None:
-                self._append(batch, j)
-            else:
-                self._merge(i, batch, j)
-            rows.append(self._index[_key(row)])
-        return torch.tensor(rows, dtype=torch.long)[inverse]
+        batch, codes = _aggregate(X, Y, Yvar, counts)
+        rows = self._absorb(batch)
+        return torch.from_numpy(rows[codes])
 
-    def _merge(self, i: int, b: _Batch, j: int) -> None:
-        sl = slice(i, i + 1)
-        bj = slice(j, j + 1)
-        self.n[sl], self.mean[sl], self.m2[sl] = merge_moments(
-            self.n[sl], self.mean[sl], self.m2[sl], b.n[bj], b.mean[bj], b.m2[bj]
-        )
-        if self.heteroscedastic:
-            assert self.W is not None and self.wmean is not None and self.wm2 is not None
-            assert b.W is not None and b.wmean is not None and b.wm2 is not None
-            assert self.logvar is not None and b.logvar is not None
-            self.W[sl], self.wmean[sl], self.wm2[sl] = merge_moments(
-                self.W[sl], self.wmean[sl], self.wm2[sl], b.W[bj], b.wmean[bj], b.wm2[bj]
+    def merge(self, other: UniqueStats) -> Tensor:
+        """Merge statistics built elsewhere (e.g. from another chunk) into these.
+
+        Returns the ``(other.q,)`` row index here of each of ``other``'s unique inputs.
+        """
+        if other.heteroscedastic != self.heteroscedastic or other.d != self.d:
+            raise InputError(
+                f"other: expected statistics with d={self.d} and heteroscedastic="
+                f"{self.heteroscedastic}, got d={other.d} and "
+                f"heteroscedastic={other.heteroscedastic}"
             )
-            self.logvar[sl] += b.logvar[bj]
+        arrays = {m: getattr(other, m) for m in _MOMENTS}
+        batch = _Batch(
+            X=other.X.numpy(),
+            **{m: None if v is None else v.numpy() for m, v in arrays.items()},  # type: ignore[arg-type]
+        )
+        return torch.from_numpy(self._absorb(batch))
 
-    def _append(self, b: _Batch, j: int) -> None:
-        bj = slice(j, j + 1)
-        self._index[_key(b.X[j])] = self.q
-        self.X = torch.cat([self.X, b.X[bj]])
-        self.n = torch.cat([self.n, b.n[bj]])
-        self.mean = torch.cat([self.mean, b.mean[bj]])
-        self.m2 = torch.cat([self.m2, b.m2[bj]])
-        if self.heteroscedastic:
-            assert self.W is not None and self.wmean is not None and self.wm2 is not None
-            assert b.W is not None and b.wmean is not None and b.wm2 is not None
-            assert self.logvar is not None and b.logvar is not None
-            self.W = torch.cat([self.W, b.W[bj]])
-            self.wmean = torch.cat([self.wmean, b.wmean[bj]])
-            self.wm2 = torch.cat([self.wm2, b.wm2[bj]])
-            self.logvar = torch.cat([self.logvar, b.logvar[bj]])
+    def _absorb(self, b: _Batch) -> np.ndarray:
+        """Merge a batch of unique rows; return their ``(k,)`` row index here."""
+        pos = self._locate(b.X)
+        old = np.flatnonzero(pos >= 0)
+        if old.size:
+            i = torch.from_numpy(pos[old])
+            pairs = [("n", "mean", "m2")]
+            if self.heteroscedastic:
+                pairs.append(("W", "wmean", "wm2"))
+            for a, m, m2 in pairs:
+                merged = merge_moments(
+                    getattr(self, a)[i],
+                    getattr(self, m)[i],
+                    getattr(self, m2)[i],
+                    *(torch.from_numpy(getattr(b, name)[old]) for name in (a, m, m2)),
+                )
+                for name, value in zip((a, m, m2), merged, strict=True):
+                    getattr(self, name)[i] = value
+            if self.logvar is not None:
+                assert b.logvar is not None
+                self.logvar[i] += torch.from_numpy(b.logvar[old])
+        new = np.flatnonzero(pos < 0)
+        if new.size:
+            pos[new] = self.q + np.arange(new.size)
+            self.X = torch.cat([self.X, torch.from_numpy(b.X[new])])
+            for name in _MOMENTS:
+                value = getattr(self, name)
+                if value is not None:
+                    setattr(self, name, torch.cat([value, torch.from_numpy(getattr(b, name)[new])]))
+            if self._keys is not None:
+                self._keys = np.concatenate([self._keys, row_keys(b.X[new], self._seed)])
+            self._lookup = None
+        return pos
+
+    def _locate(self, V: np.ndarray) -> np.ndarray:
+        """``(k,)`` row index of each canonical row of ``V`` here, ``-1`` where absent."""
+        X = self.X.numpy()
+        for _ in range(_HASH_ATTEMPTS):
+            if self._keys is None:
+                self._keys = row_keys(X, self._seed)
+            if self._lookup is None:
+                lookup = pd.Index(self._keys)
+                if not lookup.is_unique:  # two stored rows share a key: other constants
+                    self._seed, self._keys = self._seed + 1, None
+                    continue
+                self._lookup = lookup
+            pos = np.asarray(self._lookup.get_indexer(row_keys(V, self._seed)), dtype=np.int64)
+            hit = np.flatnonzero(pos >= 0)
+            if np.array_equal(X[pos[hit]].view(np.uint64), V[hit].view(np.uint64)):
+                return pos
+            self._seed, self._keys, self._lookup = self._seed + 1, None, None
+        index = {row.tobytes(): i for i, row in enumerate(X)}  # exact, slow, never expected
+        return np.array([index.get(row.tobytes(), -1) for row in V], dtype=np.int64)
 
     def copy(self) -> UniqueStats:
         """An independent deep copy."""
         new = object.__new__(UniqueStats)
         new.heteroscedastic = self.heteroscedastic
-        for name in ("X", "n", "mean", "m2", "W", "wmean", "wm2", "logvar"):
+        for name in ("X", *_MOMENTS):
             value = getattr(self, name)
             setattr(new, name, None if value is None else value.clone())
-        new._index = dict(self._index)
+        new._seed = self._seed
+        new._keys = None if self._keys is None else self._keys.copy()
+        new._lookup = self._lookup  # immutable
         return new
-
-
-def _key(row: Tensor) -> bytes:
-    return row.detach().cpu().numpy().tobytes()
 
 
 def _first_occurrence_order(inverse: Tensor, q: int) -> Tensor:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from lowswitch import InputError, UniqueStats
-from lowswitch.gp.stats import canonicalize, merge_moments
+from lowswitch.gp import stats as stats_module
+from lowswitch.gp.stats import canonicalize, group_rows, merge_moments
 
 DT = torch.float64
 
@@ -116,3 +118,104 @@ def test_counts_equal_materialised_rows():
     b.add(x[rows], y[rows], v[rows])
     for name in ("X", "n", "mean", "m2", "W", "wmean", "wm2", "logvar"):
         torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------- O(t) grouping by hashed rows
+def _reference_groups(X):
+    """First-seen unique canonical rows and the inverse, by a Python dict of bytes."""
+    Xc = canonicalize(X)
+    first, inverse = {}, []
+    for row in Xc:
+        inverse.append(first.setdefault(row.numpy().tobytes(), len(first)))
+    rows = {i: key for key, i in first.items()}
+    U = torch.stack([torch.frombuffer(bytearray(rows[i]), dtype=DT) for i in range(len(rows))])
+    return U, torch.tensor(inverse)
+
+
+@pytest.mark.parametrize("d", [1, 3, 7])
+def test_group_rows_matches_dict_reference_with_signed_zeros_and_grids(d):
+    g = torch.Generator().manual_seed(d)
+    # integer grid (exponent-only bit differences), 1-ulp neighbours and signed zeros
+    U = torch.randint(-3, 4, (40, d), generator=g).double()
+    U[:5] = torch.nextafter(U[:5], torch.full_like(U[:5], 10.0))
+    U[5:10] = -U[5:10]  # turns 0.0 into -0.0 in some entries
+    idx = torch.randint(0, 40, (3_000,), generator=g)
+    X = U[idx]
+    got_U, got_inv = group_rows(X)
+    ref_U, ref_inv = _reference_groups(X)
+    assert torch.equal(got_U.view(torch.int64), ref_U.view(torch.int64))  # bitwise, order
+    assert torch.equal(got_inv, ref_inv)
+    assert not bool((got_U.view(torch.int64) == torch.iinfo(torch.int64).min).any())  # no -0.0
+
+
+def test_hash_collisions_never_merge_rows(monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    U = torch.rand(30, 2, generator=g, dtype=DT)
+    X = U[torch.randint(0, 30, (500,), generator=g)]
+    Y = torch.randn(500, generator=g, dtype=DT)
+    honest = UniqueStats(X, Y)
+    # every row gets the same key: the exact checks must notice, retry and fall back
+    monkeypatch.setattr(stats_module, "row_keys", lambda A, seed=0: np.zeros(len(A), np.uint64))
+    U_c, inv_c = group_rows(X)
+    ref_U, ref_inv = _reference_groups(X)
+    assert torch.equal(U_c, ref_U) and torch.equal(inv_c, ref_inv)
+    colliding = UniqueStats(X[:250], Y[:250])
+    colliding.add(X[250:], Y[250:])
+    assert colliding.index_of(X[7]) == honest.index_of(X[7])
+    assert colliding.index_of(torch.full((2,), 5.0, dtype=DT)) is None
+    for name in ("X", "n", "mean", "m2"):
+        torch.testing.assert_close(getattr(colliding, name), getattr(honest, name))
+
+
+def test_add_appends_new_points_in_first_seen_order_like_one_build():
+    g = torch.Generator().manual_seed(4)
+    U = torch.rand(50, 3, generator=g, dtype=DT)
+    X = U[torch.randint(0, 50, (2_000,), generator=g)]
+    Y = torch.randn(2_000, generator=g, dtype=DT) + 1e6
+    whole = UniqueStats(X, Y)
+    parts = UniqueStats(X[:100], Y[:100])
+    rows = parts.add(X[100:], Y[100:])
+    assert torch.equal(parts.X, whole.X)  # the old add appended new points sorted
+    assert torch.equal(parts.X[rows], canonicalize(X[100:]))
+    for name in ("n", "mean", "m2"):
+        torch.testing.assert_close(
+            getattr(parts, name), getattr(whole, name), rtol=1e-12, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("heteroscedastic", [False, True])
+def test_from_chunks_and_merge_equal_one_build(heteroscedastic):
+    g = torch.Generator().manual_seed(6)
+    U = torch.rand(200, 4, generator=g, dtype=DT)
+    t = 100_000
+    X = U[torch.randint(0, 200, (t,), generator=g)]
+    Y = 3.0 + torch.randn(t, generator=g, dtype=DT)
+    V = 0.1 + torch.rand(t, generator=g, dtype=DT) if heteroscedastic else None
+    whole = UniqueStats(X, Y, V)
+
+    def chunks():
+        for s in range(0, t, 7_000):
+            yield (X[s : s + 7_000], Y[s : s + 7_000], None if V is None else V[s : s + 7_000])
+
+    streamed = UniqueStats.from_chunks(chunks())
+    left = UniqueStats(X[: t // 2], Y[: t // 2], None if V is None else V[: t // 2])
+    right = UniqueStats(X[t // 2 :], Y[t // 2 :], None if V is None else V[t // 2 :])
+    left.merge(right)
+    names = ["n", "mean", "m2"] + (["W", "wmean", "wm2", "logvar"] if heteroscedastic else [])
+    for other in (streamed, left):
+        assert torch.equal(other.X, whole.X)
+        assert torch.equal(other.n, whole.n)
+        for name in names:
+            torch.testing.assert_close(
+                getattr(other, name), getattr(whole, name), rtol=1e-12, atol=0
+            )
+
+
+def test_from_chunks_and_merge_refuse_bad_input():
+    with pytest.raises(InputError, match="at least one chunk"):
+        UniqueStats.from_chunks([])
+    with pytest.raises(InputError, match=r"tuples \(X, Y\)"):
+        UniqueStats.from_chunks([torch.zeros(2, 1)])
+    a = UniqueStats(torch.zeros(1, 1), torch.zeros(1))
+    with pytest.raises(InputError, match="d=1"):
+        a.merge(UniqueStats(torch.zeros(1, 2), torch.zeros(1)))
