@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +66,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lowswitch.errors import InputError
 from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import _load_policy_class
+from lowswitch.validation import MAX_ABS_MEASUREMENT
 
 ATTR_BLOCK = "lowswitch:block"
 USER_REPEAT = "lowswitch.repeat"
@@ -215,6 +217,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         self.n_initial = n_initial
         self.candidates_limit = candidates_limit
         self._search_space = optuna.search_space.IntersectionSearchSpace()
+        self._warned: set[int] = set()  # trial numbers already reported as unusable
 
     # ------------------------------------------------------------------ Optuna hooks
     def infer_relative_search_space(
@@ -289,8 +292,16 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             if config is None:
                 continue
             key = space.key(config)
-            if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
-                obs.setdefault(key, []).append(float(t.value))
+            if t.state == TrialState.COMPLETE and t.value is not None:
+                if _usable(t.value):
+                    obs.setdefault(key, []).append(float(t.value))
+                elif t.number not in self._warned:
+                    self._warned.add(t.number)
+                    warnings.warn(
+                        f"LowSwitchSampler: trial {t.number} is COMPLETE with value "
+                        f"{t.value!r}, outside the measurement range (finite, |value| <= "
+                        f"{MAX_ABS_MEASUREMENT:g}); the model ignores it (it stays in the "
+                        f"study)", UserWarning, stacklevel=2)
             elif t.state in (TrialState.RUNNING, TrialState.WAITING):
                 pending[key] = pending.get(key, 0) + 1
         discrete = space.is_discrete and space.size <= self.candidates_limit
@@ -370,6 +381,11 @@ def _config_of(t: FrozenTrial, space: Space) -> dict[str, Any] | None:
         return space.validate({n: params[n] for n in space.names})
     except (KeyError, InputError):
         return None
+
+
+def _usable(value: float) -> bool:
+    """Whether a COMPLETE trial's value is a measurement the GP can take."""
+    return math.isfinite(value) and abs(value) <= MAX_ABS_MEASUREMENT
 
 
 def _mix(seed: int, k: int, stream: int) -> int:

@@ -62,6 +62,7 @@ from torch.quasirandom import SobolEngine
 from lowswitch.errors import InputError, StateError
 from lowswitch.gp.candidates import CandidatePosterior
 from lowswitch.policies.switch import check_threshold, switch_repeats
+from lowswitch.validation import MAX_ABS_MEASUREMENT
 
 _DTYPE = torch.float64
 _STATE_VERSION = 1
@@ -448,8 +449,12 @@ class LowSwitchPolicy(ABC):
             yt = yt.reshape(1)
         if yt.dim() != 1 or yt.shape[0] < 1:
             raise InputError(f"y: expected shape (k,) with k >= 1, got {tuple(yt.shape)}")
-        if not bool(torch.isfinite(yt).all()):
-            raise InputError(f"y: expected finite values, got {yt.tolist()}")
+        bad = ~torch.isfinite(yt) | (yt.abs() > MAX_ABS_MEASUREMENT)
+        if bool(bad.any()):
+            raise InputError(
+                f"y: expected finite values with |value| <= {MAX_ABS_MEASUREMENT:g}, "
+                f"got {float(yt[bad][0])!r}"
+            )
         y_int = yt if self.maximize else -yt
         X = xt.unsqueeze(0).expand(yt.shape[0], -1).clone()
         if self._model is not None:
@@ -763,28 +768,61 @@ class LowSwitchPolicy(ABC):
         self.__dict__.update(fresh.__dict__)
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Rebuild from a state; every row and counter is checked (runs on a fresh object)."""
         sign = 1.0 if self.maximize else -1.0
         data = state["data"]
-        d = self.dim
-        X_fit = torch.tensor(data["X_fit"], dtype=_DTYPE).reshape(-1, d)
-        Y_fit = sign * torch.tensor(data["Y_fit"], dtype=_DTYPE).reshape(-1)
+        X_fit = _state_matrix("data.X_fit", data["X_fit"], self.dim)
+        Y_fit = sign * _state_vector("data.Y_fit", data["Y_fit"])
         if X_fit.shape[0] != Y_fit.shape[0]:
-            raise InputError("state: X_fit and Y_fit lengths differ")
+            raise InputError(
+                f"state: data.X_fit has {X_fit.shape[0]} rows, data.Y_fit {Y_fit.shape[0]} values"
+            )
+        for i in range(X_fit.shape[0]):  # inside bounds, a candidate row if candidates
+            self._check_x(f"state: data.X_fit[{i}]", X_fit[i])
+        bad = Y_fit.abs() > MAX_ABS_MEASUREMENT
+        if bool(bad.any()):
+            raise InputError(
+                f"state: data.Y_fit: expected finite values with |value| <= "
+                f"{MAX_ABS_MEASUREMENT:g}, got {float(Y_fit[bad][0])!r}"
+            )
         hyper = state["hyper"]
+        if hyper is not None and not isinstance(hyper, dict):
+            raise InputError(f"state: hyper: expected a dict or None, got {type(hyper).__name__}")
+        if hyper is None and X_fit.shape[0]:
+            raise InputError("state: data.X_fit has rows but hyper is None (no fit recorded)")
         counters = state["counters"]
+        n_eval, n_asks, n_switches, cursor = (
+            _state_count(f"counters.{k}", counters[k])
+            for k in ("n_evaluations", "n_asks", "n_switches", "design_cursor")
+        )
         self._X_fit, self._Y_fit = X_fit, Y_fit
+        self._n_evaluations = int(X_fit.shape[0])  # the chunks' tells add theirs
         self._hyper = hyper
         if hyper is not None:
             self._model = self._build_model(X_fit, Y_fit, hyper)
             self._model.factorize()  # replay the chunks as incremental updates, as live
-        for x, y in data["chunks"]:
-            self.tell(torch.tensor(x, dtype=_DTYPE), torch.tensor(y, dtype=_DTYPE))
-        self._n_evaluations = int(counters["n_evaluations"])
-        self._n_asks = int(counters["n_asks"])
-        self._n_switches = int(counters["n_switches"])
-        self._design_cursor = int(counters["design_cursor"])
+        if not isinstance(data["chunks"], list):
+            raise InputError("state: data.chunks: expected a list of [x, y] pairs")
+        for j, (x, y) in enumerate(data["chunks"]):
+            try:  # tell checks the point (bounds, candidates) and the values
+                self.tell(_state_vector(f"data.chunks[{j}].x", x), _state_vector("y", y))
+            except InputError as err:
+                raise InputError(f"state: data.chunks[{j}]: {err}") from None
+        if n_eval != self._n_evaluations:
+            raise InputError(
+                f"state: counters.n_evaluations is {n_eval}, the data hold "
+                f"{self._n_evaluations} observations"
+            )
         last = counters["last_x"]
-        self._last_x = None if last is None else torch.tensor(last, dtype=_DTYPE)
+        last_x = None if last is None else self._check_x("state: counters.last_x", last)[0]
+        # every ask hands out >= 1 block, the first block is a switch, each sets last_x
+        if (n_switches == 0) != (last_x is None) or (n_asks == 0) != (n_switches == 0):
+            raise InputError(
+                f"state: counters inconsistent (n_asks={n_asks}, n_switches={n_switches}, "
+                f"last_x={last!r})"
+            )
+        self._n_asks, self._n_switches, self._design_cursor = n_asks, n_switches, cursor
+        self._last_x = last_x
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LowSwitchPolicy:
@@ -792,6 +830,42 @@ class LowSwitchPolicy(ABC):
         opt = cls(**state["config"])
         opt.load_state_dict(state)
         return opt
+
+
+def _state_matrix(name: str, value: Any, d: int) -> Tensor:
+    """A saved ``(t, d)`` list of rows, checked for shape (no silent reshape)."""
+    t = _state_tensor(name, value)
+    if t.numel() == 0:
+        return t.reshape(0, d)
+    if t.dim() != 2 or t.shape[1] != d:
+        raise InputError(f"state: {name}: expected shape (t, {d}), got {tuple(t.shape)}")
+    return t
+
+
+def _state_vector(name: str, value: Any) -> Tensor:
+    t = _state_tensor(name, value)
+    if t.dim() != 1:
+        raise InputError(f"state: {name}: expected a flat list of numbers, got shape "
+                         f"{tuple(t.shape)}")
+    return t
+
+
+def _state_tensor(name: str, value: Any) -> Tensor:
+    if not isinstance(value, list):
+        raise InputError(f"state: {name}: expected a list, got {type(value).__name__}")
+    try:
+        t = torch.tensor(value, dtype=_DTYPE)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"state: {name}: expected numbers ({err})") from None
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"state: {name}: expected finite values")
+    return t
+
+
+def _state_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"state: {name}: expected a non-negative int, got {value!r}")
+    return value
 
 
 def _score(acq: AcquisitionFunction, X: Tensor, chunk: int = 2048) -> Tensor:

@@ -55,6 +55,7 @@ import pandas as pd
 from lowswitch.errors import InputError
 from lowswitch.space import Space
 from lowswitch.tune.tuner import Best, Trial, Tuner
+from lowswitch.validation import check_measurement
 
 # Per-worker cache of setup results, keyed by block id (setup_in="worker").
 _WORKER_CONTEXT: dict[tuple[float, ...], Any] = {}
@@ -77,9 +78,10 @@ def _evaluate(
         if isinstance(out, bool) or not isinstance(out, (int, float, np.number)):
             return None, f"objective returned {out!r} ({type(out).__name__}), not a number", \
                 time.perf_counter() - t0
-        value = float(out)
-        if not math.isfinite(value):
-            return None, f"objective returned a non-finite value ({value})", \
+        try:
+            value = check_measurement(out, "objective value")
+        except InputError as err:
+            return None, f"objective returned an unusable value: {err}", \
                 time.perf_counter() - t0
         return value, None, time.perf_counter() - t0
     except Exception as exc:  # the user's objective: record, never crash the loop

@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -42,6 +41,7 @@ import torch
 
 from lowswitch.errors import InputError, StateError
 from lowswitch.space import Space
+from lowswitch.validation import check_measurement
 
 _POLICIES = {
     "ucb": ("lowswitch.policies.ucb", "LowSwitchGPUCB"),
@@ -148,11 +148,11 @@ def _as_value(value: Any) -> float:
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise InputError(f"value: expected a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(f"value: expected a finite number, got {v!r}; report a failed "
-                         f"evaluation with tell(trial, error=...)")
-    return v
+    try:
+        return check_measurement(value, "value")
+    except InputError as err:
+        raise InputError(f"{err}; report a failed evaluation with tell(trial, error=...)"
+                         ) from None
 
 
 class Tuner:

@@ -151,6 +151,22 @@ def test_failing_objective_nan_and_open_slot_reuse() -> None:
         assert len(done) == len(set(done))
 
 
+@pytest.mark.parametrize("bad", [1e160, float("inf")])
+def test_unusable_value_is_ignored_by_the_model_with_a_warning(bad: float) -> None:
+    """A COMPLETE trial with value 1e160 used to break every later block with
+    _LinAlgError (issue 13, item 3): now the model ignores it and says so, once."""
+    def obj(trial: Any) -> float:
+        value = objective(trial)  # suggests the params
+        return bad if trial.number == 2 else value
+
+    study = optuna.create_study(sampler=LowSwitchSampler(SPACE, seed=6, n_initial=2))
+    with pytest.warns(UserWarning, match="trial 2 is COMPLETE.*model ignores it") as rec:
+        study.optimize(obj, n_trials=14)
+    assert sum("trial 2 " in str(w.message) for w in rec) == 1
+    assert len(study.trials) == 14 and study.trials[2].value == bad
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
 def test_bad_input() -> None:
     with pytest.raises(InputError, match="switch_threshold"):
         LowSwitchSampler(switch_threshold=0.0)

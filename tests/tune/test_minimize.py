@@ -176,3 +176,18 @@ def test_plot_writes_png(tmp_path) -> None:
     assert path.stat().st_size > 1000
     summary = res.summary()
     assert summary["n_evaluations"] == 10 and math.isfinite(summary["best"]["mean"])
+
+
+def huge_second_repeat(config: dict, repeat: int) -> float:
+    return 1e160 if repeat == 1 else quadratic(config, repeat)
+
+
+def test_huge_value_is_a_failed_trial_and_the_loop_goes_on() -> None:
+    """A 1e160 used to reach the GP and make minimize raise at the next fit (issue 13,
+    item 3): now it is a failed trial that says why, and the loop goes on."""
+    res = minimize(huge_second_repeat, SPACE, budget=16, seed=1, progress=False)
+    df = res.trials
+    failed = df[df["status"] == "failed"]
+    assert len(df) == 16 and len(failed) > 0 and set(failed["repeat"]) == {1}
+    assert all("|value| <= 1e+100" in e and "1e+160" in e for e in failed["error"])
+    assert res.n_evaluations == 16 - len(failed) and res.best is not None

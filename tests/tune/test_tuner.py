@@ -241,3 +241,20 @@ def test_observe_external_results_and_reject_bad_configs() -> None:
     again = Tuner(space, seed=10)
     again.load_state_dict(state)
     assert again.n_unique == tuner.n_unique and again.trials == tuner.trials
+
+
+@pytest.mark.parametrize("bad", [1e160, -1e101, math.inf, math.nan])
+def test_out_of_range_value_is_refused_and_tuner_keeps_asking(bad: float) -> None:
+    """A value beyond |y| <= 1e100 is refused at tell; the trial stays pending and can be
+    told as failed; later asks (GP fits) still work (issue 13, item 3)."""
+    tuner = Tuner(_space(), seed=3)
+    _run(tuner, 5)
+    trial = tuner.ask()
+    with pytest.raises(InputError, match=r"\|value\| <= 1e\+100"):
+        tuner.tell(trial, bad)
+    assert tuner.n_pending == 1 and tuner.n_evaluations == 5
+    tuner.tell(trial, error="objective returned 1e160")
+    _run(tuner, 8)  # refits the GP at new blocks: would raise if 1e160 had been stored
+    assert tuner.n_evaluations == 13 and tuner.n_failures == 1
+    with pytest.raises(InputError, match="1e\\+100"):
+        tuner.observe({"k": 1, "c": "a"}, bad)
