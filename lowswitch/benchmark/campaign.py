@@ -24,7 +24,9 @@ among tested conditions, wells, switches (one per condition per plate) and plann
 (default 5) of the best yield in the screen. Cost models: wells + s x switches.
 
 Example:
-    >>> main(["--quick", "--out", "/tmp/lowswitch-bench-campaign-doctest", "--no-plot"])
+    >>> main(["--quick", "--out", "bench-campaign", "--no-plot"])
+    target: recommendation's true yield >= ...
+    wrote bench-campaign/results.json
     0
 """
 
