@@ -52,6 +52,25 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+def _state_int(name: str, value: Any) -> int:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = int(value.item())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"state: {name}: expected a non-negative int, got {value!r}")
+    return value
+
+
+def _state_rows(name: str, value: Any, n_prompts: int) -> list[int]:
+    """Saved prompt rows: a flat sequence of ints in ``0..n_prompts`` (placeholder incl.)."""
+    rows = value.tolist() if isinstance(value, torch.Tensor) else value
+    if not isinstance(rows, (list, tuple)):
+        raise InputError(f"state: {name}: expected a list of rows, got {type(value).__name__}")
+    out = [_state_int(f"{name} row", v) for v in rows]
+    if any(v >= n_prompts for v in out):
+        raise InputError(f"state: {name}: expected rows in [0, {n_prompts}), got {rows!r}")
+    return out
+
+
 def rewards_to_successes(
     rewards: torch.Tensor, success_threshold: float | None = None
 ) -> torch.Tensor:
@@ -90,6 +109,21 @@ def rewards_to_successes(
     return torch.where(finite, (r >= t).to(torch.float64), r)
 
 
+def _integer_rows(rows: Any) -> torch.Tensor:
+    """``rows`` as int64, refusing booleans and non-integral values (never truncating)."""
+    t = torch.as_tensor(rows).detach().reshape(-1).to("cpu")
+    if t.dtype == torch.bool or t.is_complex():
+        raise InputError(f"rows: expected integer prompt rows, got dtype {t.dtype}")
+    if t.is_floating_point():
+        bad = ~torch.isfinite(t) | (t != torch.round(t))
+        if bool(bad.any()):
+            raise InputError(
+                f"rows: expected integer prompt rows, got {float(t[bad][0])!r} (a fractional "
+                "row is never truncated: it would credit another prompt)"
+            )
+    return t.to(torch.int64)
+
+
 def aggregate_rollouts(
     rows: torch.Tensor, successes: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -112,7 +146,7 @@ def aggregate_rollouts(
         >>> r.tolist(), s.tolist(), k.tolist()
         ([1, 4], [1.0, 2.0], [1.0, 3.0])
     """
-    rows = torch.as_tensor(rows).reshape(-1).to("cpu", torch.int64)
+    rows = _integer_rows(rows)
     s = torch.as_tensor(successes).detach().reshape(-1).to("cpu", torch.float64)
     if rows.shape != s.shape:
         raise InputError(
@@ -362,20 +396,51 @@ class MoPPSSampler(Sampler[int]):
                     f"state[{key!r}]: expected {getattr(self, key)} (this sampler's layout), "
                     f"got {state.get(key)!r}"
                 )
+        # Validate everything (the selector's state last, since loading it commits it),
+        # then assign: a bad state leaves this sampler exactly as it was.
         try:
-            cursor, started = int(state["cursor"]), int(state["started"])
-            recent = {int(b): [int(v) for v in lay] for b, lay in dict(state["recent"]).items()}
-            epoch, n_feedback = int(state["epoch"]), int(state["n_feedback"])
-            candidates = state["candidates"]
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"state: malformed MoPPSSampler state ({err!r})") from err
+            cursor = _state_int("cursor", state["cursor"])
+            started = _state_int("started", state["started"])
+            epoch = _state_int("epoch", state["epoch"])
+            n_feedback = _state_int("n_feedback", state["n_feedback"])
+            recent_raw, candidates_raw, selector_state = (
+                state["recent"], state["candidates"], state["selector"])
+        except KeyError as err:
+            raise InputError(f"state: malformed MoPPSSampler state (missing {err})") from None
         length = self.block_length
         if not 0 <= cursor <= len(self) or not 0 <= started <= self.num_batches:
-            raise InputError(f"state: cursor {cursor} / started {started} out of range")
-        if cursor > started * length or any(len(v) != length for v in recent.values()):
-            raise InputError("state: cursor beyond the selected blocks or bad block layout")
-        self.selector.load_state_dict(state["selector"])  # validates in full first
-        self.candidates = None if candidates is None else torch.as_tensor(candidates).long()
+            raise InputError(
+                f"state: cursor {cursor} / started {started} out of range (expected 0..{len(self)}"
+                f" / 0..{self.num_batches})"
+            )
+        if cursor > started * length:
+            raise InputError(f"state: cursor {cursor} beyond the {started} selected blocks")
+        n_prompts = self.selector.n_prompts
+        candidates = None
+        if candidates_raw is not None:
+            candidates = _state_rows("candidates", candidates_raw, n_prompts)
+            if len(set(candidates)) != len(candidates) or len(candidates) < self.batch_size:
+                raise InputError(
+                    f"state: candidates: expected at least batch_size={self.batch_size} "
+                    f"distinct rows, got {candidates_raw!r}"
+                )
+        if not isinstance(recent_raw, dict):
+            raise InputError(f"state: recent: expected a dict, got {type(recent_raw).__name__}")
+        recent: dict[int, list[int]] = {}
+        for b, lay in recent_raw.items():
+            block = _state_int("recent block", int(b) if isinstance(b, str) and b.isdigit()
+                               else b)
+            if block >= started:
+                raise InputError(f"state: recent block {block} not among the {started} started")
+            recent[block] = _state_rows(f"recent[{block}]", lay, n_prompts)
+            if len(recent[block]) != length:
+                raise InputError(
+                    f"state: recent[{block}]: expected {length} items (block layout), "
+                    f"got {len(recent[block])}"
+                )
+        self.selector.load_state_dict(selector_state)  # validates in full, then commits
+        self.candidates = None if candidates is None else torch.tensor(candidates,
+                                                                       dtype=torch.int64)
         self.epoch, self._cursor, self._started = epoch, cursor, started
         self._recent = recent
         self.n_feedback = n_feedback

@@ -273,3 +273,53 @@ def test_import_mopps_pulls_in_no_framework():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _state_after_two_blocks() -> tuple[MoPPSSampler, dict]:
+    s = MoPPSSampler(PromptSelector(30, seed=0), batch_size=3, mini_repeat_count=2)
+    it = iter(s)
+    rows = [next(it) for _ in range(8)]  # one block and a part of the next
+    s.update(torch.tensor(rows[:6:2]), torch.tensor([1.0, 0.0, 2.0]), 2)
+    return s, s.state_dict()
+
+
+def _tamper(state: dict, key: str, value) -> dict:
+    out = {**state, "selector": dict(state["selector"])}
+    out[key] = value
+    return out
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("candidates", "abc", "candidates"),           # the old code loaded the selector first
+    ("candidates", [1, 2, 99], r"rows in \[0, 30\)"),
+    ("candidates", [1.5, 2, 3], "non-negative int"),
+    ("recent", {0: [1] * 6, 1: [2, 2, 40, 40, 5, 5]}, r"recent\[1\].*\[0, 30\)"),
+    ("recent", {0: [1] * 5, 1: [2] * 6}, r"recent\[0\]: expected 6 items"),
+    ("recent", {7: [1] * 6}, "recent block 7"),
+    ("epoch", -1, "epoch"),
+    ("n_feedback", -2, "n_feedback"),
+    ("cursor", 2.9, "cursor"),
+])
+def test_tampered_state_is_refused_before_anything_is_applied(key, value, match):
+    """Issue 13, item 9: load_state_dict used to load the selector's posterior and then
+    fail on the rest (half-applied), and accepted out-of-range rows and negative counters."""
+    a, state = _state_after_two_blocks()
+    b = MoPPSSampler(PromptSelector(30, seed=4), batch_size=3, mini_repeat_count=2)
+    before = (b.selector.state_dict(), b.cursor, b.blocks_started, b.epoch, b.n_feedback)
+    with pytest.raises(InputError, match=match):
+        b.load_state_dict(_tamper(state, key, value))
+    after = (b.selector.state_dict(), b.cursor, b.blocks_started, b.epoch, b.n_feedback)
+    assert str(after) == str(before)
+    b.load_state_dict(state)  # the untampered state still loads
+    assert b.cursor == a.cursor == 8
+
+
+@pytest.mark.parametrize("rows", [[0.0, 1.5, 2.0], [0.0, float("nan")], [True, False]])
+def test_update_from_rollouts_refuses_non_integer_rows(rows):
+    """Row 1.5 used to be truncated to 1, crediting a prompt that was never rolled out."""
+    s = MoPPSSampler(PromptSelector(5, seed=0), batch_size=2)
+    before = s.selector.state_dict()
+    with pytest.raises(InputError, match="integer prompt rows"):
+        s.update_from_rollouts(torch.tensor(rows), torch.ones(len(rows)))
+    assert str(s.selector.state_dict()) == str(before) and s.n_feedback == 0
+    assert s.update_from_rollouts(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 0.0])) == 2
