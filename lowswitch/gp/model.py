@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,6 @@ from lowswitch.gp.likelihood import (
 )
 from lowswitch.gp.linalg import append_rows, scale_row_and_downdate, solve_lower
 from lowswitch.gp.stats import UniqueStats
-from lowswitch.validation import MAX_ABS_MEASUREMENT
 
 __all__ = ["UniquePointGP"]
 
@@ -127,15 +127,6 @@ def validate_observations(
     if d is not None and X.shape[1] != d:
         raise InputError(
             f"{nx}: expected {d} columns (the model's input dimension), got {X.shape[1]}"
-        )
-    # |y| <= MAX_ABS_MEASUREMENT keeps the standardisation's sums of squares finite: a
-    # larger (or non-finite) value would only fail later, in the noise prior or the factor.
-    bad = ~torch.isfinite(Y) | (Y.abs() > MAX_ABS_MEASUREMENT)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
-        raise InputError(
-            f"{ny}: expected finite values with |value| <= {MAX_ABS_MEASUREMENT:g}, "
-            f"got {float(Y[i])!r} in row {i}"
         )
     V: Tensor | None = None
     if Yvar is not None:
@@ -230,6 +221,56 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         self.to(torch.float64)
         self._cache: _Cache | None = None
         self.refit_outcome_transform()
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor | None]],
+        **kwargs: Any,
+    ) -> UniquePointGP:
+        """Build from ``(X, Y)`` or ``(X, Y, Yvar)`` chunks; memory O(q + largest chunk).
+
+        Equal to ``UniquePointGP(cat(X), cat(Y), cat(Yvar), **kwargs)`` (statistics to
+        rounding of the merges, same first-seen order): the first chunk builds the model,
+        every later chunk is validated and merged in O(chunk + q), then the input transform
+        and the outcome standardisation are refitted on all the data. Chunks can come from
+        a generator reading a file, so t is not bounded by memory.
+
+        Example:
+            >>> X = torch.tensor([[0.2], [0.5], [0.2], [0.9]], dtype=torch.float64)
+            >>> Y = torch.tensor([[1.0], [2.0], [3.0], [4.0]], dtype=torch.float64)
+            >>> model = UniquePointGP.from_chunks([(X[:2], Y[:2]), (X[2:], Y[2:])])
+            >>> model.n_unique, model.n_observations, model.counts.tolist()
+            (3, 4, [2.0, 1.0, 1.0])
+        """
+        model: UniquePointGP | None = None
+        for i, chunk in enumerate(chunks):
+            if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
+                raise InputError(
+                    f"chunks[{i}]: expected a tuple (X, Y) or (X, Y, Yvar), got "
+                    + (
+                        f"a tuple of length {len(chunk)}"
+                        if isinstance(chunk, tuple)
+                        else type(chunk).__name__
+                    )
+                )
+            X, Y = chunk[0], chunk[1]
+            V = chunk[2] if len(chunk) == 3 else None
+            if model is None:
+                model = cls(X, Y, V, **kwargs)
+                continue
+            names = (f"chunks[{i}] X", f"chunks[{i}] Y", f"chunks[{i}] Yvar")
+            Xv, Yv, Vv = validate_observations(X, Y, V, d=model.stats.d, names=names)
+            model.stats.add(Xv, Yv, Vv)
+        if model is None:
+            raise InputError("chunks: expected at least one (X, Y) chunk, got none")
+        tf: InputTransform | None = getattr(model, "input_transform", None)
+        if tf is not None:
+            tf.train()
+            tf(model.stats.X)  # type: ignore[operator]  # relearn e.g. Normalize bounds
+            tf.eval()
+        model.refit_outcome_transform()
+        return model
 
     # ------------------------------------------------------------- properties
     @property
