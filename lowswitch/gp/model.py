@@ -54,6 +54,7 @@ from lowswitch.gp.likelihood import (
 )
 from lowswitch.gp.linalg import append_rows, scale_row_and_downdate, solve_lower
 from lowswitch.gp.stats import UniqueStats
+from lowswitch.validation import MAX_ABS_MEASUREMENT
 
 __all__ = ["UniquePointGP"]
 
@@ -127,6 +128,15 @@ def validate_observations(
     if d is not None and X.shape[1] != d:
         raise InputError(
             f"{nx}: expected {d} columns (the model's input dimension), got {X.shape[1]}"
+        )
+    # |y| <= MAX_ABS_MEASUREMENT keeps the standardisation's sums of squares finite: a
+    # larger (or non-finite) value would only fail later, in the noise prior or the factor.
+    bad = ~torch.isfinite(Y) | (Y.abs() > MAX_ABS_MEASUREMENT)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise InputError(
+            f"{ny}: expected finite values with |value| <= {MAX_ABS_MEASUREMENT:g}, "
+            f"got {float(Y[i])!r} in row {i}"
         )
     V: Tensor | None = None
     if Yvar is not None:
