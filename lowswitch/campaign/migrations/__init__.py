@@ -1,0 +1,2 @@
+"""Alembic environment and revision scripts of the campaign database (see
+:mod:`lowswitch.campaign.migrate`); a package so that they ship with lowswitch."""

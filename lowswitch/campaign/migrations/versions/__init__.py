@@ -1,0 +1,1 @@
+"""Revision scripts: one module per schema version (Alembic skips this file)."""
