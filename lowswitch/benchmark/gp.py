@@ -17,6 +17,9 @@ for three methods:
 
 Ratios are reported against ``unique`` measured in the same run. Output: a table, JSON and
 a PNG in ``--out`` (default ``results/gp``).
+
+``--scale`` runs :mod:`lowswitch.benchmark.gp_scale` instead (t up to 1e8, streamed in
+chunks, against a one-pass numpy reduction; see its ``--help``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -217,6 +221,11 @@ def plot(records: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--scale" in argv:  # t up to 1e8, streamed: lowswitch.benchmark.gp_scale
+        from lowswitch.benchmark import gp_scale
+
+        return gp_scale.main([a for a in argv if a != "--scale"])
     args = parse_args(argv)
     if args.quick:
         args.t, args.q, args.m, args.reps, args.full_max_t = [200, 2_000], [20], 100, 1, 200
