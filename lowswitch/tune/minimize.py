@@ -8,8 +8,8 @@ switch** and hands its result, the *context*, to every repeat:
 ``objective(config, repeat)``. A switch is a new block at a config other than the previous
 block's (a block that re-selects the previous config reuses the live context).
 
-Parallelism (``n_workers > 1``): trials run in a
-:class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` start method by default), so the
+Parallelism (``n_workers > 1``): trials run in worker processes
+(:class:`~lowswitch.tune.workers.WorkerPool`, ``spawn`` start method by default), so the
 objective, ``setup`` and the context must be picklable (module-level functions, plain
 data). The pool is kept full: a block's repeats run side by side, and when a block has no
 repeats left to hand out, the next block is chosen while the previous one is still running
@@ -18,6 +18,18 @@ per switch in this process and sends the context with each repeat; ``setup_in="w
 runs setup inside each worker the first time it sees a config and caches it there (for
 contexts that are large or not picklable; then setup can run up to ``n_workers`` times per
 switch, in parallel).
+
+Time limits: ``trial_timeout`` bounds each trial (counted from when its worker starts it,
+after process start-up), ``timeout`` bounds the run (no trial starts after it, and trials
+still running at it are stopped). Either one runs trials in worker processes, even with
+``n_workers=1``, because only a process can be stopped safely: the stopped trial's worker
+is terminated (SIGTERM, SIGKILL 2 s later) and reaped, the trial is recorded as failed with
+the reason, a fresh worker takes its slot, and the loop goes on. Without either limit and
+with ``n_workers=1`` the objective runs in this process and nothing can interrupt it.
+
+Ctrl-C (``KeyboardInterrupt``): the running trials are recorded as failed
+(``"interrupted (KeyboardInterrupt)"``), worker processes are stopped, and the exception
+is re-raised; a ``tuner=`` passed in has no trial left pending and can continue.
 
 Failures: an objective that raises, or returns a non-finite or non-numeric value, is
 recorded as a failed trial (the error text is kept) and the loop goes on.
@@ -40,12 +52,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
+import pickle
 import time
 import traceback
 import warnings
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +66,7 @@ import pandas as pd
 from lowswitch.errors import InputError
 from lowswitch.space import Space
 from lowswitch.tune.tuner import Best, Trial, Tuner
+from lowswitch.tune.workers import WorkerPool
 from lowswitch.validation import check_measurement
 
 # Per-worker cache of setup results, keyed by block id (setup_in="worker").
@@ -211,6 +223,7 @@ def minimize(
     setup_in: str = "main",
     mp_context: str = "spawn",
     timeout: float | None = None,
+    trial_timeout: float | None = None,
     progress: bool = True,
     tuner: Tuner | None = None,
 ) -> TuneResult:
@@ -230,8 +243,13 @@ def minimize(
         policy: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or a policy class.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         setup_in: ``"main"`` or ``"worker"`` (see the module docstring).
-        mp_context: multiprocessing start method for ``n_workers > 1``.
-        timeout: optional wall-clock limit in seconds (no new trial starts after it).
+        mp_context: multiprocessing start method of the worker processes.
+        timeout: optional wall-clock limit of the run in seconds: no trial starts after it,
+            and trials still running at it are stopped and recorded as failed. Setting it
+            runs trials in worker processes (see the module docstring).
+        trial_timeout: optional limit in seconds per trial (objective plus a worker's own
+            setup): a trial running longer is stopped, recorded as failed, and the loop
+            goes on. Setting it runs trials in worker processes.
         progress: show a tqdm progress bar.
         tuner: continue with an existing tuner (its settings win over the ones above).
 
@@ -239,7 +257,10 @@ def minimize(
         A :class:`TuneResult`.
 
     Raises:
-        InputError: bad arguments (nothing runs).
+        InputError: bad arguments, or an objective that cannot be sent to a worker
+            process (nothing runs).
+        KeyboardInterrupt: re-raised after the running trials are recorded as failed
+            (``"interrupted"``) in the tuner, so none is left pending.
 
     Example:
         >>> from lowswitch.tune import Float, Space, minimize
@@ -260,6 +281,21 @@ def minimize(
         raise InputError(f"n_workers: expected a positive int, got {n_workers!r}")
     if setup_in not in ("main", "worker"):
         raise InputError(f"setup_in: expected 'main' or 'worker', got {setup_in!r}")
+    for name, limit in (("timeout", timeout), ("trial_timeout", trial_timeout)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                                  or not limit > 0):
+            raise InputError(f"{name}: expected a positive number of seconds or None, "
+                             f"got {limit!r}")
+    isolate = n_workers > 1 or timeout is not None or trial_timeout is not None
+    if isolate:
+        for name, fn in (("objective", objective), ("setup", setup)):
+            try:
+                pickle.dumps(fn)
+            except Exception as exc:
+                raise InputError(
+                    f"{name}: expected a picklable callable (a module-level function): "
+                    f"n_workers > 1, timeout and trial_timeout run trials in worker "
+                    f"processes; got {fn!r} ({type(exc).__name__}: {exc})") from None
     if tuner is None:
         tuner = Tuner(space, direction=direction, switch_threshold=switch_threshold, seed=seed,
                       policy=policy, max_repeats=max_repeats)
@@ -276,11 +312,9 @@ def minimize(
     t_opt = 0.0
     start = time.perf_counter()
     bar = tqdm(total=budget, disable=not progress, desc="lowswitch.tune", unit="eval")
-    executor = None
-    if n_workers > 1:
-        executor = ProcessPoolExecutor(
-            max_workers=n_workers, mp_context=multiprocessing.get_context(mp_context))
-    running: dict[Future[Any], tuple[Trial, dict[str, Any]]] = {}
+    pool = WorkerPool(n_workers, mp_context) if isolate else None
+    # trials started and not finished: worker task id (or -1 in this process) -> trial
+    running: dict[int, tuple[Trial, dict[str, Any], float]] = {}
     n_started = 0
 
     def launch() -> bool:
@@ -305,8 +339,9 @@ def minimize(
             "switch": switch, "config": trial.config, "t_start": time.perf_counter() - start,
             "time_setup": 0.0, "time_optimizer": dt_ask,
         }
+        running[-1] = (trial, row, time.perf_counter())  # until handed to a worker
         context = None
-        if setup is not None and (setup_in == "main" or executor is None):
+        if setup is not None and (setup_in == "main" or pool is None):
             retry = new_block and isinstance(live["context"], _SetupFailed)
             if key != live["key"] or retry:
                 live["key"], live["context"] = None, None  # one live context at a time
@@ -319,21 +354,25 @@ def minimize(
                 row["time_setup"] = time.perf_counter() - t1
             context = live["context"]
         if isinstance(context, _SetupFailed):
-            finish(trial, row, (None, f"setup failed: {context.message}", 0.0, 0.0))
+            finish(-1, (None, f"setup failed: {context.message}", 0.0, 0.0))
             return True
-        if executor is None:
+        if pool is None:
             value, error, t_obj = _evaluate(objective, dict(trial.config), trial.repeat,
                                             context, setup is not None)
-            finish(trial, row, (value, error, t_obj, 0.0))
+            finish(-1, (value, error, t_obj, 0.0))
         else:
-            fut = executor.submit(_worker_task, objective, setup, dict(trial.config),
-                                  trial.repeat, key, context, setup_in == "worker")
-            running[fut] = (trial, row)
+            try:
+                task = pool.submit(_worker_task, objective, setup, dict(trial.config),
+                                   trial.repeat, key, context, setup_in == "worker")
+            except Exception as exc:  # e.g. a context that does not pickle
+                finish(-1, (None, f"worker error: {type(exc).__name__}: {exc}", 0.0, 0.0))
+                return True
+            running[task] = (*running.pop(-1)[:2], time.perf_counter())
         return True
 
-    def finish(trial: Trial, row: dict[str, Any],
-               out: tuple[float | None, str | None, float, float]) -> None:
+    def finish(task: int, out: tuple[float | None, str | None, float, float]) -> None:
         nonlocal t_opt
+        trial, row, _ = running.pop(task)
         value, error, t_obj, t_setup_worker = out
         t0 = time.perf_counter()
         if error is None:
@@ -351,28 +390,56 @@ def minimize(
         if progress and tuner.n_evaluations:
             bar.set_postfix(switches=tuner.n_switches, failures=tuner.n_failures)
 
+    def stop_overdue(now: float) -> float | None:
+        """Stop trials past their limit; return seconds until the next limit (or None)."""
+        assert pool is not None
+        nxt: float | None = None
+        for task, (_, _, t_sent) in list(running.items()):
+            limits = []
+            began = pool.started_at(task)  # None while the worker starts up / imports
+            if trial_timeout is not None and began is not None:
+                limits.append((began + trial_timeout,
+                               f"trial_timeout: stopped after {trial_timeout:g} s"))
+            if timeout is not None:
+                limits.append((start + timeout, f"timeout: the run's {timeout:g} s were up"))
+            for deadline, why in limits:
+                if now >= deadline:
+                    pool.kill(task)
+                    finish(task, (None, f"{why}; its worker process was terminated",
+                                  now - t_sent, 0.0))
+                    break
+                nxt = deadline - now if nxt is None else min(nxt, deadline - now)
+        return nxt
+
     try:
-        if executor is None:
+        if pool is None:
             while launch():
                 pass
         else:
             while True:
-                while len(running) < n_workers and launch():
+                while pool.n_idle > 0 and launch():
                     pass
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    trial, row = running.pop(fut)
-                    try:
-                        out = fut.result()
-                    except Exception as exc:  # a worker died or the result did not unpickle
-                        out = (None, f"worker error: {type(exc).__name__}: {exc}", 0.0, 0.0)
-                    finish(trial, row, out)
+                wait_s = stop_overdue(time.perf_counter())
+                if not running:
+                    continue
+                for task, ok, result in pool.wait(wait_s):
+                    out = result if ok else (None, f"worker error: {result}", 0.0, 0.0)
+                    finish(task, out)
+                stop_overdue(time.perf_counter())
+    except BaseException as exc:
+        # Ctrl-C (or any error here): no trial may stay pending in the tuner
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "aborted"
+        for task in list(running):
+            if pool is not None and task >= 0:
+                pool.kill(task)
+            finish(task, (None, f"{why} ({type(exc).__name__})", 0.0, 0.0))
+        raise
     finally:
         bar.close()
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.close()
 
     df = _frame(rows, space, direction)
     best = None

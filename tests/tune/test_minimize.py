@@ -191,3 +191,67 @@ def test_huge_value_is_a_failed_trial_and_the_loop_goes_on() -> None:
     assert len(df) == 16 and len(failed) > 0 and set(failed["repeat"]) == {1}
     assert all("|value| <= 1e+100" in e and "1e+160" in e for e in failed["error"])
     assert res.n_evaluations == 16 - len(failed) and res.best is not None
+
+
+def hang_on_second_repeat(config: dict, repeat: int) -> float:
+    if repeat == 1:
+        time.sleep(30.0)  # a hung objective
+    return quadratic(config, repeat)
+
+
+def hang(config: dict, repeat: int) -> float:
+    time.sleep(30.0)
+    return 0.0
+
+
+@pytest.mark.slow  # two spawned workers importing torch: ~15-35 s on a loaded machine
+def test_trial_timeout_stops_a_hung_trial_and_the_loop_goes_on() -> None:
+    """Issue 13: a hung objective held its worker until the end (no per-trial timeout)."""
+    t0 = time.perf_counter()
+    res = minimize(hang_on_second_repeat, SPACE, budget=8, n_workers=2, seed=3,
+                   trial_timeout=3.0, progress=False)
+    wall = time.perf_counter() - t0
+    df = res.trials
+    failed = df[df["status"] == "failed"]
+    assert len(df) == 8 and len(failed) >= 1 and set(failed["repeat"]) == {1}
+    assert all("trial_timeout: stopped after 3 s" in e for e in failed["error"])
+    assert res.n_evaluations == 8 - len(failed) and res.tuner.n_pending == 0
+    assert wall < 30.0 * len(failed)  # the hung sleeps were cut short
+
+
+def test_timeout_stops_a_hanging_objective() -> None:
+    """Issue 13: minimize(timeout=) could not stop an objective that hangs."""
+    t0 = time.perf_counter()
+    res = minimize(hang, SPACE, budget=5, timeout=4.0, progress=False)
+    wall = time.perf_counter() - t0
+    assert wall < 25.0
+    assert len(res.trials) == 1 and res.trials.loc[0, "status"] == "failed"
+    assert "timeout: the run's 4 s were up" in res.trials.loc[0, "error"]
+    assert res.tuner.n_pending == 0 and res.best is None
+
+
+def test_timeouts_need_a_picklable_objective() -> None:
+    with pytest.raises(InputError, match="picklable"):
+        minimize(lambda c, r: 0.0, SPACE, budget=2, trial_timeout=5.0, progress=False)
+    with pytest.raises(InputError, match="trial_timeout"):
+        minimize(quadratic, SPACE, budget=2, trial_timeout=0, progress=False)
+
+
+def test_keyboard_interrupt_records_the_trial_and_reraises() -> None:
+    """Issue 13, item 9: Ctrl-C inside a trial left it pending in the tuner forever."""
+    calls = {"n": 0}
+
+    def objective(config: dict, repeat: int) -> float:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return quadratic(config, repeat)
+
+    tuner = Tuner(SPACE, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        minimize(objective, SPACE, budget=6, tuner=tuner, progress=False)
+    assert tuner.n_pending == 0 and tuner.n_failures == 1 and tuner.n_evaluations == 2
+    assert tuner.trials[2]["status"] == "failed"
+    assert tuner.trials[2]["error"] == "interrupted (KeyboardInterrupt)"
+    res = minimize(quadratic, SPACE, budget=3, tuner=tuner, progress=False)  # goes on
+    assert res.n_evaluations == 3
