@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +17,8 @@ from lowswitch.bandit import (
     uniform_k,
 )
 from lowswitch.errors import InputError
+
+select_module = importlib.import_module("lowswitch.bandit.select")
 
 
 def _values(m: int, seed: int = 0) -> torch.Tensor:
@@ -74,3 +79,37 @@ def test_ties_broken_by_position_like_a_stable_sort(k):
     ref = sorted(range(100), key=lambda i: abs(v[i].item() - 2.0))[:k]
     assert closest_k(v, 2.0, k).tolist() == ref
     assert argmax_k(v, k).tolist() == sorted(range(100), key=lambda i: -v[i].item())[:k]
+
+
+def _stable_reference(score, k):
+    return torch.from_numpy(np.argsort(score, kind="stable")[:k].astype(np.int64))
+
+
+@pytest.mark.parametrize("layout", ["random", "ascending", "descending", "off_stride", "ties"])
+@pytest.mark.parametrize("k", [1, 256, 1500])
+def test_large_pools_use_the_prefilter_and_equal_a_full_stable_sort(layout, k):
+    # 2^17 entries: above the prefilter size, so the subsample cut is used; the layouts
+    # make the strided subsample over- or under-estimate the cut (both must stay exact)
+    m = 1 << 17
+    rng = np.random.default_rng(k)
+    values = rng.random(m)
+    if layout == "ascending":
+        values.sort()
+    elif layout == "descending":
+        values[::-1].sort()
+    elif layout == "off_stride":  # values close to the target never on the stride grid
+        stride = m // select_module._SUBSAMPLE
+        values = np.where(np.arange(m) % stride == 0, 0.99, values)
+    elif layout == "ties":
+        values = np.round(values, 2)  # ~1300 entries per value: ties at the k-th
+    got = closest_k(torch.from_numpy(values), 0.5, k)
+    assert torch.equal(got, _stable_reference(np.abs(values - 0.5), k))
+    got = argmax_k(torch.from_numpy(values), k)
+    assert torch.equal(got, _stable_reference(-values, k))
+
+
+def test_prefilter_cut_too_small_falls_back_to_the_full_partition(monkeypatch):
+    values = np.random.default_rng(0).random(1 << 17)
+    monkeypatch.setattr(select_module, "_prefilter_cut", lambda score, k: -1.0)
+    got = closest_k(torch.from_numpy(values), 0.5, 300)
+    assert torch.equal(got, _stable_reference(np.abs(values - 0.5), 300))
