@@ -232,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rec))
         return 0
     grid = [(int(t), q) for t in args.t for q in args.q if q <= t]
-    records = [
-        _cell_in_subprocess(args, t, q) for t, q in tqdm(grid, desc="gp --scale", unit="cell")
-    ]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gp_scale.json").write_text(json.dumps(records, indent=2))
+    records = []
+    for t, q in tqdm(grid, desc="gp --scale", unit="cell"):
+        records.append(_cell_in_subprocess(args, t, q))
+        (args.out / "gp_scale.json").write_text(json.dumps(records, indent=2))  # so far
     plot(records, args.out / "gp_scale.png")
     print_table(records)
     print(f"wrote {args.out / 'gp_scale.json'} and {args.out / 'gp_scale.png'}")
