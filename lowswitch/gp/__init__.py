@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from lowswitch.gp import botorch_dispatch  # noqa: F401  (registers BoTorch dispatchers)
+from lowswitch.gp.conditioned import ConditionedUniquePointGP
 from lowswitch.gp.fit import fit_gp
 from lowswitch.gp.likelihood import ExactReplicateMLL
 from lowswitch.gp.model import UniquePointGP
 from lowswitch.gp.stats import UniqueStats, canonicalize
 
-__all__ = ["ExactReplicateMLL", "UniquePointGP", "UniqueStats", "canonicalize", "fit_gp"]
+__all__ = [
+    "ConditionedUniquePointGP",
+    "ExactReplicateMLL",
+    "UniquePointGP",
+    "UniqueStats",
+    "canonicalize",
+    "fit_gp",
+]

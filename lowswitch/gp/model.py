@@ -22,13 +22,14 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from botorch.exceptions.warnings import InputDataWarning
 from botorch.models.gpytorch import GPyTorchModel
+from botorch.models.model import FantasizeMixin
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import (
@@ -39,13 +40,14 @@ from botorch.utils.types import DEFAULT, _DefaultType
 from gpytorch.constraints import Positive
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import Kernel
-from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.likelihoods import GaussianLikelihood, Likelihood
 from gpytorch.means import ConstantMean, Mean
+from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
 from gpytorch.models import ExactGP
 from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
-from lowswitch.errors import InputError
+from lowswitch.errors import InputError, StateError
 from lowswitch.gp.likelihood import (
     gaussian_means_log_density,
     precision_factor,
@@ -69,6 +71,7 @@ class _Cache:
     s: Tensor  # (q,) sqrt precision
     L: Tensor  # (q, q) factor of I + S K_U S
     alpha: Tensor  # (q,) S A^-1 S (ybar - m(U))
+    key: Tensor | None = None  # parameters and buffers the factor was computed with
 
 
 def _check_tensor(name: str, value: Any, ndim: tuple[int, ...]) -> Tensor:
@@ -148,7 +151,41 @@ def validate_observations(
     return X, Y, V
 
 
-class UniquePointGP(GPyTorchModel, ExactGP):
+def _check_mll(mll: MarginalLogLikelihood) -> None:
+    from lowswitch.gp.likelihood import ExactReplicateMLL
+
+    if type(mll) not in (ExactMarginalLogLikelihood, ExactReplicateMLL):
+        raise InputError(
+            "mll: expected gpytorch ExactMarginalLogLikelihood (or ExactReplicateMLL) for "
+            f"a UniquePointGP, got {type(mll).__name__} (its value on the q unique means "
+            "is not defined by the replicate maths); use lowswitch.fit_gp(model)"
+        )
+
+
+def _checked_likelihood(likelihood: Likelihood | None, known_noise: bool) -> GaussianLikelihood:
+    """The likelihood to use, or a clear refusal of one the replicate maths cannot honour."""
+    if likelihood is None:
+        if not known_noise:
+            return get_gaussian_likelihood_with_lognormal_prior()
+        fixed = GaussianLikelihood(noise_constraint=Positive())
+        fixed.raw_noise.requires_grad_(False)
+        return fixed
+    if known_noise:
+        raise InputError(
+            "likelihood: expected None with train_Yvar (the noise variances are known), "
+            f"got {type(likelihood).__name__}"
+        )
+    if type(likelihood) is not GaussianLikelihood or likelihood.noise_covar.raw_noise.numel() != 1:
+        raise InputError(
+            "likelihood: expected a gpytorch GaussianLikelihood without batch_shape "
+            "(one noise variance shared by all rows: the replicate reduction is exact for "
+            f"that model only), got {type(likelihood).__name__}; for known per-row noise "
+            "pass train_Yvar"
+        )
+    return likelihood
+
+
+class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[misc]
     r"""Exact single-output GP over unique inputs with replicate counts (a BoTorch model).
 
     Args:
@@ -162,12 +199,27 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         mean_module: gpytorch mean; default ``ConstantMean``.
         input_transform: BoTorch input transform, fitted on the unique inputs.
         outcome_transform: ``DEFAULT`` (standardise on all t observations), ``None``, or
-            a ``Standardize(m=1)`` instance (fitted here from the statistics).
+            a ``Standardize(m=1)`` instance (fitted here from the statistics). Other
+            outcome transforms (``Log``, ``Power``, ``Bilog``, chains) are refused with an
+            :class:`~lowswitch.errors.InputError`: a nonlinear transform of the rows changes
+            their replicate means and sums of squares, so apply it to ``train_Y`` yourself.
+        likelihood: optional homoscedastic ``gpytorch.likelihoods.GaussianLikelihood``
+            (its noise prior and constraint are used); default BoTorch's ``SingleTaskGP``
+            likelihood with a log-normal noise prior. Refused with ``train_Yvar`` (the
+            noise is then known) and for other likelihoods (the replicate reduction holds
+            for Gaussian noise with one variance per row only).
+
+    Training data are one ``(t, d)`` set: batched training data ``(b, t, d)`` is refused
+    with an :class:`~lowswitch.errors.InputError` (build one model per batch, e.g. in a
+    ``ModelListGP``). Fantasy models from :meth:`fantasize` and
+    :meth:`condition_on_observations` are batched (see
+    :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP`).
 
     ``model.likelihood.noise`` is the *per-observation* noise variance ``sigma2``
     (standardised units), learned by :func:`lowswitch.fit_gp` with BoTorch's log-normal
-    noise prior. After changing hyperparameters by hand call ``model.train()`` (or
-    :meth:`clear_cache`) so that the cached factor is rebuilt.
+    noise prior. The cached factor remembers the parameter and buffer values it was
+    computed with and is rebuilt when they change (by hand, ``load_state_dict`` or
+    ``.to(dtype)``). GP maths runs in the model's dtype: float64 unless cast.
 
     Example:
         >>> import torch
@@ -192,25 +244,39 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         mean_module: Mean | None = None,
         input_transform: InputTransform | None = None,
         outcome_transform: Standardize | _DefaultType | None = DEFAULT,
+        likelihood: Likelihood | None = None,
     ) -> None:
+        if isinstance(train_X, Tensor) and train_X.ndim > 2:
+            raise InputError(
+                f"train_X: expected one (t, d) training set, got shape {tuple(train_X.shape)}; "
+                "batched training data is not supported: build one UniquePointGP per batch "
+                "(e.g. in a botorch ModelListGP)"
+            )
         X, Y, V = validate_observations(
             train_X, train_Y, train_Yvar, names=("train_X", "train_Y", "train_Yvar")
         )
         if outcome_transform is DEFAULT:
             outcome_transform = Standardize(m=1)
-        if outcome_transform is not None and not isinstance(outcome_transform, Standardize):
+        if outcome_transform is not None and type(outcome_transform) is not Standardize:
             raise InputError(
-                "outcome_transform: expected DEFAULT, None or botorch Standardize(m=1) "
-                f"(other transforms cannot be computed from replicate statistics), got "
-                f"{type(outcome_transform).__name__}; transform Y yourself before fitting"
+                "outcome_transform: expected DEFAULT, None or botorch Standardize(m=1), got "
+                f"{type(outcome_transform).__name__} (a nonlinear transform of the rows "
+                "changes their replicate means and sums of squares, so it cannot be applied "
+                "to the statistics); transform train_Y yourself before building the model"
+            )
+        if outcome_transform is not None and (
+            outcome_transform._m != 1
+            or outcome_transform._outputs not in (None, [0])
+            or outcome_transform._batch_shape != torch.Size()
+        ):
+            raise InputError(
+                "outcome_transform: expected Standardize(m=1) without batch_shape, got "
+                f"Standardize(m={outcome_transform._m}, "
+                f"batch_shape={tuple(outcome_transform._batch_shape)})"
             )
         stats = UniqueStats(X, Y, V)
         d = stats.d
-        if V is None:
-            likelihood: GaussianLikelihood = get_gaussian_likelihood_with_lognormal_prior()
-        else:
-            likelihood = GaussianLikelihood(noise_constraint=Positive())
-            likelihood.raw_noise.requires_grad_(False)
+        likelihood = _checked_likelihood(likelihood, known_noise=V is not None)
         ExactGP.__init__(
             self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
         )
@@ -228,8 +294,8 @@ class UniquePointGP(GPyTorchModel, ExactGP):
             self.input_transform = input_transform
         if outcome_transform is not None:
             self.outcome_transform = outcome_transform
-        self.to(torch.float64)
         self._cache: _Cache | None = None
+        self.to(torch.float64)
         self.refit_outcome_transform()
 
     @classmethod
@@ -346,7 +412,7 @@ class UniquePointGP(GPyTorchModel, ExactGP):
             std = math.sqrt(ss / (t - 1.0)) if t > 1 else 1.0
             if not std >= tf._min_stdv:
                 std = 1.0
-            like = torch.ones(1, 1, dtype=torch.float64)
+            like = torch.ones(1, 1, dtype=self._dtype, device=self._device)
             tf.means = like * mean
             tf.stdvs = like * std
             tf._stdvs_sq = like * std * std
@@ -356,6 +422,14 @@ class UniquePointGP(GPyTorchModel, ExactGP):
                 assert self.stats.W is not None
                 self.likelihood.noise = (self.stats.n.sum() / self.stats.W.sum()) / std**2
         self._sync_train_data()
+
+    @property
+    def _dtype(self) -> torch.dtype:
+        return self.likelihood.noise_covar.raw_noise.dtype
+
+    @property
+    def _device(self) -> torch.device:
+        return self.likelihood.noise_covar.raw_noise.device
 
     def _transform_X(self, X: Tensor) -> Tensor:
         tf: InputTransform | None = getattr(self, "input_transform", None)
@@ -372,16 +446,68 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         """``(ybar_tf, precision)``, each ``(q,)``, in standardised outcome units."""
         mu, sd = self.outcome_scale
         s = self.stats
+        dt, dev = self._dtype, self._device
         if s.heteroscedastic:
             assert s.W is not None and s.wmean is not None
-            return (s.wmean - mu) / sd, s.W * sd**2
-        return (s.mean - mu) / sd, s.n / self.likelihood.noise.reshape(())
+            return ((s.wmean - mu) / sd).to(device=dev, dtype=dt), (s.W * sd**2).to(
+                device=dev, dtype=dt
+            )
+        return ((s.mean - mu) / sd).to(device=dev, dtype=dt), s.n.to(
+            device=dev, dtype=dt
+        ) / self.likelihood.noise.reshape(())
 
     def _sync_train_data(self) -> None:
+        """Point ``train_inputs``/``train_targets`` at the unique points; drop the cache.
+
+        As in ``SingleTaskGP``: ``train_inputs`` hold the *raw* unique inputs in training
+        mode and the input-transformed ones in eval mode (the raw ones then in
+        ``_original_train_inputs``); ``train_targets`` are the standardised means.
+        """
         ybar, _ = self._standardized()
-        inputs = self._transform_X(self.stats.X).detach()
-        self.set_train_data(inputs=inputs, targets=ybar.detach(), strict=False)  # type: ignore[operator]
+        raw = self.stats.X.to(dtype=self._dtype, device=self._device)
+        self._has_transformed_inputs = False
+        self._original_train_inputs = None
+        self.set_train_data(inputs=raw, targets=ybar.detach(), strict=False)  # type: ignore[operator]
+        if not self.training:
+            self._set_transformed_inputs()
         self._cache = None
+
+    def _apply(self, fn: Any, recurse: bool = True) -> UniquePointGP:
+        # .to(dtype) / .float() / .double() / device moves: every parameter, buffer and
+        # training tensor follows; the factor is rebuilt in the new dtype on demand
+        super()._apply(fn)
+        if getattr(self, "stats", None) is not None:
+            self._sync_train_data()
+        return self
+
+    def load_state_dict(  # type: ignore[override]
+        self,
+        state_dict: Mapping[str, Any],
+        strict: bool = True,
+        keep_transforms: bool = True,
+        assign: bool = False,
+    ) -> None:
+        """Load hyperparameters (and, with ``keep_transforms=False``, transforms).
+
+        With ``keep_transforms=True`` (BoTorch's default) the input and outcome transforms
+        fitted on this model's data are kept and the state's transform entries ignored.
+        The cached factor and the standardised targets are refreshed either way.
+        """
+        if keep_transforms:
+            state_dict = {
+                k: v
+                for k, v in state_dict.items()
+                if not k.startswith(("input_transform.", "outcome_transform."))
+            }
+            strict = False
+        torch.nn.Module.load_state_dict(self, state_dict, strict=strict, assign=assign)
+        self._sync_train_data()
+
+    def subset_output(self, idcs: list[int]) -> UniquePointGP:
+        """A copy of this single-output model for ``idcs == [0]`` (or ``[-1]``)."""
+        if list(idcs) not in ([0], [-1]):
+            raise InputError(f"idcs: UniquePointGP has one output, expected [0], got {idcs}")
+        return copy.deepcopy(self)
 
     # ------------------------------------------------------------ likelihood
     def exact_marginal_log_likelihood(self, original_units: bool = False) -> Tensor:
@@ -397,7 +523,7 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         """
         s = self.stats
         _, sd = self.outcome_scale
-        U = self._transform_X(s.X)
+        U = self._transform_X(s.X.to(dtype=self._dtype, device=self._device))
         K = self.covar_module(U).to_dense()
         ybar, precision = self._standardized()
         residual = ybar - self.mean_module(U)
@@ -436,10 +562,24 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         if not self.training:
             self._get_cache()
 
+    def _state_key(self) -> Tensor:
+        """All parameter and buffer values in one flat vector (what the factor depends on)."""
+        with torch.no_grad():
+            parts = [p.detach().reshape(-1) for p in self.parameters()]
+            parts += [b.detach().reshape(-1).to(self._dtype) for b in self.buffers()]
+            return torch.cat(parts) if parts else torch.zeros(0)
+
     def _get_cache(self) -> _Cache:
+        key = self._state_key()
+        if self._cache is not None:
+            old = self._cache.key
+            if old is None or old.shape != key.shape or not torch.equal(old, key):
+                # hyperparameters changed since the factor was built (set by hand,
+                # load_state_dict, an optimiser step): targets and factor are stale
+                self._sync_train_data()
         if self._cache is None:
             with torch.no_grad():
-                U = self._transform_X(self.stats.X)
+                U = self._transform_X(self.stats.X.to(dtype=self._dtype, device=self._device))
                 ybar, precision = self._standardized()
                 L = precision_factor(self.covar_module(U).to_dense(), precision)
                 self._cache = self._finish_cache(U, precision.sqrt(), L, ybar)
@@ -449,7 +589,7 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         r = s * (ybar - self.mean_module(U))
         z = solve_lower(L, r.unsqueeze(-1))
         alpha = s * torch.linalg.solve_triangular(L.T, z, upper=True).squeeze(-1)
-        return _Cache(U=U, s=s, L=L, alpha=alpha)
+        return _Cache(U=U, s=s, L=L, alpha=alpha, key=self._state_key())
 
     def posterior_mean(self, X: Tensor) -> Tensor:
         """Posterior mean of ``f`` at raw inputs ``X`` ``(..., m, d)``, original units.
@@ -466,8 +606,12 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         mu, sd = self.outcome_scale
         return mean * sd + mu
 
-    def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
-        """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units."""
+    def latent_parts(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean ``(..., m)`` and ``V = L^{-1} S K_U(X)`` ``(..., q, m)``.
+
+        ``X`` is input-transformed ``(..., m, d)``; standardised units. The posterior
+        covariance between two input sets is ``k(X1, X2) - V1^T V2``.
+        """
         c = self._get_cache()
         if X.dim() > 2 and not self.covar_module.batch_shape:
             # one (N, q) kernel call for all batch elements: gpytorch would otherwise copy U
@@ -478,6 +622,11 @@ class UniquePointGP(GPyTorchModel, ExactGP):
             Kxu = self.covar_module(X, c.U).to_dense()  # (..., m, q)
         mean = self.mean_module(X) + Kxu @ c.alpha
         V = solve_lower(c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2))  # (..., q, m)
+        return mean, V
+
+    def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
+        """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units."""
+        mean, V = self.latent_parts(X)
         covar = self.covar_module(X).to_dense() - V.transpose(-1, -2) @ V
         covar = 0.5 * (covar + covar.transpose(-1, -2))
         # a LinearOperator keeps gpytorch on its jittered (psd-safe) Cholesky path when
@@ -486,11 +635,67 @@ class UniquePointGP(GPyTorchModel, ExactGP):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.training:
-            return super().__call__(*args, **kwargs)
+            raise StateError(
+                "UniquePointGP in training mode has no gpytorch training output: "
+                "gpytorch's ExactMarginalLogLikelihood(model(*train_inputs), train_targets) "
+                "would score the q unique means with noise sigma2 instead of all t rows. "
+                "Use lowswitch.fit_gp(model), fit_gpytorch_mll(ExactMarginalLogLikelihood("
+                "model.likelihood, model)) (exact, through compute_custom_loss) or "
+                "model.exact_marginal_log_likelihood(); call model.eval() for posteriors"
+            )
         return self.posterior_mvn(args[0])
 
+    def compute_custom_loss(self, mll: MarginalLogLikelihood, **kwargs: Any) -> Tensor:
+        """BoTorch's loss hook: ``fit_gpytorch_mll`` minimises this for this model.
+
+        ``-(exact_marginal_log_likelihood() + log priors) / q``: the exact likelihood of
+        all t rows, scaled by the q training targets as gpytorch's
+        ``ExactMarginalLogLikelihood`` scales its value (see
+        :class:`~lowswitch.gp.likelihood.ExactReplicateMLL` for why q and not t).
+        Other MLL types are refused.
+        """
+        _check_mll(mll)
+        value = self.exact_marginal_log_likelihood()
+        for _, module, prior, closure, _ in mll.named_priors():
+            value = value + prior.log_prob(closure(module)).sum()
+        return -value / self.n_unique
+
+    def custom_fit(
+        self,
+        mll: MarginalLogLikelihood,
+        closure: Any = None,
+        closure_kwargs: dict[str, Any] | None = None,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> MarginalLogLikelihood:
+        """BoTorch's fit hook: ``fit_gpytorch_mll(ExactMarginalLogLikelihood(lik, model))``.
+
+        Without a closure or optimizer this is :func:`lowswitch.fit_gp` (the exact t-row
+        objective, started at the pooled replicate variance and with a stopping rule
+        that sees changes of the kernel hyperparameters, see :mod:`lowswitch.gp.fit`).
+        With a user closure or optimizer, BoTorch's generic fit loop runs on the exact
+        objective (:meth:`compute_custom_loss`). Other MLL types are refused.
+        """
+        _check_mll(mll)
+        if closure is None and optimizer_kwargs is None and "optimizer" not in kwargs:
+            from lowswitch.gp.fit import fit_gp
+
+            fit_gp(self, max_attempts=int(kwargs.get("max_attempts", 5)))
+            return mll.eval()
+        from botorch.fit import _fit_fallback  # BoTorch's loop; its closure calls ours
+
+        return _fit_fallback(
+            mll,
+            closure=closure,
+            closure_kwargs=closure_kwargs,
+            optimizer_kwargs=optimizer_kwargs,
+            **kwargs,
+        )
+
     def forward(self, x: Tensor) -> MultivariateNormal:
-        """Prior at (transformed) inputs ``x`` ``(..., m, d)``."""
+        """Prior at inputs ``x`` ``(..., m, d)`` (raw in training mode, as ``SingleTaskGP``)."""
+        if self.training:
+            x = self._transform_X(x)
         return MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
     # --------------------------------------------------------------- updates
@@ -544,7 +749,9 @@ class UniquePointGP(GPyTorchModel, ExactGP):
         U = old.U
         s = p_new.sqrt()
         if self.stats.q > q_old:
-            U_new = self._transform_X(self.stats.X[q_old:])
+            U_new = self._transform_X(
+                self.stats.X[q_old:].to(dtype=self._dtype, device=self._device)
+            )
             s_new = s[q_old:]
             A21 = s_new[:, None] * self.covar_module(U_new, U).to_dense() * s[None, :q_old]
             A22 = s_new[:, None] * self.covar_module(U_new).to_dense() * s_new[None, :]
@@ -589,15 +796,35 @@ class UniquePointGP(GPyTorchModel, ExactGP):
 
     def condition_on_observations(
         self, X: Tensor, Y: Tensor, noise: Tensor | None = None, **kwargs: Any
-    ) -> UniquePointGP:
-        """A copy conditioned on ``(X, Y)`` (``(k, d)``, ``(k, 1)``); no batched fantasies."""
-        if X.ndim != 2:
-            raise InputError(
-                f"X: UniquePointGP conditions on (k, d) inputs only, got shape {tuple(X.shape)}"
-            )
-        new = copy.deepcopy(self)
-        new.add_observations(X, Y, noise)
-        return new
+    ) -> Any:
+        """The model conditioned on new rows ``(X, Y)``, BoTorch's semantics.
+
+        Args:
+            X: ``(batch) x k x d`` raw inputs (repeats of training inputs allowed).
+            Y: ``(batch') x k x 1`` observations in original units; ``batch'`` may have
+                more leading dimensions than ``X``'s (fantasies) and broadcasts with it.
+            noise: optional noise variances shaped like ``Y``, in the *standardised*
+                units (BoTorch's convention); default the model's ``sigma2`` (with known
+                noise: the harmonic mean of the given variances).
+
+        Returns:
+            For unbatched ``(k, d)``, ``(k, 1)`` rows without ``noise`` (or with ``noise``
+            on a known-noise model): a :class:`UniquePointGP` with the rows merged into
+            its statistics (counts and means updated exactly, O(q^2) per new point).
+            Otherwise a :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP`
+            with batch shape ``broadcast(batch, batch')``: the exact GP posterior given
+            all t rows and the new ones, at cost O(k q^2 + k^2 q) per batch element and
+            independent of t. Both equal ``SingleTaskGP`` on all rows.
+        """
+        from lowswitch.gp.conditioned import ConditionedUniquePointGP, check_condition_args
+
+        Xr, Yr, Vr = check_condition_args(X, Y, noise, self.stats.d)
+        if Xr.ndim == 2 and Yr.ndim == 1 and (Vr is None) != self.heteroscedastic:
+            new = copy.deepcopy(self)
+            V = None if Vr is None else Vr.to(torch.float64) * self.outcome_scale[1] ** 2
+            new._condition(Xr.detach().to(torch.float64), Yr.detach().to(torch.float64), V, None)
+            return new
+        return ConditionedUniquePointGP(self, Xr, Yr, Vr)
 
     # ------------------------------------------------------------ information
     def information_gain(self) -> Tensor:
