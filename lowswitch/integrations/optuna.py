@@ -6,17 +6,20 @@ get identical params and a repeat index in the user attribute ``"lowswitch.repea
 it with :func:`repeat_of`, use it as a seed or a fold). Repeat indices count the trials of
 a config across blocks: a config chosen again continues after its earlier trials.
 
-Stateless by design: the sampler keeps nothing between calls that is not in the study.
+Stateless by design: the sampler keeps nothing between calls that is not in the study
+(apart from which warnings it gave and which undecided trials it stopped waiting for).
 At each new trial it reads ``study.get_trials()``:
 
 * block bookkeeping lives in one system attribute per trial, ``lowswitch:block`` (see
   :func:`block_info`: block id = the block's first trial number, repeats ``B``, slot in
-  ``0..B-1``, repeat offset, params), written in one storage call when
+  ``0..B-1``, repeat index, params), written in one storage call when
   the trial is sampled, so every process sharing an RDB storage sees it and a restarted
   study continues open blocks;
 * COMPLETE trials whose params fit the search space are the observations; trials with
   identical params (from any source: enqueued, other samplers, earlier blocks) encode to
-  the same point and are merged as replicates by the unique-point GP;
+  the same point and are merged as replicates by the unique-point GP. A COMPLETE value
+  outside the measurement range (infinite, or ``|value| > 1e100``, see
+  :mod:`lowswitch.validation`) is ignored by the model, with one warning per trial;
 * RUNNING trials are pending: their points are hallucinated when a new block is chosen;
 * FAIL trials are ignored, and their repeat index is handed out again (the block is
   closed after ``B + 1`` failures, so a config that always crashes is given up). Use
@@ -25,11 +28,18 @@ At each new trial it reads ``study.get_trials()``:
 
 A new block rebuilds the policy from the stored trials (one GP fit, as at every switch of
 the in-process policy); a repeat of an open block costs a storage read and no GP work.
-The new block is a deterministic function of (stored trials, seed, block number).
+The new block is a deterministic function of (stored trials, seed, block id).
 
-Concurrency caveat: two workers that sample at the same instant can both take the same
-open repeat slot, or both start a new block; the study stays correct (more repeats or one
-more block), there is no locking.
+Several workers: the storage gives every trial a unique number, and a trial chooses its
+block only once every RUNNING trial with a lower number has chosen (it polls the storage,
+up to ``sync_timeout`` seconds). So workers see each other's choices: an open repeat slot
+goes to one trial, and the repeat index of a trial is the smallest one that no other
+non-failed trial of the same config holds, so two trials never get the same config *and*
+the same seed / fold, however close together they start. Choosing is serialised this way
+(a block's GP fit delays the next trial's choice); evaluations still run in parallel.
+A lower-numbered trial that does not choose within ``sync_timeout`` (its worker died while
+sampling, or it was created by ``study.ask()`` and never suggested) is skipped with a
+warning, and the guarantee does not cover it.
 
 Example:
     >>> import optuna
@@ -48,6 +58,8 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -88,7 +100,7 @@ def block_info(trial: FrozenTrial) -> dict[str, Any] | None:
     """The sampler's block record of a trial, or ``None`` (not sampled as part of a block).
 
     Keys: ``block`` (id: the number of the block's first trial), ``repeats`` (``B``),
-    ``slot`` (``0..B-1``), ``offset`` (repeat index of slot 0), ``params``.
+    ``slot`` (``0..B-1``), ``repeat`` (the trial's repeat index), ``params``.
 
     Example:
         >>> import optuna
@@ -96,11 +108,12 @@ def block_info(trial: FrozenTrial) -> dict[str, Any] | None:
         True
     """
     info = trial.system_attrs.get(ATTR_BLOCK)
-    if not isinstance(info, dict) or not {"block", "repeats", "slot", "offset",
-                                          "params"} <= set(info):
+    if not isinstance(info, dict) or not {"block", "repeats", "slot", "params"} <= set(info):
         return None
+    # records written before the repeat index was stored have offset + slot
+    repeat = info["repeat"] if "repeat" in info else int(info.get("offset", 0)) + info["slot"]
     return {"block": int(info["block"]), "repeats": int(info["repeats"]),
-            "slot": int(info["slot"]), "offset": int(info["offset"]),
+            "slot": int(info["slot"]), "repeat": int(repeat),
             "params": dict(info["params"])}
 
 
@@ -179,12 +192,15 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             space from the first trial on. Without it, the intersection search space of the
             study is used (the first trial is sampled at random).
         switch_threshold: ``C`` of the switch rule.
-        seed: seed of the initial design and the policy.
+        seed: seed of the initial design and the policy (``None``: a fresh seed drawn from
+            OS entropy, kept in ``sampler.seed``; every worker then draws its own).
         policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         n_initial: number of single-repeat design blocks at random configs before the GP
             policy takes over (default ``clip(2 D, 2, 20)`` for ``D`` encoded columns).
         candidates_limit: fully discrete spaces up to this size are searched exactly.
+        sync_timeout: seconds a trial waits for lower-numbered trials (other workers) to
+            choose their blocks before choosing its own (see the module docstring).
 
     Example:
         >>> sampler = LowSwitchSampler(seed=1, switch_threshold=2.0)
@@ -197,18 +213,25 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         space: Space | None = None,
         *,
         switch_threshold: float = 2.0,
-        seed: int = 0,
+        seed: int | None = 0,
         policy: str = "ei",
         max_repeats: int | None = None,
         n_initial: int | None = None,
         candidates_limit: int = 4096,
+        sync_timeout: float = 20.0,
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
         if not isinstance(switch_threshold, (int, float)) or not switch_threshold >= 1.0:
             raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
-        if not isinstance(seed, int) or seed < 0:
-            raise InputError(f"seed: expected a non-negative int, got {seed!r}")
+        if seed is None:  # as in Optuna: a fresh seed, drawn once from OS entropy
+            seed = secrets.randbits(31)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError(f"seed: expected a non-negative int or None, got {seed!r}")
+        if (isinstance(sync_timeout, bool) or not isinstance(sync_timeout, (int, float))
+                or not sync_timeout >= 0):
+            raise InputError(f"sync_timeout: expected a number of seconds >= 0, got "
+                             f"{sync_timeout!r}")
         self._policy_cls = _load_policy_class(policy)
         self.space = space
         self.switch_threshold = float(switch_threshold)
@@ -216,6 +239,8 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         self.max_repeats = max_repeats
         self.n_initial = n_initial
         self.candidates_limit = candidates_limit
+        self.sync_timeout = float(sync_timeout)
+        self._gave_up: set[int] = set()  # undecided trials not waited for again
         self._search_space = optuna.search_space.IntersectionSearchSpace()
         self._warned: set[int] = set()  # trial numbers already reported as unusable
 
@@ -235,23 +260,50 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         search_space: dict[str, BaseDistribution],
     ) -> dict[str, Any]:
         if not search_space:
+            # say "decided, no block" so that later trials do not wait for this one
+            study._storage.set_trial_system_attr(trial._trial_id, ATTR_BLOCK, None)
             return {}
         space = self.space if self.space is not None else space_from_distributions(search_space)
-        trials = study.get_trials(deepcopy=False)
+        trials = self._settled_trials(study, trial.number)
         blocks = _blocks(trials, trial.number)
         for block_id in sorted(blocks):
             b = blocks[block_id]
             slot = b.free_slot()
             if slot is not None:
-                return self._assign(study, trial, block_id, b.repeats, slot, b.offset,
+                return self._assign(study, trial, trials, space, block_id, b.repeats, slot,
                                     b.params, search_space)
-        config, repeats = self._new_block(study, space, trials, trial.number, len(blocks))
-        key = space.key(config)
-        offset = sum(1 for t in trials if t.number != trial.number
-                     and (c := _config_of(t, space)) is not None and space.key(c) == key)
+        config, repeats = self._new_block(study, space, trials, trial.number, trial.number)
         params = to_optuna_params(config, search_space)
-        return self._assign(study, trial, trial.number, repeats, 0, offset, params,
+        return self._assign(study, trial, trials, space, trial.number, repeats, 0, params,
                             search_space)
+
+    def _settled_trials(self, study: optuna.Study, number: int) -> list[FrozenTrial]:
+        """The study's trials once every lower-numbered trial has chosen its block.
+
+        Trial numbers are unique (the storage assigns them); a trial waits until each
+        RUNNING trial with a lower number has its block record (or is finished), so its
+        repeat index is chosen knowing theirs: two workers never take the same index for
+        the same config. A trial that stays undecided for ``sync_timeout`` seconds (its
+        worker died while sampling, or it was asked and never suggested) is not waited for
+        again by this sampler.
+        """
+        deadline = time.monotonic() + self.sync_timeout
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            undecided = [t.number for t in trials
+                         if t.number < number and t.state == TrialState.RUNNING
+                         and ATTR_BLOCK not in t.system_attrs
+                         and t.number not in self._gave_up]
+            if not undecided:
+                return trials
+            if time.monotonic() >= deadline:
+                self._gave_up.update(undecided)
+                warnings.warn(
+                    f"LowSwitchSampler: trials {undecided} did not choose a block within "
+                    f"{self.sync_timeout:g} s; trial {number} goes on without them (their "
+                    f"repeat indices may coincide with its)", UserWarning, stacklevel=3)
+                return trials
+            time.sleep(0.02)
 
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str,
@@ -264,14 +316,25 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         """Nothing to reseed: every draw is seeded by (seed, trial number / block number)."""
 
     # ------------------------------------------------------------------ internals
-    def _assign(self, study: optuna.Study, trial: FrozenTrial, block_id: int, repeats: int,
-                slot: int, offset: int, params: dict[str, Any],
+    def _assign(self, study: optuna.Study, trial: FrozenTrial, trials: list[FrozenTrial],
+                space: Space, block_id: int, repeats: int, slot: int, params: dict[str, Any],
                 dists: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         storage = study._storage
         tid = trial._trial_id
-        repeat = offset + slot
+        config = _config_of_params(params, space)
+        # the smallest index no other non-failed trial of this config holds
+        taken = set()
+        if config is not None:
+            key = space.key(config)
+            for t in trials:
+                info = block_info(t)
+                if (t.number != trial.number and info is not None
+                        and t.state != TrialState.FAIL
+                        and (c := _config_of(t, space)) is not None and space.key(c) == key):
+                    taken.add(info["repeat"])
+        repeat = next(r for r in range(len(taken) + 1) if r not in taken)
         info = {"block": int(block_id), "repeats": int(repeats), "slot": int(slot),
-                "offset": int(offset), "params": json.loads(json.dumps(params))}
+                "repeat": int(repeat), "params": json.loads(json.dumps(params))}
         # one attribute, one write: other processes never see half a block record
         storage.set_trial_system_attr(tid, ATTR_BLOCK, info)
         storage.set_trial_user_attr(tid, USER_REPEAT, int(repeat))
@@ -282,7 +345,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         return {k: v for k, v in params.items() if k in dists}
 
     def _new_block(self, study: optuna.Study, space: Space, trials: list[FrozenTrial],
-                   number: int, n_blocks: int) -> tuple[dict[str, Any], int]:
+                   number: int, block_id: int) -> tuple[dict[str, Any], int]:
         obs: dict[tuple[float, ...], list[float]] = {}
         pending: dict[tuple[float, ...], int] = {}
         for t in trials:
@@ -311,7 +374,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             n_initial = min(n_initial, int(space.size))
         seen = set(obs) | set(pending)
         if len(obs) < max(n_initial, 2):
-            rng = np.random.default_rng(_mix(self.seed, n_blocks, 1))
+            rng = np.random.default_rng(_mix(self.seed, block_id, 1))
             config = space.sample(1, rng)[0]
             for _ in range(64):
                 if space.key(config) not in seen:
@@ -322,7 +385,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         policy = self._policy_cls(
             space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
             maximize=study.direction == optuna.study.StudyDirection.MAXIMIZE,
-            seed=_mix(self.seed, n_blocks, 2), max_repeats=self.max_repeats,
+            seed=_mix(self.seed, block_id, 2), max_repeats=self.max_repeats,
             n_initial=n_initial,
         )
         for key, ys in obs.items():
@@ -340,9 +403,8 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
 class _BlockView:
     """What the stored trials say about one block."""
 
-    def __init__(self, repeats: int, offset: int, params: dict[str, Any]) -> None:
+    def __init__(self, repeats: int, params: dict[str, Any]) -> None:
         self.repeats = repeats
-        self.offset = offset
         self.params = params
         self.taken: set[int] = set()  # repeat slots held by non-failed trials
         self.n_failed = 0
@@ -365,7 +427,7 @@ def _blocks(trials: list[FrozenTrial], number: int) -> dict[int, _BlockView]:
         bid = info["block"]
         b = out.get(bid)
         if b is None:
-            b = out[bid] = _BlockView(info["repeats"], info["offset"], info["params"])
+            b = out[bid] = _BlockView(info["repeats"], info["params"])
         if t.state == TrialState.FAIL:
             b.n_failed += 1
         else:
@@ -376,7 +438,11 @@ def _blocks(trials: list[FrozenTrial], number: int) -> dict[int, _BlockView]:
 def _config_of(t: FrozenTrial, space: Space) -> dict[str, Any] | None:
     """The trial's config in ``space`` (stored params, else the block's params), or None."""
     info = block_info(t)
-    params = {**(info["params"] if info is not None else {}), **t.params}
+    return _config_of_params({**(info["params"] if info is not None else {}), **t.params},
+                             space)
+
+
+def _config_of_params(params: Mapping[str, Any], space: Space) -> dict[str, Any] | None:
     try:
         return space.validate({n: params[n] for n in space.names})
     except (KeyError, InputError):

@@ -50,7 +50,7 @@ def _check_blocks(study: Any) -> dict[int, list[Any]]:
             continue
         blocks.setdefault(info["block"], []).append(t)
         assert 0 <= info["slot"] < info["repeats"]
-        assert t.user_attrs["lowswitch.repeat"] == info["offset"] + info["slot"]
+        assert t.user_attrs["lowswitch.repeat"] == info["repeat"]
         if t.params:
             assert t.params == info["params"]
     return blocks
@@ -109,7 +109,7 @@ def test_identical_params_are_replicates() -> None:
     study.optimize(objective, n_trials=4)
     sampler = LowSwitchSampler(SPACE, seed=2, n_initial=2)
     trials = study.get_trials()
-    config, repeats = sampler._new_block(study, SPACE, trials, number=-1, n_blocks=0)
+    config, repeats = sampler._new_block(study, SPACE, trials, number=-1, block_id=0)
     # two unique points (k=1 three times, k=6 once): past the design, the GP policy decides
     assert repeats >= 1 and SPACE.canonical(config) == config
     obs = {}
@@ -196,7 +196,8 @@ def test_conversions_roundtrip() -> None:
 
 
 # ---------------------------------------------------------------- several processes
-def _worker(url: str, study_name: str, n_trials: int, seed: int, slow_trial: int = -1) -> None:
+def _worker(url: str, study_name: str, n_trials: int, seed: int | None, slow_trial: int = -1,
+            start_at: float = 0.0) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def obj(trial: Any) -> float:
@@ -206,6 +207,7 @@ def _worker(url: str, study_name: str, n_trials: int, seed: int, slow_trial: int
 
     study = optuna.load_study(study_name=study_name, storage=_storage(url),
                               sampler=LowSwitchSampler(SPACE, seed=seed, n_initial=3))
+    time.sleep(max(0.0, start_at - time.time()))  # start together with the other workers
     study.optimize(obj, n_trials=n_trials)
 
 
@@ -228,6 +230,60 @@ def _two_workers(url: str, name: str = "two-workers") -> None:
 
 def test_sqlite_two_worker_processes(tmp_path: Path) -> None:
     _two_workers(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+def test_sqlite_workers_started_together_never_share_a_repeat(tmp_path: Path) -> None:
+    """Issue 13, item 7: two workers starting within ms of each other took the same new
+    block (same seed) or the same open slot, so identical (params, repeat) draws were
+    counted as independent replicates."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    name = "together"
+    optuna.create_study(study_name=name, storage=_storage(url))
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 25.0  # after both have imported and loaded the study
+    procs = [ctx.Process(target=_worker, args=(url, name, 10, 11, -1, start_at))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=600)
+        assert p.exitcode == 0
+    study = optuna.load_study(study_name=name, storage=_storage(url))
+    trials = study.get_trials()
+    assert len(trials) == 20
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    draws = [(SPACE.key(t.params), repeat_of(t)) for t in trials]
+    assert len(set(draws)) == len(draws), sorted(draws)
+    by_config: dict = {}
+    for key, r in draws:  # per config, the indices are 0..n-1 (nothing skipped)
+        by_config.setdefault(key, []).append(r)
+    assert all(sorted(rs) == list(range(len(rs))) for rs in by_config.values())
+    _check_blocks(study)
+
+
+def test_seed_none_draws_a_fresh_seed() -> None:
+    """Issue 13, item 7: seed=None meant a fixed 0 path (refused); now, as in Optuna, a
+    fresh seed per sampler."""
+    seeds = {LowSwitchSampler(seed=None).seed for _ in range(4)}
+    assert len(seeds) == 4 and all(isinstance(s, int) and s >= 0 for s in seeds)
+    with pytest.raises(InputError, match="sync_timeout"):
+        LowSwitchSampler(sync_timeout=-1.0)
+
+
+def test_undecided_lower_trial_is_waited_for_then_skipped() -> None:
+    """A trial created and never sampled (ask without suggest) delays the next trial's
+    choice by sync_timeout once, with a warning; then it is not waited for again."""
+    sampler = LowSwitchSampler(SPACE, seed=7, n_initial=2, sync_timeout=0.5)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=3)
+    study.ask()  # trial 3: RUNNING, never suggests
+    t0 = time.perf_counter()
+    with pytest.warns(UserWarning, match=r"trials \[3\] did not choose a block"):
+        study.optimize(objective, n_trials=1)
+    assert time.perf_counter() - t0 >= 0.5
+    t0 = time.perf_counter()
+    study.optimize(objective, n_trials=2)
+    assert time.perf_counter() - t0 < 5.0 and 3 in sampler._gave_up
 
 
 @pytest.mark.postgres
