@@ -248,8 +248,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if study._is_multi_objective():
-            raise InputError("LowSwitchSampler: multi-objective studies are not supported")
+        _single_objective(study)
         if self.space is not None:
             return distributions_from_space(self.space)
         return {name: d for name, d in self._search_space.calculate(study).items()
@@ -259,6 +258,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         self, study: optuna.Study, trial: FrozenTrial,
         search_space: dict[str, BaseDistribution],
     ) -> dict[str, Any]:
+        _single_objective(study)
         if not search_space:
             # say "decided, no block" so that later trials do not wait for this one
             study._storage.set_trial_system_attr(trial._trial_id, ATTR_BLOCK, None)
@@ -309,6 +309,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         self, study: optuna.Study, trial: FrozenTrial, param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        _single_objective(study)
         rs = optuna.samplers.RandomSampler(seed=_mix(self.seed, trial.number, 7))
         return rs.sample_independent(study, trial, param_name, param_distribution)
 
@@ -447,6 +448,12 @@ def _config_of_params(params: Mapping[str, Any], space: Space) -> dict[str, Any]
         return space.validate({n: params[n] for n in space.names})
     except (KeyError, InputError):
         return None
+
+
+def _single_objective(study: optuna.Study) -> None:
+    if study._is_multi_objective():
+        raise InputError("LowSwitchSampler: multi-objective studies are not supported "
+                         f"(this study has {len(study.directions)} objectives)")
 
 
 def _usable(value: float) -> bool:

@@ -336,3 +336,25 @@ def test_sqlite_worker_killed_mid_trial_then_resume(tmp_path: Path) -> None:
     assert block_info(nxt)["block"] == block_info(killed)["block"]
     assert nxt.user_attrs["lowswitch.repeat"] == killed.user_attrs["lowswitch.repeat"]
     assert nxt.params == block_info(killed)["params"]
+
+
+# ---------------------------------------------------------------- Optuna's contract kit
+from optuna.testing.pytest_samplers import (  # noqa: E402
+    BasicSamplerTestCase,
+    RelativeSamplerTestCase,
+    SingleOnlySamplerTestCase,
+)
+
+
+class TestOptunaSamplerContract(BasicSamplerTestCase, RelativeSamplerTestCase,
+                                SingleOnlySamplerTestCase):
+    """The tests Optuna publishes for third-party samplers (optuna.testing.pytest_samplers).
+
+    MultiObjectiveSamplerTestCase does not apply: the sampler is single-objective and
+    SingleOnlySamplerTestCase checks that it refuses multi-objective studies (it did not,
+    in sample_independent, before this kit ran).
+    """
+
+    @pytest.fixture
+    def sampler(self) -> Any:
+        return lambda: LowSwitchSampler(seed=0, n_initial=2)
