@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +41,7 @@ from ray.tune.search import sample as ray_sample
 from lowswitch.errors import InputError, StateError
 from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import Trial, Tuner
+from lowswitch.validation import check_measurement
 
 _STATE_VERSION = 1
 
@@ -180,12 +180,13 @@ class LowSwitchSearcher(Searcher):
         elif value is None:
             self.tuner.tell(tid, error=f"Ray trial {trial_id}: metric {self._metric!r} "
                                        f"missing from the result")
-        elif (isinstance(value, bool) or not isinstance(value, (int, float))
-              or not math.isfinite(float(value))):
-            self.tuner.tell(tid, error=f"Ray trial {trial_id}: metric {self._metric!r} "
-                                       f"= {value!r} is not a finite number")
         else:
-            self.tuner.tell(tid, float(value))
+            try:  # finite, |value| <= 1e100: one huge value must not poison the GP
+                number = check_measurement(value, f"metric {self._metric!r}")
+            except InputError as err:
+                self.tuner.tell(tid, error=f"Ray trial {trial_id}: {err}")
+            else:
+                self.tuner.tell(tid, number)
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> dict[str, Any]:

@@ -154,10 +154,15 @@ def test_failures_and_bad_input() -> None:
     space = Space({"x": Float(0.0, 1.0)})
     s = LowSwitchSearcher(space, metric="loss", mode="max")
     for tid, result, err in [("a", None, True), ("b", {"loss": float("nan")}, False),
-                             ("c", {"other": 1.0}, False), ("d", {"loss": 0.7}, False)]:
+                             ("c", {"other": 1.0}, False), ("d", {"loss": 0.7}, False),
+                             ("e", {"loss": 1e160}, False)]:  # issue 13, item 3
         s.suggest(tid)
         s.on_trial_complete(tid, result, error=err)
-    assert s.tuner is not None and s.tuner.n_failures == 3 and s.tuner.n_evaluations == 1
+    assert s.tuner is not None and s.tuner.n_failures == 4 and s.tuner.n_evaluations == 1
+    assert "|value| <= 1e+100" in s.tuner.trials[-1]["error"]
+    for tid in ("f", "g", "h"):  # later suggestions (GP fits) still work
+        s.suggest(tid)
+        s.on_trial_complete(tid, {"loss": 0.5})
     s.on_trial_complete("unknown", {"loss": 1.0})  # ignored
     with pytest.raises(InputError, match="mode"):
         LowSwitchSearcher(space, mode="minimise")
