@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -49,12 +50,12 @@ def limit_threads() -> None:
     A campaign's GP is small (hundreds of unique points): one thread is fastest, and on a
     shared machine several threads per process mostly wait on each other (measured here:
     a 47-dimensional hyperparameter fit ran 10x faster with one thread than with two on a
-    busy two-core machine).
+    busy two-core machine). Setting ``OMP_NUM_THREADS`` instead of calling
+    ``torch.set_num_threads`` keeps torch out of commands that do not need it.
     """
-    if "OMP_NUM_THREADS" not in os.environ:
-        import torch
-
-        torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:  # already initialised: the variable is read at import only
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def main() -> None:

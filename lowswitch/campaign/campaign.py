@@ -35,17 +35,15 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 from sqlalchemy import Connection, func, select, update
 
 from lowswitch.campaign import summaries
-from lowswitch.campaign.encoding import encode_rows, space_rows, table_space
-from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
 from lowswitch.campaign.storage import (
     Storage,
     campaigns_table,
@@ -61,20 +59,25 @@ from lowswitch.campaign.storage import (
 )
 from lowswitch.campaign.summaries import observations
 from lowswitch.campaign.tables import (
-    condition_key,
+    check_column_names,
     parse_history,
     parse_results,
     read_csv_text,
     validate_candidates,
 )
 from lowswitch.errors import InputError
-from lowswitch.space import Space
+
+if TYPE_CHECKING:  # torch and the GP stack load only when a command plans or fits
+    import torch
+
+    from lowswitch.campaign.planner import PlanConfig
+    from lowswitch.space import Space
 
 DIRECTIONS = ("maximize", "minimize")
 
 
-def _storage(storage: str | os.PathLike[str] | Storage) -> Storage:
-    return storage if isinstance(storage, Storage) else Storage(storage)
+def _storage(storage: str | os.PathLike[str] | Storage, create: bool = True) -> Storage:
+    return storage if isinstance(storage, Storage) else Storage(storage, create=create)
 
 
 class Campaign:
@@ -91,7 +94,7 @@ class Campaign:
     """
 
     def __init__(self, storage: str | os.PathLike[str] | Storage, name: str) -> None:
-        self.storage = _storage(storage)
+        self.storage = _storage(storage, create=False)
         self.name = name
         with self.storage.engine.connect() as conn:
             row = read_campaign(conn, name)
@@ -106,10 +109,22 @@ class Campaign:
         self.inputs: list[str] = list(self.config["inputs"])
         self.objective: str = self.config["objective"]
         self.direction: str = self.config["direction"]
-        self.plan_config = PlanConfig(**self.config["plan"])
-        self.space = Space.from_dict(self.config["space"])
         self._X: torch.Tensor | None = None
         self._allowed = {c: {row[c] for row in self.candidates} for c in self.inputs}
+
+    @cached_property
+    def plan_config(self) -> PlanConfig:
+        """The stored planner settings."""
+        from lowswitch.campaign.planner import PlanConfig
+
+        return PlanConfig(**self.config["plan"])
+
+    @cached_property
+    def space(self) -> Space:
+        """The stored search space that encodes the candidates."""
+        from lowswitch.space import Space
+
+        return Space.from_dict(self.config["space"])
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -160,14 +175,15 @@ class Campaign:
         Raises:
             InputError: bad table or settings, or a campaign of that name exists already.
         """
+        from lowswitch.campaign.encoding import space_rows, table_space
+        from lowswitch.campaign.planner import PlanConfig
+        from lowswitch.space import Space
+
         if direction not in DIRECTIONS:
             raise InputError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
         if not name or len(name) > 200:
             raise InputError(f"name: expected 1-200 characters, got {name!r}")
-        if objective in inputs or objective in descriptors or objective in (
-            "experiment_id", "plate", "block", "replicate"
-        ):
-            raise InputError(f"objective: {objective!r} clashes with an input or reserved column")
+        check_column_names(list(inputs), list(descriptors), objective)
         if isinstance(candidates, Space):
             space = candidates
             if list(inputs) != space.names:
@@ -231,6 +247,8 @@ class Campaign:
     def features(self) -> torch.Tensor:
         """(m, d) float64 encoded candidates (cached)."""
         if self._X is None:
+            from lowswitch.campaign.encoding import encode_rows
+
             self._X = encode_rows(self.candidates, self.space)
         return self._X
 
@@ -241,12 +259,15 @@ class Campaign:
         """Every experiment with its measurements (see :func:`.summaries.history`)."""
         return summaries.history(self)
 
-    def export_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`history` to a CSV file (objective column named as in the campaign)."""
-        return summaries.export_csv(self, path)
+    def export_csv(self, path: str | os.PathLike[str], escape_formulas: bool = True) -> Path:
+        """Write :meth:`history` to a CSV file (objective column named as in the campaign;
+        formula cells neutralised unless ``escape_formulas`` is False)."""
+        return summaries.export_csv(self, path, escape_formulas)
 
     # ------------------------------------------------------------------ planning
-    def suggest(self, slots: int) -> pd.DataFrame:
+    def suggest(
+        self, slots: int, deliver: Callable[[pd.DataFrame], None] | None = None
+    ) -> pd.DataFrame:
         """Plan the next plate of ``slots`` wells and store it as pending experiments.
 
         One transaction: lock the campaign, read observations and pending wells, rebuild the
@@ -254,11 +275,15 @@ class Campaign:
 
         Args:
             slots: number of wells (>= 1).
+            deliver: called with the plate inside the transaction, before it commits (e.g.
+                to write the plate file); if it raises, nothing is stored.
 
         Returns:
             One row per well: experiment_id, plate, block, replicate, the input columns and an
             empty objective column (to be filled and passed to :meth:`record`).
         """
+        from lowswitch.campaign.planner import Fit, plan_plate
+
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise InputError(f"slots: expected an integer >= 1, got {slots!r}")
         X = self.features
@@ -312,6 +337,12 @@ class Campaign:
                 .where(campaigns_table.c.id == self.id)
                 .values(n_plates=plate, n_experiments=number)
             )
+            frame = self._plate_frame(wells, plate)
+            if deliver is not None:
+                deliver(frame)
+        return frame
+
+    def _plate_frame(self, wells: list[dict[str, Any]], plate: int) -> pd.DataFrame:
         records = []
         for w in wells:
             rec: dict[str, Any] = {"experiment_id": w["number"], "plate": plate,
@@ -352,12 +383,16 @@ class Campaign:
             lock_campaign(conn, self.name)
             exps = conn.execute(
                 select(experiments_table.c.number, experiments_table.c.id,
-                       experiments_table.c.candidate_idx, experiments_table.c.status)
+                       experiments_table.c.candidate_idx, experiments_table.c.status,
+                       experiments_table.c.plate, experiments_table.c.block,
+                       experiments_table.c.replicate)
                 .where(experiments_table.c.campaign_id == self.id)
             ).all()
             by_number = {int(e[0]): e for e in exps}
             conditions = {n: self.candidates[int(e[2])] for n, e in by_number.items()}
-            parsed = parse_results(frame, self.objective, self.inputs, conditions, self._allowed)
+            placement = {n: (int(e[4]), int(e[5]), int(e[6])) for n, e in by_number.items()}
+            parsed = parse_results(frame, self.objective, self.inputs, conditions, self._allowed,
+                                   placement)
             stamp = now()
             import_id = conn.execute(
                 imports_table.insert().values(
@@ -418,11 +453,7 @@ class Campaign:
         else:
             frame = read_csv_text(history, "history")
             label = source or str(history)
-        index = {
-            tuple(condition_key(row[c]) for c in self.inputs): i
-            for i, row in enumerate(self.candidates)
-        }
-        rows = parse_history(frame, self.objective, self.inputs, index)
+        rows = parse_history(frame, self.objective, self.inputs, self.candidates)
         with self.storage.transaction() as conn:
             camp = lock_campaign(conn, self.name)
             plate = int(camp["n_plates"]) + 1
@@ -477,7 +508,13 @@ class Campaign:
 
     def best(self, k: int = 5, level: float = 0.95) -> pd.DataFrame:
         """Posterior mean and credible interval of the best measured conditions; see
-        :func:`lowswitch.campaign.summaries.best`."""
+        :func:`lowswitch.campaign.summaries.best`.
+
+        Raises:
+            InputError: ``k`` is not an integer >= 1.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InputError(f"k: expected an integer >= 1, got {k!r}")
         return summaries.best(self, k, level)
 
 

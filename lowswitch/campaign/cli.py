@@ -14,7 +14,9 @@ the database::
     lowswitch campaign import  --storage lab.db --name screen --history past.csv
     lowswitch campaign export  --storage lab.db --name screen --out all.csv
 
-Errors in user input print ``error: ...`` on stderr and exit with status 2; nothing is stored.
+Errors in user input and storage problems print ``error: ...`` on stderr and exit with
+status 2; nothing is stored. The module imports only Typer at start-up: torch, the GP stack
+and matplotlib load inside the commands that need them, so ``status`` and ``list`` start fast.
 
 Example:
     >>> from typer.testing import CliRunner
@@ -52,13 +54,34 @@ def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+EscapeFormulas = Annotated[
+    bool,
+    typer.Option(
+        "--escape-formulas/--no-escape-formulas",
+        help="Write text cells starting with = + - @ (tab, CR) with a leading ' so that "
+        "spreadsheets do not run them as formulas.",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
+    """Turn expected failures into ``error: ...`` and exit status 2 (no traceback)."""
     try:
         yield
-    except (LowSwitchError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=2) from None
+    except (LowSwitchError, ValueError, OSError) as err:
+        raise _fail(str(err)) from None
+    except Exception as err:
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is not None and isinstance(err, sa_exc.SQLAlchemyError):
+            detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            raise _fail(f"storage: {type(err).__name__}: {detail}") from None
+        raise
 
 
 def _open(storage: str, name: str) -> Any:
@@ -108,17 +131,51 @@ def suggest(
     slots: Annotated[int, typer.Option(help="Wells on the plate.")],
     storage: Storage = "lowswitch.db",
     out: Annotated[Path | None, typer.Option(help="CSV to write (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    escape_formulas: EscapeFormulas = True,
 ) -> None:
-    """Plan the next plate; write it as CSV (fill the objective column, then `record`)."""
+    """Plan the next plate; write it as CSV (fill the objective column, then `record`).
+
+    With --out, the plate file is written (to a temporary name in the same folder) before
+    the plate is stored, and renamed into place once it is: if writing fails, nothing is
+    stored; an existing file is never overwritten unless --force.
+    """
+    from lowswitch.campaign.csvio import check_writable, format_cell, stage_csv
+
+    staged: list[Path] = []
+
+    def deliver(plate: Any) -> None:
+        assert out is not None
+        staged.append(stage_csv(plate, out, escape_formulas))
+
     with _user_errors():
-        plate = _open(storage, name).suggest(slots)
+        if out is not None:
+            check_writable(out, "out", overwrite=force)
+        try:
+            plate = _open(storage, name).suggest(slots, deliver=None if out is None else deliver)
+        except BaseException:
+            for path in staged:
+                path.unlink(missing_ok=True)
+            raise
+    number = int(plate["plate"].iloc[0])
     if out is None:
-        plate.to_csv(sys.stdout, index=False)
-    else:
-        plate.to_csv(out, index=False)
-        n_cond = plate["block"].nunique()
-        typer.echo(f"plate {int(plate['plate'].iloc[0])}: {len(plate)} wells, {n_cond} "
-                   f"conditions -> {out}")
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([format_cell(c, escape_formulas) for c in plate.columns])
+        for row in plate.itertuples(index=False):
+            writer.writerow([format_cell(v, escape_formulas) for v in row])
+        return
+    try:
+        staged[0].replace(out)
+    except OSError as err:
+        raise _fail(
+            f"plate {number} is stored, but renaming {str(staged[0])!r} to {str(out)!r} "
+            f"failed ({err}); the plate is complete in {str(staged[0])!r}: rename or copy "
+            "that file yourself"
+        ) from None
+    typer.echo(f"plate {number}: {len(plate)} wells, {plate['block'].nunique()} "
+               f"conditions -> {out}")
 
 
 @app.command()
@@ -190,12 +247,13 @@ def report(
     name: Name,
     out: Annotated[Path, typer.Option(help="Output folder.")],
     storage: Storage = "lowswitch.db",
+    escape_formulas: EscapeFormulas = True,
 ) -> None:
     """Write report.png, report.html (self-contained), summary.json and history.csv."""
     from lowswitch.campaign.report import write_report
 
     with _user_errors():
-        paths = write_report(_open(storage, name), out)
+        paths = write_report(_open(storage, name), out, escape_formulas=escape_formulas)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -204,10 +262,14 @@ def export(
     name: Name,
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
     storage: Storage = "lowswitch.db",
+    escape_formulas: EscapeFormulas = True,
 ) -> None:
     """Export every experiment and measurement as CSV."""
+    from lowswitch.campaign.csvio import check_writable
+
     with _user_errors():
-        path = _open(storage, name).export_csv(out)
+        check_writable(out, "out", overwrite=True)
+        path = _open(storage, name).export_csv(out, escape_formulas=escape_formulas)
     typer.echo(f"wrote {path}")
 
 
@@ -217,7 +279,7 @@ def list_campaigns(storage: Storage = "lowswitch.db") -> None:
     from lowswitch.campaign.storage import Storage as Store
 
     with _user_errors():
-        for name in Store(storage).campaign_names():
+        for name in Store(storage, create=False).campaign_names():
             typer.echo(name)
 
 

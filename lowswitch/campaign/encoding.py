@@ -47,6 +47,25 @@ def _owner(rows: Sequence[Mapping[str, Any]], column: str, inputs: Sequence[str]
     )
 
 
+def _distinct_levels(column: str, param: Float, values: Sequence[float]) -> Float:
+    """``param``, after checking that distinct levels of ``column`` get distinct encodings.
+
+    ``Float`` resolves a value on a grid of ``2**-40`` of its range; two levels closer than
+    that (``20`` and ``20.000000000001``) would be merged into one condition by the GP.
+    """
+    seen: dict[float, float] = {}
+    for value in sorted(set(values)):
+        u = param.encode_value(value)[0]
+        if u in seen:
+            raise InputError(
+                f"candidates: column {column!r} has the levels {seen[u]!r} and {value!r}, "
+                "which are too close to tell apart (the encoding resolves 2**-40 of the "
+                "column's range); round them to one level or use text labels"
+            )
+        seen[u] = value
+    return param
+
+
 def table_space(
     rows: Sequence[Mapping[str, Any]], inputs: Sequence[str], descriptors: Sequence[str] = ()
 ) -> Space:
@@ -71,7 +90,7 @@ def table_space(
     for col in inputs:
         values = [r[col] for r in rows]
         if all(isinstance(v, float) for v in values):
-            params[col] = Float(min(values), max(values))
+            params[col] = _distinct_levels(col, Float(min(values), max(values)), values)
             continue
         choices = sorted({str(v) for v in values})
         if col in owned:

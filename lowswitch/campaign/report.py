@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from lowswitch.campaign.csvio import write_csv
+from lowswitch.errors import InputError
+
 if TYPE_CHECKING:
     from lowswitch.campaign.campaign import Campaign
 
@@ -73,6 +76,12 @@ def _figure(campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Names and category labels are user text: "$" must not switch to mathtext.
+    with plt.rc_context({"text.parse_math": False}):
+        _draw(plt, campaign, hist, top, path)
+
+
+def _draw(plt: Any, campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Path) -> None:
     maximize = campaign.direction == "maximize"
     ok = hist[(hist["failed"] == False) & hist["value"].notna()]  # noqa: E712
     ok = ok.sort_values("measurement_id")
@@ -145,17 +154,25 @@ def _html_table(frame: pd.DataFrame) -> str:
 
 
 def write_report(
-    campaign: Campaign, out_dir: str | os.PathLike[str], k: int = 10
+    campaign: Campaign,
+    out_dir: str | os.PathLike[str],
+    k: int = 10,
+    escape_formulas: bool = True,
 ) -> dict[str, Path]:
     """Write ``report.png``, ``report.html``, ``summary.json`` and ``history.csv``.
 
     Args:
         campaign: the campaign to report on.
-        out_dir: output folder (created).
+        out_dir: output folder (created with its parents; files in it are replaced).
         k: number of best conditions listed.
+        escape_formulas: neutralise spreadsheet formula cells in ``history.csv`` (see
+            :mod:`lowswitch.campaign.csvio`).
 
     Returns:
         Mapping ``png`` / ``html`` / ``json`` / ``csv`` -> written path.
+
+    Raises:
+        InputError: ``out_dir`` is an existing file.
 
     Example:
         ```python
@@ -167,6 +184,8 @@ def write_report(
         ```
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out: expected a folder for the report, got the file {str(out)!r}")
     out.mkdir(parents=True, exist_ok=True)
     hist = campaign.history()
     top = campaign.best(k=k)
@@ -174,7 +193,8 @@ def write_report(
     paths = {"png": out / "report.png", "html": out / "report.html",
              "json": out / "summary.json", "csv": out / "history.csv"}
     _figure(campaign, hist, top, paths["png"])
-    hist.rename(columns={"value": campaign.objective}).to_csv(paths["csv"], index=False)
+    write_csv(hist.rename(columns={"value": campaign.objective}), paths["csv"],
+              escape_formulas=escape_formulas)
     summary = {"status": status, "best": json.loads(top.to_json(orient="records"))}
     paths["json"].write_text(json.dumps(summary, indent=2))
     image = base64.b64encode(paths["png"].read_bytes()).decode("ascii")

@@ -56,9 +56,12 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
     text,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from lowswitch.errors import InputError, StateError
@@ -205,6 +208,30 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparsable URL>"
+
+
+def _check_sqlite_path(url: str, create: bool) -> None:
+    """Refuse a SQLite file whose folder is missing, or (``create`` False) that is missing."""
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if path in {"", ":memory:"} or path.startswith("file:"):
+        return
+    file = Path(path)
+    if not file.parent.is_dir():
+        raise InputError(f"storage: the folder {str(file.parent)!r} does not exist")
+    if file.is_dir():
+        raise InputError(f"storage: expected a database file, got the folder {str(file)!r}")
+    if not create and not file.exists():
+        raise InputError(
+            f"storage: no database at {str(file)!r} (check the path; "
+            "`lowswitch campaign create` makes a new one)"
+        )
+
+
 class Storage:
     """Connection to a campaign database; creates and checks the schema on first use.
 
@@ -219,18 +246,36 @@ class Storage:
         '1'
     """
 
-    def __init__(self, storage: str | os.PathLike[str]) -> None:
+    def __init__(self, storage: str | os.PathLike[str], create: bool = True) -> None:
         self.url = normalise_url(storage)
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
-        if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(self.url)
-        elif self.dialect == "postgresql":
-            self.engine = create_engine(self.url, pool_pre_ping=True, poolclass=NullPool)
-        else:
+        shown = _shown(self.url)
+        if self.dialect not in {"sqlite", "postgresql"}:
             raise InputError(
-                f"storage: expected a sqlite or postgresql URL (or a file path), got {self.url!r}"
+                f"storage: expected a sqlite or postgresql URL (or a file path), got {shown!r}"
             )
-        self._ensure_schema()
+        if self.dialect == "sqlite":
+            _check_sqlite_path(self.url, create)
+        try:
+            if self.dialect == "sqlite":
+                self.engine = _sqlite_engine(self.url)
+            else:
+                self.engine = create_engine(
+                    self.url, pool_pre_ping=True, poolclass=NullPool,
+                    connect_args={"connect_timeout": 10},
+                )
+            if not create and not inspect(self.engine).has_table(meta_table.name):
+                raise InputError(
+                    f"storage: {shown!r} holds no lowswitch campaigns (check the path; "
+                    "`lowswitch campaign create` makes a new one)"
+                )
+            self._ensure_schema()
+        except (ImportError, SQLAlchemyError) as err:
+            detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            raise InputError(
+                f"storage: cannot use {shown!r} as a lowswitch database "
+                f"({type(err).__name__}: {detail})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"Storage({self.engine.url.render_as_string(hide_password=True)!r})"

@@ -87,12 +87,17 @@ def history(camp: Campaign) -> pd.DataFrame:
                "status", "value", "failed", "measurement_id", "import_id"]
     return pd.DataFrame.from_records(records, columns=columns)
 
-def export_csv(camp: Campaign, path: str | os.PathLike[str]) -> Path:
-    """Write :meth:`history` to a CSV file (the objective column named as in the campaign)."""
-    out = Path(path)
+def export_csv(
+    camp: Campaign, path: str | os.PathLike[str], escape_formulas: bool = True
+) -> Path:
+    """Write :meth:`history` to a CSV file (the objective column named as in the campaign),
+    atomically, formula cells neutralised unless ``escape_formulas`` is False (see
+    :mod:`lowswitch.campaign.csvio`)."""
+    from lowswitch.campaign.csvio import check_writable, write_csv
+
+    check_writable(path, "out", overwrite=True)
     frame = history(camp).rename(columns={"value": camp.objective})
-    frame.to_csv(out, index=False)
-    return out
+    return write_csv(frame, path, escape_formulas=escape_formulas)
 
 
 def status(camp: Campaign) -> dict[str, Any]:

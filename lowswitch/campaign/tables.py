@@ -23,68 +23,95 @@ Example:
 from __future__ import annotations
 
 import math
-import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lowswitch.campaign.csvio import (
+    parse_integer,
+    parse_number,
+    read_csv_text,
+    unescape_formula,
+)
 from lowswitch.errors import InputError
+from lowswitch.validation import check_measurement
 
 PLATE_COLUMNS = ("experiment_id", "plate", "block", "replicate")
 """Bookkeeping columns written by ``suggest`` before the input columns."""
 
+RESERVED_COLUMNS = (
+    "campaign", *PLATE_COLUMNS, "candidate", "status", "value", "failed", "measurement_id",
+    "import_id",
+)
+"""Column names of plate files and exports; no input, descriptor or objective may use them."""
+
 FAILED = "failed"
 """Cell text (case-insensitive) that marks a failed well in a results file."""
 
+_CODE = re.compile(r"[+-]?0[0-9]")
 
-def read_csv_text(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
-    """Read a CSV with every cell as text (blank cells stay ``''``).
 
-    Args:
-        path: file to read.
-        what: argument name used in error messages.
+def check_column_names(inputs: Sequence[str], descriptors: Sequence[str], objective: str) -> None:
+    """Refuse column names that would clash in plate files and exports.
 
-    Returns:
-        DataFrame of strings.
+    Raises:
+        InputError: a name is empty, reserved (:data:`RESERVED_COLUMNS`), or used twice
+            among the inputs, descriptors and objective.
 
     Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
-        >>> _ = p.write_text("experiment_id,yield\\n1,\\n")
-        >>> read_csv_text(p, "results").to_dict("records")
-        [{'experiment_id': '1', 'yield': ''}]
+        >>> try:
+        ...     check_column_names(["base", "plate"], [], "yield")
+        ... except ValueError as err:
+        ...     print(err)
+        inputs: 'plate' is a reserved column name (reserved: campaign, experiment_id, plate, \
+block, replicate, candidate, status, value, failed, measurement_id, import_id); rename the column
     """
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{what}: expected an existing CSV file, got {str(file)!r}")
-    try:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"{what}: {str(file)!r} is not a readable CSV file ({err})") from err
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    groups = (("inputs", inputs), ("descriptors", descriptors), ("objective", [objective]))
+    for what, names in groups:
+        for col in names:
+            if not isinstance(col, str) or not col.strip() or col != col.strip():
+                raise InputError(
+                    f"{what}: expected non-empty names without surrounding spaces, got {col!r}"
+                )
+            if col.lower() in RESERVED_COLUMNS:
+                raise InputError(
+                    f"{what}: {col!r} is a reserved column name (reserved: "
+                    f"{', '.join(RESERVED_COLUMNS)}); rename the column"
+                )
+    wanted = [*inputs, *descriptors, objective]
+    repeated = sorted({c for c in wanted if wanted.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"inputs/descriptors/objective: expected distinct column names, got {repeated} "
+            "more than once"
+        )
 
 
 def _is_number(text: str) -> bool:
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return math.isfinite(value)
+    value = parse_number(text)
+    return value is not None and math.isfinite(value)
+
+
+def is_numeric_value(value: Any) -> bool:
+    """Whether a stored candidate value is a number (``bool`` is not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def typed_column(values: Sequence[str]) -> list[Any]:
-    """Values of a text column as floats when every cell is a finite number, else stripped text.
+    """Values of a text column as floats when every cell is a plain finite number, else text.
+
+    A cell with a leading zero (``007``) is a code, not a number: its column stays text, so
+    ``007`` and ``7`` are different categories.
 
     Example:
-        >>> typed_column(["1", "2.5"]), typed_column(["a", "2"])
-        ([1.0, 2.5], ['a', '2'])
+        >>> typed_column(["1", "2.5"]), typed_column(["a", "2"]), typed_column(["007", "7"])
+        ([1.0, 2.5], ['a', '2'], ['007', '7'])
     """
     texts = [str(v).strip() for v in values]
-    if texts and all(_is_number(t) for t in texts):
+    if texts and all(_is_number(t) and not _CODE.match(t) for t in texts):
         return [float(t) for t in texts]
     return texts
 
@@ -125,20 +152,19 @@ def validate_candidates(
         )
     if len(frame) == 0:
         raise InputError("candidates: expected at least one candidate row, got an empty table")
+    lines = _lines(frame)
     columns: dict[str, list[Any]] = {}
     for col in wanted:
         cells = ["" if pd.isna(v) else str(v).strip() for v in frame[col].tolist()]
         for i, cell in enumerate(cells):
+            where = f"candidates row {i + 1} (line {lines[i]})"
             if cell == "":
-                raise InputError(f"candidates row {i + 1} (line {i + 2}): column {col!r} is empty")
-        typed = typed_column(cells)
-        if col in descriptors and typed and isinstance(typed[0], str):
-            bad = next(i for i, t in enumerate(cells) if not _is_number(t))
-            raise InputError(
-                f"candidates row {bad + 1} (line {bad + 2}): descriptor column {col!r} must be "
-                f"numeric, got {cells[bad]!r}"
-            )
-        columns[col] = typed
+                raise InputError(f"{where}: column {col!r} is empty")
+            if col in descriptors and not _is_number(cell):
+                raise InputError(
+                    f"{where}: descriptor column {col!r} must be a finite number, got {cell!r}"
+                )
+        columns[col] = [float(c) for c in cells] if col in descriptors else typed_column(cells)
     rows = [{c: columns[c][i] for c in wanted} for i in range(len(frame))]
     seen: dict[tuple[Any, ...], int] = {}
     for i, row in enumerate(rows):
@@ -146,7 +172,7 @@ def validate_candidates(
         if key in seen:
             shown = dict(zip(inputs, key, strict=True))
             raise InputError(
-                f"candidates row {i + 1} (line {i + 2}): condition {shown} "
+                f"candidates row {i + 1} (line {lines[i]}): condition {shown} "
                 f"repeats row {seen[key] + 1}"
             )
         seen[key] = i
@@ -170,20 +196,52 @@ class ResultRow:
     row: int
 
 
-def _where(i: int) -> str:
-    return f"results row {i + 1} (line {i + 2})"
+def _lines(frame: pd.DataFrame) -> list[int]:
+    lines = frame.attrs.get("lines")
+    if isinstance(lines, list) and len(lines) == len(frame):
+        return lines
+    return [i + 2 for i in range(len(frame))]
+
+
+def _texts(frame: pd.DataFrame) -> list[dict[str, str]]:
+    return [
+        {str(k): ("" if v is None else str(v).strip()) for k, v in record.items()}
+        for record in frame.to_dict("records")
+    ]
 
 
 def same_value(cell: str, expected: Any) -> bool:
-    """Whether a text cell denotes a stored candidate value (numbers compared as floats).
+    """Whether a text cell denotes a stored candidate value.
+
+    Numbers are compared as numbers (``40`` is ``40.0``); text is compared as text, so
+    ``007`` is not ``7``; a formula cell neutralised on export (``'=x``) denotes ``=x``.
 
     Example:
-        >>> same_value("40", 40.0), same_value(" XPhos", "XPhos"), same_value("x", 1.0)
+        >>> same_value("40", 40.0), same_value(" XPhos", "XPhos"), same_value("007", "7")
         (True, True, False)
     """
-    if isinstance(expected, float):
-        return _is_number(cell) and float(cell) == expected
-    return cell.strip() == str(expected)
+    if is_numeric_value(expected):
+        number = parse_number(cell)
+        return number is not None and number == float(expected)
+    text = cell.strip()
+    return text == str(expected) or unescape_formula(text) == str(expected)
+
+
+def measured_value(cell: str, objective: str, where: str) -> float | None:
+    """The objective of one row: a checked number, ``None`` for ``failed``.
+
+    Raises:
+        InputError: text that is neither a plain number nor ``failed``, or a number outside
+            the measurement range of :func:`lowswitch.validation.check_measurement`.
+    """
+    if cell.lower() == FAILED:
+        return None
+    number = parse_number(cell)
+    if number is None:
+        raise InputError(
+            f"{where}: {objective} must be a number, blank or 'failed', got {cell!r}"
+        )
+    return check_measurement(number, f"{where}: {objective}")
 
 
 def parse_results(
@@ -192,6 +250,7 @@ def parse_results(
     inputs: Sequence[str],
     experiments: Mapping[int, Mapping[str, Any]],
     allowed: Mapping[str, set[Any]],
+    placement: Mapping[int, tuple[int, int, int]] | None = None,
 ) -> list[ResultRow]:
     """Validate a results table against the campaign and return its measured rows.
 
@@ -201,14 +260,17 @@ def parse_results(
         inputs: the campaign's input columns (optional in the file; checked when present).
         experiments: experiment number -> its condition (input column -> value).
         allowed: input column -> set of values allowed by the campaign's space.
+        placement: experiment number -> (plate, block, replicate); when given, those
+            columns of the file are checked against it.
 
     Returns:
         The rows with a value or ``failed`` (blank rows are skipped), in file order.
 
     Raises:
-        InputError: unknown or missing column, text in a numeric column, duplicate or
-            unknown experiment id, input values outside the space or not matching the
-            experiment; the message names the row.
+        InputError: unknown or missing column, text in a numeric column, a measurement
+            outside the accepted range, duplicate or unknown experiment id, input values
+            outside the space or not matching the experiment, plate/block/replicate not
+            those of the experiment; the message names the row.
     """
     known = {*PLATE_COLUMNS, objective, *inputs}
     unknown = [c for c in frame.columns if c not in known]
@@ -222,88 +284,96 @@ def parse_results(
     for col in ("experiment_id", objective):
         if col not in frame.columns:
             raise InputError(f"results: missing column {col!r}; the file has {list(frame.columns)}")
-    texts = frame.astype(str).map(lambda v: v.strip())
+    lines = _lines(frame)
     rows: list[ResultRow] = []
     first_row: dict[int, int] = {}
-    for i, record in enumerate(texts.to_dict("records")):
+    for i, record in enumerate(_texts(frame)):
+        where = f"results row {i + 1} (line {lines[i]})"
         raw_id = record["experiment_id"]
         if raw_id == "":
-            raise InputError(f"{_where(i)}: experiment_id is empty")
-        try:
-            number = int(raw_id)
-        except ValueError:
-            raise InputError(
-                f"{_where(i)}: experiment_id must be an integer, got {raw_id!r}"
-            ) from None
+            raise InputError(f"{where}: experiment_id is empty")
+        number = parse_integer(raw_id)
+        if number is None or raw_id.startswith(("+", "-")):
+            raise InputError(f"{where}: experiment_id must be an integer, got {raw_id!r}")
         if number in first_row:
             raise InputError(
-                f"{_where(i)}: duplicate experiment_id {number} "
-                f"(also in row {first_row[number] + 1})"
+                f"{where}: duplicate experiment_id {number} (also in row {first_row[number] + 1})"
             )
         first_row[number] = i
         if number not in experiments:
-            raise InputError(f"{_where(i)}: unknown experiment_id {number} in this campaign")
-        for col in ("plate", "block", "replicate"):
+            raise InputError(f"{where}: unknown experiment_id {number} in this campaign")
+        for pos, col in enumerate(PLATE_COLUMNS[1:]):
             cell = record.get(col, "")
-            if cell != "" and not cell.lstrip("-").isdigit():
-                raise InputError(f"{_where(i)}: column {col!r} must be an integer, got {cell!r}")
+            if cell == "":
+                continue
+            given = parse_integer(cell)
+            if given is None:
+                raise InputError(f"{where}: column {col!r} must be an integer, got {cell!r}")
+            if placement is not None and given != placement[number][pos]:
+                raise InputError(
+                    f"{where}: {col} = {given} does not match experiment {number} "
+                    f"({col} = {placement[number][pos]}); is this the right file?"
+                )
         condition = experiments[number]
         for col in inputs:
             if col not in record or record[col] == "":
                 continue
             cell = record[col]
             if not any(same_value(cell, v) for v in allowed[col]):
-                raise InputError(
-                    f"{_where(i)}: {col} = {cell!r} is outside the campaign's space"
-                )
+                raise InputError(f"{where}: {col} = {cell!r} is outside the campaign's space")
             if not same_value(cell, condition[col]):
                 raise InputError(
-                    f"{_where(i)}: {col} = {cell!r} does not match experiment {number} "
+                    f"{where}: {col} = {cell!r} does not match experiment {number} "
                     f"({col} = {condition[col]!r})"
                 )
         cell = record[objective]
         if cell == "":
             continue
-        if cell.lower() == FAILED:
-            rows.append(ResultRow(number, None, True, i + 1))
-            continue
-        try:
-            value = float(cell)
-        except ValueError:
-            raise InputError(
-                f"{_where(i)}: {objective} must be a number, blank or 'failed', got {cell!r}"
-            ) from None
-        if not math.isfinite(value):
-            raise InputError(f"{_where(i)}: {objective} must be finite, got {cell!r}")
-        rows.append(ResultRow(number, value, False, i + 1))
+        value = measured_value(cell, objective, where)
+        rows.append(ResultRow(number, value, value is None, i + 1))
     return rows
+
+
+def _resolve(cell: str, choices: Sequence[Any], col: str, where: str) -> Any:
+    """The candidate value of one input cell of a history row (see :func:`same_value`)."""
+    matches = {v for v in choices if same_value(cell, v)}
+    if len(matches) > 1:
+        raise InputError(
+            f"{where}: {col} = {cell!r} is ambiguous (it could be any of "
+            f"{sorted(map(str, matches))})"
+        )
+    if not matches:
+        raise InputError(f"{where}: {col} = {cell!r} is outside the campaign's candidates")
+    return matches.pop()
 
 
 def parse_history(
     frame: pd.DataFrame,
     objective: str,
     inputs: Sequence[str],
-    index: Mapping[tuple[str, ...], int],
+    candidates: Sequence[Mapping[str, Any]],
 ) -> list[tuple[int, float | None]]:
     """Validate a table of past measurements (input columns + objective) for import.
+
+    Input cells are matched to the candidates' values column by column with
+    :func:`same_value`: numbers as numbers, text as text (``007`` is not ``7``).
 
     Args:
         frame: table, cells as text.
         objective: objective column (a number or ``failed``; blank rows are skipped).
         inputs: the campaign's input columns (all required).
-        index: condition key (input values as stripped text, numbers via ``repr(float)``)
-            -> candidate index.
+        candidates: the campaign's candidate rows (input column -> value).
 
     Returns:
         (candidate index, value or None for a failed well) per usable row, in file order.
 
     Raises:
         InputError: unknown or missing column, condition outside the campaign's candidates,
-            text in the objective column; the message names the row.
+            text or an out-of-range number in the objective column; the message names the row.
 
     Example:
         >>> parse_history(pd.DataFrame({"x": ["a", "b"], "y": ["1.5", "failed"]}), "y", ["x"],
-        ...               {("a",): 0, ("b",): 1})
+        ...               [{"x": "a"}, {"x": "b"}])
         [(0, 1.5), (1, None)]
     """
     unknown = [c for c in frame.columns if c not in {objective, *inputs}]
@@ -313,48 +383,33 @@ def parse_history(
             f"history: expected exactly the columns {[*inputs, objective]}; unknown {unknown}, "
             f"missing {missing}"
         )
+    if len(set(frame.columns)) != len(frame.columns):
+        raise InputError(f"history: repeated column names in {list(frame.columns)}")
+    choices = {c: list(dict.fromkeys(row[c] for row in candidates)) for c in inputs}
+    index = {tuple(row[c] for c in inputs): i for i, row in enumerate(candidates)}
+    lines = _lines(frame)
     out: list[tuple[int, float | None]] = []
-    texts = frame.astype(str).map(lambda v: v.strip())
-    for i, record in enumerate(texts.to_dict("records")):
-        key = tuple(condition_key(record[c]) for c in inputs)
+    for i, record in enumerate(_texts(frame)):
+        where = f"history row {i + 1} (line {lines[i]})"
+        key = tuple(_resolve(record[c], choices[c], c, where) for c in inputs)
         if key not in index:
-            raise InputError(
-                f"history row {i + 1} (line {i + 2}): condition "
-                f"{ {c: record[c] for c in inputs} } is outside the campaign's candidates"
-            )
+            shown = {c: record[c] for c in inputs}
+            raise InputError(f"{where}: condition {shown} is outside the campaign's candidates")
         cell = record[objective]
         if cell == "":
             continue
-        if cell.lower() == FAILED:
-            out.append((index[key], None))
-            continue
-        if not _is_number(cell):
-            raise InputError(
-                f"history row {i + 1} (line {i + 2}): {objective} must be a finite number, "
-                f"blank or 'failed', got {cell!r}"
-            )
-        out.append((index[key], float(cell)))
+        out.append((index[key], measured_value(cell, objective, where)))
     return out
-
-
-def condition_key(value: Any) -> str:
-    """Text key of one input value: numbers as ``repr(float)``, text stripped.
-
-    Example:
-        >>> condition_key("40"), condition_key(40.0), condition_key(" XPhos ")
-        ('40.0', '40.0', 'XPhos')
-    """
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value).strip()
-    return repr(float(text)) if _is_number(text) else text
 
 
 __all__ = [
     "FAILED",
     "PLATE_COLUMNS",
+    "RESERVED_COLUMNS",
     "ResultRow",
-    "condition_key",
+    "check_column_names",
+    "is_numeric_value",
+    "measured_value",
     "parse_history",
     "parse_results",
     "read_csv_text",

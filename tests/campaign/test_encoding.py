@@ -40,3 +40,11 @@ def test_descriptor_clash_is_refused() -> None:
     rows = [{"lig": "a", "cone": 1.0}, {"lig": "b", "cone": 1.0}]
     with pytest.raises(InputError, match="same values"):
         table_space(rows, ["lig"], ["cone"])
+
+
+def test_levels_closer_than_the_encoding_resolves_are_refused() -> None:
+    """Issue 13 item 9: 20 and 20.000000000001 used to encode to the same row."""
+    rows = [{"T": 20.0}, {"T": 20.000000000001}, {"T": 40.0}]
+    with pytest.raises(InputError, match="too close to tell apart"):
+        table_space(rows, ["T"])
+    table_space([{"T": 20.0}, {"T": 20.001}, {"T": 40.0}], ["T"])  # resolvable: accepted

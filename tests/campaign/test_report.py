@@ -7,10 +7,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from campaign_helpers import INPUTS
 
 from lowswitch.campaign import Campaign, SimulatedLab, write_report
 from lowswitch.campaign.report import running_best
+from lowswitch.errors import InputError
 
 
 def naive_running_best(conds, values, blocks, maximize):
@@ -54,3 +56,24 @@ def test_report_files(tmp_path, screen: pd.DataFrame) -> None:
     assert len(summary["best"]) == 5
     hist = pd.read_csv(paths["csv"])
     assert len(hist) == 28 and "yield" in hist.columns
+
+
+def test_dollar_signs_in_names_do_not_break_the_report(tmp_path) -> None:
+    """Issue 13 item 9: two `$` in a name were parsed as mathtext and the PNG failed."""
+    camp = Campaign.create(f"sqlite:///{tmp_path / 'r.db'}", "plate $#1$",
+                           pd.DataFrame({"x": ["$a", "b$^{$", "c"]}), ["x"], "y$^$",
+                           initial_conditions=3)
+    plate = camp.suggest(3)
+    plate["y$^$"] = [1, 2, 3]
+    camp.record(plate)
+    paths = write_report(camp, tmp_path / "out")
+    assert paths["png"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_onto_an_existing_file_is_refused(tmp_path) -> None:
+    camp = Campaign.create("sqlite://", "r", pd.DataFrame({"x": ["a", "b"]}), ["x"], "y")
+    target = tmp_path / "report.html"
+    target.write_text("keep me")
+    with pytest.raises(InputError, match="expected a folder for the report"):
+        write_report(camp, target)
+    assert target.read_text() == "keep me"
