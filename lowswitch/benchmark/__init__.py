@@ -13,6 +13,8 @@ BENCHMARKS: dict[str, str] = {
     "bo": "lowswitch.benchmark.bo",
     "tune": "lowswitch.benchmark.tune",
     "campaign": "lowswitch.benchmark.campaign",
+    "cli-start": "lowswitch.benchmark.cli_start",
+    "fantasize": "lowswitch.benchmark.fantasize",
 }
 
 __all__ = ["BENCHMARKS"]
