@@ -425,21 +425,31 @@ class Tuner:
         """Restore :meth:`state_dict` output into a tuner built with the same settings.
 
         Raises:
-            InputError: the state belongs to another space or settings (tuner unchanged).
+            InputError: the state belongs to another space or settings, or is malformed
+                (records that do not fit the space, counters that disagree, values outside
+                the measurement range); the tuner is unchanged.
         """
         if not isinstance(state, Mapping) or state.get("version") != 1:
             raise InputError("state: expected a Tuner.state_dict() (version 1)")
-        if Space.from_dict(state["space"]) != self.space:
-            raise InputError("state: saved for a different search space")
-        for k in ("direction", "switch_threshold", "max_repeats"):
-            if state[k] != getattr(self, k):
-                raise InputError(f"state: saved with {k}={state[k]!r}, this tuner has "
-                                 f"{getattr(self, k)!r}")
-        blocks = [_Block(**{**b, "config": dict(b["config"]), "x": list(b["x"]),
-                            "trial_ids": list(b["trial_ids"])}) for b in state["blocks"]]
-        trials = [dict(t) for t in state["trials"]]
-        self._policy.load_state_dict(state["policy"])
-        self.seed = int(state["seed"])
+        try:
+            if Space.from_dict(state["space"]) != self.space:
+                raise InputError("state: saved for a different search space")
+            for k in ("direction", "switch_threshold", "max_repeats"):
+                if state[k] != getattr(self, k):
+                    raise InputError(f"state: saved with {k}={state[k]!r}, this tuner has "
+                                     f"{getattr(self, k)!r}")
+            blocks, trials = self._check_records(state["blocks"], state["trials"])
+            seed = state["seed"]
+            policy_state = state["policy"]
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise InputError(f"state: malformed Tuner state ({type(err).__name__}: {err})"
+                             ) from None
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError(f"state: seed: expected a non-negative int, got {seed!r}")
+        self._policy.load_state_dict(policy_state)  # validates in full, then commits
+        self.seed = seed
         self._blocks, self._trials = blocks, trials
         self._obs = {}
         self._n_handed = {}
@@ -448,6 +458,64 @@ class Tuner:
             self._n_handed[key] = self._n_handed.get(key, 0) + 1
             if t["status"] == "complete":
                 self._obs.setdefault(key, []).append(t["value"])
+
+    def _check_records(self, raw_blocks: Any, raw_trials: Any
+                       ) -> tuple[list[_Block], list[dict[str, Any]]]:
+        """Saved blocks and trial records, checked against the space and each other."""
+        def count(name: str, v: Any) -> int:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InputError(f"state: {name}: expected a non-negative int, got {v!r}")
+            return v
+
+        def point(name: str, config: Any, x: Any) -> tuple[dict[str, Any], list[float]]:
+            cfg = self.space.canonical(dict(config))  # InputError outside the space
+            xc = self.space.encode(cfg).tolist()
+            if list(x) != xc:
+                raise InputError(f"state: {name}: x {x!r} is not the encoding of {cfg!r}")
+            return cfg, xc
+
+        blocks: list[_Block] = []
+        for i, b in enumerate(raw_blocks):
+            cfg, xc = point(f"blocks[{i}]", b["config"], b["x"])
+            blk = _Block(block_id=count(f"blocks[{i}].block_id", b["block_id"]), x=xc,
+                         config=cfg, repeats=count(f"blocks[{i}].repeats", b["repeats"]),
+                         handed=count(f"blocks[{i}].handed", b["handed"]),
+                         n_ok=count(f"blocks[{i}].n_ok", b["n_ok"]),
+                         n_failed=count(f"blocks[{i}].n_failed", b["n_failed"]),
+                         imputed=bool(b["imputed"]),
+                         trial_ids=[count(f"blocks[{i}].trial_ids", t)
+                                    for t in b["trial_ids"]])
+            if blk.block_id != i or blk.repeats < 1 or blk.handed > blk.repeats:
+                raise InputError(f"state: blocks[{i}]: inconsistent ids or counts")
+            blocks.append(blk)
+        trials: list[dict[str, Any]] = []
+        seen = [[0, 0, 0] for _ in blocks]  # handed, ok, failed per block
+        for i, t in enumerate(raw_trials):
+            cfg, xc = point(f"trials[{i}]", t["config"], t["x"])
+            status, bid = t["status"], t["block_id"]
+            if t["trial_id"] != i or status not in ("pending", "complete", "failed"):
+                raise InputError(f"state: trials[{i}]: bad trial_id or status {status!r}")
+            if bid is not None:
+                if not isinstance(bid, int) or not 0 <= bid < len(blocks) or (
+                        xc != blocks[bid].x):
+                    raise InputError(f"state: trials[{i}]: block_id {bid!r} does not match")
+                seen[bid][0] += 1
+                seen[bid][1] += status == "complete"
+                seen[bid][2] += status == "failed"
+            elif status != "complete":
+                raise InputError(f"state: trials[{i}]: an observed trial must be complete")
+            value = (check_measurement(t["value"], f"state: trials[{i}].value")
+                     if status == "complete" else None)
+            if status != "complete" and t["value"] is not None:
+                raise InputError(f"state: trials[{i}]: a {status} trial has a value")
+            trials.append({"trial_id": i, "block_id": bid,
+                           "repeat": count(f"trials[{i}].repeat", t["repeat"]),
+                           "config": cfg, "x": xc, "status": status, "value": value,
+                           "error": None if t["error"] is None else str(t["error"])})
+        for b, (handed, ok, failed) in zip(blocks, seen, strict=True):
+            if (b.handed, b.n_ok, b.n_failed) != (handed, ok, failed):
+                raise InputError(f"state: blocks[{b.block_id}]: counts do not match its trials")
+        return blocks, trials
 
 
 __all__ = ["Best", "Policy", "Trial", "Tuner"]

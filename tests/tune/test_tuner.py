@@ -258,3 +258,34 @@ def test_out_of_range_value_is_refused_and_tuner_keeps_asking(bad: float) -> Non
     assert tuner.n_evaluations == 13 and tuner.n_failures == 1
     with pytest.raises(InputError, match="1e\\+100"):
         tuner.observe({"k": 1, "c": "a"}, bad)
+
+
+@pytest.mark.parametrize(("path", "value", "match"), [
+    (("trials", 0, "value"), 1e160, r"trials\[0\].value.*1e\+100"),
+    (("trials", 1, "status"), "done", "status"),
+    (("trials", 2, "config", "k"), 99, "k"),
+    (("trials", 3, "x"), [0.5, 0.5], "not the encoding"),
+    (("trials", 0, "repeat"), -1, "repeat"),
+    (("blocks", 0, "n_ok"), 7, "counts do not match"),
+    (("blocks", 0, "repeats"), 0, "inconsistent"),
+    (("trials", 4, "block_id"), 999, "block_id"),
+    (("seed",), -5, "seed"),
+    (("trials", 0, "x"), None, "malformed"),
+])
+def test_tampered_state_is_refused_and_tuner_unchanged(path: tuple, value: object,
+                                                        match: str) -> None:
+    """Issue 13, item 9: a Tuner state's own records were loaded unchecked, after the
+    policy had already been loaded (a KeyError there left the tuner half-restored)."""
+    a = Tuner(_space(), seed=8)
+    _run(a, 10)
+    state = json.loads(json.dumps(a.state_dict()))
+    node = state
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    b = Tuner(_space(), seed=8)
+    _run(b, 3)
+    before = json.dumps(b.state_dict())
+    with pytest.raises(InputError, match=match):
+        b.load_state_dict(state)
+    assert json.dumps(b.state_dict()) == before
