@@ -846,8 +846,8 @@ class _OnUnitCube(AcquisitionFunction):
     def __init__(self, acq: AcquisitionFunction, lower: Tensor, upper: Tensor) -> None:
         super().__init__(model=acq.model)
         self.acq = acq
-        self.register_buffer("lower", lower)
-        self.register_buffer("scale", upper - lower)
+        self.lower: Tensor = lower
+        self.scale: Tensor = upper - lower
 
     def forward(self, X: Tensor) -> Tensor:
         """Acquisition values at unit-cube points ``X`` ``(b, q, d)`` -> ``(b,)``."""
