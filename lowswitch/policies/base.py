@@ -61,6 +61,7 @@ from torch.quasirandom import SobolEngine
 
 from lowswitch.errors import InputError, StateError
 from lowswitch.gp.candidates import CandidatePosterior
+from lowswitch.policies.noise import replicate_noise_floor
 from lowswitch.policies.switch import check_threshold, switch_repeats
 from lowswitch.validation import MAX_ABS_MEASUREMENT
 
@@ -385,15 +386,35 @@ class LowSwitchPolicy(ABC):
         return X, Y
 
     def _build_model(self, X: Tensor, Y: Tensor, hyper: dict[str, list[Any]] | None) -> Any:
+        """The GP on rows ``X`` ``(t, d)`` (user units), ``Y`` ``(t,)`` (internal sign).
+
+        Inputs are normalised to the unit cube inside the model (BoTorch ``Normalize`` with
+        the box's fixed bounds): unique points stay exact in user units, the kernel and its
+        lengthscale prior see ``(x - lower) / (upper - lower)``. The noise variance is
+        floored at :func:`replicate_noise_floor` of the told rows.
+        """
+        from botorch.models.transforms.input import Normalize
+        from gpytorch.constraints import GreaterThan
+
         from lowswitch.gp.model import UniquePointGP
 
-        model = UniquePointGP(X, Y.unsqueeze(-1))
+        model = UniquePointGP(
+            X, Y.unsqueeze(-1), input_transform=Normalize(self.dim, bounds=self.bounds)
+        )
+        noise = model.likelihood.noise_covar
+        floor = replicate_noise_floor(model)
+        if floor is not None:
+            _, sd = model.outcome_scale
+            lower = max(float(noise.raw_noise_constraint.lower_bound), floor / sd**2)
+            noise.register_constraint("raw_noise", GreaterThan(lower, transform=None))
         if hyper is not None:
             params = dict(model.named_parameters())
             with torch.no_grad():
                 for name, value in hyper.items():
                     params[name].copy_(torch.tensor(value, dtype=params[name].dtype))
-            model.clear_cache()
+        with torch.no_grad():  # a warm start from a fit with a lower floor
+            noise.raw_noise.clamp_min_(float(noise.raw_noise_constraint.lower_bound))
+        model.clear_cache()
         model.eval()
         return model
 
@@ -409,17 +430,32 @@ class LowSwitchPolicy(ABC):
     def _refit(self) -> None:
         """Refit hyperparameters on all told rows (a switch boundary)."""
         from lowswitch.gp.fit import fit_gp
+        from lowswitch.gp.likelihood import ExactReplicateMLL
 
         X, Y = self._all_rows()
-        model = self._build_model(X, Y, self._hyper)
-        model.train()
+        # Two starts: the previous fit (warm) and the prior's default initialisation, so a
+        # refit is never stuck where an earlier, smaller data set left it; the higher
+        # (log-likelihood + log-prior) wins, ties to the warm start.
+        starts = [self._hyper, None] if self._hyper is not None else [None]
+        best: tuple[float, Any] | None = None
         # fit_gp restarts from random prior samples when L-BFGS fails: seed that from the
         # policy (not the caller's global RNG) so that runs and restored runs agree.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(
                 int(seeded_generator(self.seed, _FIT_STREAM, self._n_asks).initial_seed())
             )
-            fit_gp(model)
+            for start in starts:
+                model = self._build_model(X, Y, start)
+                model.train()
+                fit_gp(model)
+                model.train()
+                with torch.no_grad():
+                    value = float(ExactReplicateMLL(model)())
+                model.eval()
+                if best is None or value > best[0]:
+                    best = (value, model)
+        assert best is not None
+        model = best[1]
         hyper = {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
         # Rebuild from (rows, hyperparameters) alone so that a restored optimiser, which
         # does the same, holds a bit-identical model.
@@ -644,21 +680,27 @@ class LowSwitchPolicy(ABC):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
         engine = SobolEngine(self.dim, scramble=True, seed=seed)
         lo, hi = self.bounds[0], self.bounds[1]
-        raw = lo + (hi - lo) * engine.draw(self.raw_samples, dtype=_DTYPE)
+        raw_unit = engine.draw(self.raw_samples, dtype=_DTYPE)
+        raw = lo + (hi - lo) * raw_unit
         pool = torch.cat([raw, U])
         values = _score(acq, pool)
         n_start = min(self.num_restarts, pool.shape[0])
-        starts = pool[torch.topk(values, n_start).indices].unsqueeze(1)
-        x_opt, v_opt = optimize_acqf(
-            acq,
-            bounds=self.bounds,
+        # L-BFGS-B runs on the unit cube (its tolerances and first steps are not scale
+        # invariant): the same decisions, up to rounding, on any affine image of the box
+        pool_unit = torch.cat([raw_unit, (U - lo) / (hi - lo)])
+        starts = pool_unit[torch.topk(values, n_start).indices].unsqueeze(1)
+        unit = torch.stack([torch.zeros_like(lo), torch.ones_like(hi)])
+        z_opt, v_opt = optimize_acqf(
+            _OnUnitCube(acq, lo, hi),
+            bounds=unit,
             q=1,
             num_restarts=n_start,
             batch_initial_conditions=starts,
             options={"maxiter": 200},
             retry_on_optimization_warning=False,
         )
-        x = _canonical(x_opt.detach().reshape(-1).to(_DTYPE)).clamp(lo, hi)
+        z = z_opt.detach().reshape(-1).to(_DTYPE)
+        x = _canonical(lo + (hi - lo) * z).clamp(lo, hi)
         best = float(v_opt) if v_opt is not None else -math.inf
         if U.shape[0]:
             u_vals = values[raw.shape[0] :]
@@ -866,6 +908,24 @@ def _state_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"state: {name}: expected a non-negative int, got {value!r}")
     return value
+
+
+class _OnUnitCube(AcquisitionFunction):
+    """``acq`` composed with the map ``z -> lower + (upper - lower) z`` from the unit cube.
+
+    On the unit box itself the map is exactly the identity (``0 + 1 * z``), so values and
+    gradients are bit-identical to ``acq``'s.
+    """
+
+    def __init__(self, acq: AcquisitionFunction, lower: Tensor, upper: Tensor) -> None:
+        super().__init__(model=acq.model)
+        self.acq = acq
+        self.lower: Tensor = lower
+        self.scale: Tensor = upper - lower
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Acquisition values at unit-cube points ``X`` ``(b, q, d)`` -> ``(b,)``."""
+        return self.acq(self.lower + self.scale * X)
 
 
 def _score(acq: AcquisitionFunction, X: Tensor, chunk: int = 2048) -> Tensor:

@@ -16,12 +16,13 @@ Workers ignore SIGINT: on Ctrl-C the main process decides (records the running t
 interrupted) and stops them.
 
 Example:
-    >>> import operator
-    >>> pool = WorkerPool(1, "spawn")
-    >>> task = pool.submit(operator.add, 2, 3)
-    >>> [done for _ in range(2) for done in pool.wait(None)]  # "started", then the result
-    [(0, True, 5)]
+    >>> pool = WorkerPool(2, "spawn")  # processes start at their first task
+    >>> pool.n_idle, pool.running
+    (2, [])
     >>> pool.close()
+
+    ``minimize`` drives it: ``submit(fn, *args)`` (a picklable module-level ``fn``), then
+    ``wait(timeout)`` for ``(task, ok, result)`` tuples, ``kill(task)`` to stop one.
 """
 
 from __future__ import annotations
