@@ -130,3 +130,28 @@ def test_plate_file_formula_cells(tmp_path: Path, flag: list[str]) -> None:
                str(out), *flag)[0] == 0
     cells = set(pd.read_csv(out, dtype=str)["x"])
     assert cells == ({"=1+2", "-3.5", "@A1"} if flag else {"'=1+2", "-3.5", "'@A1"})
+
+
+def test_a_failed_commit_leaves_no_plate_file_and_no_plate(tmp_path: Path) -> None:
+    """Item 5: the plate file is staged inside the transaction; if the commit fails, the
+    staged file is removed, no file appears at --out, and no well is pending."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import OperationalError
+
+    db = make_db(tmp_path)
+    before = status(db)
+    out = tmp_path / "plate.csv"
+
+    def fail_commit(conn: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error (injected)"))
+
+    event.listen(Engine, "commit", fail_commit)
+    try:
+        refused("campaign", "suggest", "--storage", db, "--name", "c", "--slots", "3", "--out",
+                str(out), match="disk I/O error (injected)")
+    finally:
+        event.remove(Engine, "commit", fail_commit)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert status(db) == before
