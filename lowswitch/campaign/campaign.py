@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,23 +40,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select, update
 
 from lowswitch.campaign import summaries
-from lowswitch.campaign.storage import (
-    Storage,
-    campaigns_table,
-    candidates_table,
-    debug_pause,
-    experiments_table,
-    fits_table,
-    imports_table,
-    lock_campaign,
-    measurements_table,
-    now,
-    read_campaign,
-)
-from lowswitch.campaign.summaries import observations
+from lowswitch.campaign.repository import CampaignStore, Measurement
+from lowswitch.campaign.storage import Storage
 from lowswitch.campaign.tables import (
     check_column_names,
     parse_history,
@@ -96,16 +82,11 @@ class Campaign:
     def __init__(self, storage: str | os.PathLike[str] | Storage, name: str) -> None:
         self.storage = _storage(storage, create=False)
         self.name = name
-        with self.storage.engine.connect() as conn:
-            row = read_campaign(conn, name)
-            self.id: int = row["id"]
-            self.config: dict[str, Any] = row["config"]
-            values = conn.execute(
-                select(candidates_table.c.data)
-                .where(candidates_table.c.campaign_id == self.id)
-                .order_by(candidates_table.c.idx)
-            ).scalars()
-            self.candidates: list[dict[str, Any]] = [json.loads(v) for v in values]
+        self.store = CampaignStore(self.storage)
+        with self.store.read(name) as tx:
+            self.id: int = tx.id
+            self.config: dict[str, Any] = tx.config
+            self.candidates: list[dict[str, Any]] = tx.candidates()
         self.inputs: list[str] = list(self.config["inputs"])
         self.objective: str = self.config["objective"]
         self.direction: str = self.config["direction"]
@@ -216,25 +197,7 @@ class Campaign:
             "plan": plan.to_dict(),
         }
         store = _storage(storage)
-        with store.transaction() as conn:
-            exists = conn.execute(
-                select(campaigns_table.c.id).where(campaigns_table.c.name == name)
-            ).scalar_one_or_none()
-            if exists is not None:
-                raise InputError(f"name: a campaign called {name!r} exists already")
-            campaign_id = conn.execute(
-                campaigns_table.insert().values(
-                    name=name, config=json.dumps(config), created_at=now(), n_plates=0,
-                    n_experiments=0,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            conn.execute(
-                candidates_table.insert(),
-                [
-                    {"campaign_id": campaign_id, "idx": i, "data": json.dumps(row)}
-                    for i, row in enumerate(rows)
-                ],
-            )
+        CampaignStore(store).create_campaign(name, config, rows)
         return cls(store, name)
 
     @classmethod
@@ -251,9 +214,6 @@ class Campaign:
 
             self._X = encode_rows(self.candidates, self.space)
         return self._X
-
-    def _observations(self, conn: Connection) -> tuple[list[int], list[float]]:
-        return observations(conn, self.id)
 
     def history(self) -> pd.DataFrame:
         """Every experiment with its measurements (see :func:`.summaries.history`)."""
@@ -282,61 +242,36 @@ class Campaign:
             One row per well: experiment_id, plate, block, replicate, the input columns and an
             empty objective column (to be filled and passed to :meth:`record`).
         """
-        from lowswitch.campaign.planner import Fit, plan_plate
+        from lowswitch.campaign.planner import plan_plate
 
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise InputError(f"slots: expected an integer >= 1, got {slots!r}")
         X = self.features
-        with self.storage.transaction() as conn:
-            row = lock_campaign(conn, self.name)
-            obs_idx, obs_y = self._observations(conn)
-            state = conn.execute(
-                select(experiments_table.c.candidate_idx, experiments_table.c.status)
-                .where(experiments_table.c.campaign_id == self.id)
-            ).all()
-            pending = Counter(int(r[0]) for r in state if r[1] == "pending")
-            last_plate_blocks = conn.execute(
-                select(func.count(func.distinct(experiments_table.c.block)))
-                .where(experiments_table.c.campaign_id == self.id)
-                .where(experiments_table.c.plate == int(row["n_plates"]))
-            ).scalar_one()
-            handed_out = {int(r[0]) for r in state}
-            plate = int(row["n_plates"]) + 1
-            last = conn.execute(
-                select(fits_table.c.n_observations, fits_table.c.n_unique, fits_table.c.hyper)
-                .where(fits_table.c.campaign_id == self.id)
-                .order_by(fits_table.c.id.desc())
-                .limit(1)
-            ).one_or_none()
-            fit = None if last is None else Fit(int(last[0]), int(last[1]), json.loads(last[2]))
+        with self.store.write(self.name) as tx:
+            obs_idx, obs_y = tx.observations()
+            state = tx.experiments()
+            pending = Counter(e.candidate for e in state if e.status == "pending")
+            last_plate_blocks = tx.blocks_on_plate(tx.n_plates)
+            handed_out = {e.candidate for e in state}
+            plate = tx.n_plates + 1
             blocks, new_fit = plan_plate(
                 X, obs_idx, obs_y, pending, slots, self.plan_config, plate,
-                handed_out=handed_out, bounds=self.space.bounds, fit=fit,
-                expected_blocks=int(last_plate_blocks) + 1 if last_plate_blocks else None,
+                handed_out=handed_out, bounds=self.space.bounds, fit=tx.latest_fit(),
+                expected_blocks=last_plate_blocks + 1 if last_plate_blocks else None,
             )
             if new_fit is not None:
-                conn.execute(fits_table.insert().values(
-                    campaign_id=self.id, n_observations=new_fit.n_observations,
-                    n_unique=new_fit.n_unique, hyper=json.dumps(new_fit.hyper), created_at=now(),
-                ))
-            number = int(row["n_experiments"])
-            stamp = now()
+                tx.add_fit(new_fit)
+            number = tx.n_experiments
             wells: list[dict[str, Any]] = []
             for b, block in enumerate(blocks, start=1):
                 for rep in range(1, block.replicates + 1):
                     number += 1
                     wells.append({
-                        "campaign_id": self.id, "number": number,
-                        "candidate_idx": block.candidate, "plate": plate, "block": b,
-                        "replicate": rep, "status": "pending", "created_at": stamp,
+                        "number": number, "candidate_idx": block.candidate, "plate": plate,
+                        "block": b, "replicate": rep, "status": "pending",
                     })
-            conn.execute(experiments_table.insert(), wells)
-            debug_pause("suggest")
-            conn.execute(
-                update(campaigns_table)
-                .where(campaigns_table.c.id == self.id)
-                .values(n_plates=plate, n_experiments=number)
-            )
+            tx.add_experiments(wells)
+            tx.set_counters(plate, number)
             frame = self._plate_frame(wells, plate)
             if deliver is not None:
                 deliver(frame)
@@ -345,19 +280,23 @@ class Campaign:
     def _plate_frame(self, wells: list[dict[str, Any]], plate: int) -> pd.DataFrame:
         records = []
         for w in wells:
-            rec: dict[str, Any] = {"experiment_id": w["number"], "plate": plate,
-                                   "block": w["block"], "replicate": w["replicate"]}
+            rec: dict[str, Any] = {"campaign": self.name, "experiment_id": w["number"],
+                                   "plate": plate, "block": w["block"],
+                                   "replicate": w["replicate"]}
             cand = self.candidates[int(w["candidate_idx"])]
             rec.update({c: cand[c] for c in self.inputs})
             rec[self.objective] = ""
             records.append(rec)
         return pd.DataFrame.from_records(
-            records, columns=["experiment_id", "plate", "block", "replicate", *self.inputs,
-                              self.objective]
+            records, columns=["campaign", "experiment_id", "plate", "block", "replicate",
+                              *self.inputs, self.objective]
         )
 
     def record(
-        self, results: pd.DataFrame | str | os.PathLike[str], source: str | None = None
+        self,
+        results: pd.DataFrame | str | os.PathLike[str],
+        source: str | None = None,
+        allow_duplicate: bool = False,
     ) -> dict[str, int]:
         """Store a results table (all of it, or nothing).
 
@@ -366,63 +305,55 @@ class Campaign:
                 (blank = not measured yet, ``failed`` = failed well); the other columns that
                 ``suggest`` writes may be present and are checked.
             source: label stored with the import (default: the file name or ``"dataframe"``).
+            allow_duplicate: store the table even if the same content (SHA-256 of the file's
+                bytes, or of a DataFrame's CSV text) was recorded into this campaign before.
 
         Returns:
             Counts: measured (values stored), failed (failures stored), skipped (blank rows).
 
         Raises:
-            InputError: the table is invalid (message names the row); nothing is stored.
+            InputError: the table is invalid (message names the row), belongs to another
+                campaign, cannot be matched to this one safely, or was recorded before;
+                nothing is stored.
+
+        Identity (see :func:`lowswitch.campaign.identity.check_identity`): plate files carry
+        a ``campaign`` column, and every row must name this campaign. A table without it is
+        accepted only when every experiment it names is still pending here and no other
+        campaign of the storage has a pending experiment of the same number.
         """
+        from lowswitch.campaign.identity import check_identity, content_hash, split_identity
+
         if isinstance(results, pd.DataFrame):
             frame = results.astype(object).where(results.notna(), "").astype(str)
             label = source or "dataframe"
         else:
             frame = read_csv_text(results, "results")
             label = source or str(results)
-        with self.storage.transaction() as conn:
-            lock_campaign(conn, self.name)
-            exps = conn.execute(
-                select(experiments_table.c.number, experiments_table.c.id,
-                       experiments_table.c.candidate_idx, experiments_table.c.status,
-                       experiments_table.c.plate, experiments_table.c.block,
-                       experiments_table.c.replicate)
-                .where(experiments_table.c.campaign_id == self.id)
-            ).all()
-            by_number = {int(e[0]): e for e in exps}
-            conditions = {n: self.candidates[int(e[2])] for n, e in by_number.items()}
-            placement = {n: (int(e[4]), int(e[5]), int(e[6])) for n, e in by_number.items()}
+        digest = content_hash(results)
+        frame, names = split_identity(frame)
+        with self.store.write(self.name) as tx:
+            if not allow_duplicate and (seen := tx.find_import(digest)) is not None:
+                raise InputError(
+                    f"results: the same content was recorded already (import {seen.id}, "
+                    f"{seen.source!r}, {seen.n_rows} rows); nothing stored. Record it again "
+                    "only if these are new measurements: --allow-duplicate "
+                    "(Python: allow_duplicate=True)"
+                )
+            by_number = {e.number: e for e in tx.experiments()}
+            check_identity(frame, names, self.name, by_number, tx.pending_elsewhere)
+            conditions = {n: self.candidates[e.candidate] for n, e in by_number.items()}
+            placement = {n: (e.plate, e.block, e.replicate) for n, e in by_number.items()}
             parsed = parse_results(frame, self.objective, self.inputs, conditions, self._allowed,
                                    placement)
-            stamp = now()
-            import_id = conn.execute(
-                imports_table.insert().values(
-                    campaign_id=self.id, source=label, n_rows=len(parsed), created_at=stamp
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            rows = [
-                {"campaign_id": self.id, "experiment_id": by_number[r.experiment][1],
-                 "import_id": import_id, "value": r.value, "failed": r.failed,
-                 "recorded_at": stamp}
-                for r in parsed
-            ]
-            half = len(rows) // 2
-            if rows[:half]:
-                conn.execute(measurements_table.insert(), rows[:half])
-            debug_pause("record")
-            if rows[half:]:
-                conn.execute(measurements_table.insert(), rows[half:])
-            done = sorted({by_number[r.experiment][1] for r in parsed if not r.failed})
-            failed = sorted(
-                {by_number[r.experiment][1] for r in parsed
-                 if r.failed and by_number[r.experiment][3] != "done"} - set(done)
-            )
-            for ids, status in ((done, "done"), (failed, "failed")):
-                for start in range(0, len(ids), 500):
-                    conn.execute(
-                        update(experiments_table)
-                        .where(experiments_table.c.id.in_(ids[start:start + 500]))
-                        .values(status=status)
-                    )
+            import_id = tx.add_import(label, len(parsed), digest)
+            tx.add_measurements(import_id, [
+                Measurement(by_number[r.experiment].id, r.value, r.failed) for r in parsed
+            ])
+            done = {by_number[r.experiment].id for r in parsed if not r.failed}
+            failed = {by_number[r.experiment].id for r in parsed
+                      if r.failed and by_number[r.experiment].status != "done"} - done
+            tx.set_status(sorted(done), "done")
+            tx.set_status(sorted(failed), "failed")
         n_failed = sum(r.failed for r in parsed)
         return {"measured": len(parsed) - n_failed, "failed": n_failed,
                 "skipped": len(frame) - len(parsed)}
@@ -454,51 +385,69 @@ class Campaign:
             frame = read_csv_text(history, "history")
             label = source or str(history)
         rows = parse_history(frame, self.objective, self.inputs, self.candidates)
-        with self.storage.transaction() as conn:
-            camp = lock_campaign(conn, self.name)
-            plate = int(camp["n_plates"]) + 1
-            number = int(camp["n_experiments"])
-            stamp = now()
-            import_id = conn.execute(
-                imports_table.insert().values(
-                    campaign_id=self.id, source=label, n_rows=len(rows), created_at=stamp
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
+        with self.store.write(self.name) as tx:
+            plate = tx.n_plates + 1
+            number = tx.n_experiments
+            import_id = tx.add_import(label, len(rows), None)
             blocks: dict[int, int] = {}
             reps: Counter[int] = Counter()
-            wells = []
+            wells: list[dict[str, Any]] = []
             for cand, _ in rows:
                 number += 1
                 blocks.setdefault(cand, len(blocks) + 1)
                 reps[cand] += 1
                 wells.append({
-                    "campaign_id": self.id, "number": number, "candidate_idx": cand,
-                    "plate": plate, "block": blocks[cand], "replicate": reps[cand],
-                    "status": "done", "created_at": stamp,
+                    "number": number, "candidate_idx": cand, "plate": plate,
+                    "block": blocks[cand], "replicate": reps[cand], "status": "done",
                 })
             for well, (_, value) in zip(wells, rows, strict=True):
                 well["status"] = "failed" if value is None else "done"
-            if wells:
-                conn.execute(experiments_table.insert(), wells)
-                ids = dict(conn.execute(
-                    select(experiments_table.c.number, experiments_table.c.id)
-                    .where(experiments_table.c.campaign_id == self.id)
-                    .where(experiments_table.c.plate == plate)
-                ).all())
-                conn.execute(measurements_table.insert(), [
-                    {"campaign_id": self.id, "experiment_id": ids[w["number"]],
-                     "import_id": import_id, "value": value, "failed": value is None,
-                     "recorded_at": stamp}
-                    for w, (_, value) in zip(wells, rows, strict=True)
-                ])
-            conn.execute(
-                update(campaigns_table)
-                .where(campaigns_table.c.id == self.id)
-                .values(n_plates=plate if wells else plate - 1, n_experiments=number)
-            )
+            ids = tx.add_experiments(wells)
+            tx.add_measurements(import_id, [
+                Measurement(ids[w["number"]], value, value is None)
+                for w, (_, value) in zip(wells, rows, strict=True)
+            ])
+            tx.set_counters(plate if wells else plate - 1, number)
         n_failed = sum(v is None for _, v in rows)
         return {"measured": len(rows) - n_failed, "failed": n_failed,
                 "skipped": len(frame) - len(rows)}
+
+    def void(self, experiment: int, reason: str) -> int:
+        """Void the measurements of one experiment: audited, kept, never shown to the GP.
+
+        The measurement rows stay in the database and in :meth:`history` / exports (column
+        ``voided``, with the reason); the model, ``best``, ``suggest`` and the report's
+        running best no longer see them. The stored GP fits are dropped (they saw the voided
+        values): the next ``suggest`` refits without them. A new value can be recorded for the
+        experiment afterwards (a re-measurement, with the plate file's ``campaign`` column).
+
+        Args:
+            experiment: experiment number (``experiment_id`` of the plate file).
+            reason: why (stored with the void; required).
+
+        Returns:
+            Number of measurements voided.
+
+        Raises:
+            InputError: no such experiment, empty reason, or nothing left to void.
+        """
+        if isinstance(experiment, bool) or not isinstance(experiment, int) or experiment < 1:
+            raise InputError(f"experiment: expected an experiment number >= 1, got {experiment!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError(f"reason: expected a non-empty text saying why, got {reason!r}")
+        with self.store.write(self.name) as tx:
+            found = {e.number: e for e in tx.experiments()}.get(experiment)
+            if found is None:
+                raise InputError(
+                    f"experiment: no experiment {experiment} in campaign {self.name!r}"
+                )
+            n = tx.void(found.id, reason.strip())
+            if n == 0:
+                raise InputError(
+                    f"experiment: experiment {experiment} has no measurement to void "
+                    "(still pending, or voided already)"
+                )
+        return n
 
     # ------------------------------------------------------------------ summaries
     def status(self) -> dict[str, Any]:

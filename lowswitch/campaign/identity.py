@@ -59,7 +59,10 @@ def split_identity(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str] | None]
     """
     if CAMPAIGN_COLUMN not in frame.columns:
         return frame, None
-    names = [str(v).strip() for v in frame[CAMPAIGN_COLUMN].tolist()]
+    from lowswitch.campaign.csvio import unescape_formula
+
+    # a name such as "=screen" is written "'=screen" by the formula escaping of plate files
+    names = [unescape_formula(str(v).strip()) for v in frame[CAMPAIGN_COLUMN].tolist()]
     return frame.drop(columns=[CAMPAIGN_COLUMN]), names
 
 

@@ -65,6 +65,31 @@ def posterior_at_measured(
     return measured, mean.tolist(), sd.tolist()
 
 
+def reusable_hyper(fit: Any, obs_idx: Sequence[int], refit_growth: float) -> dict[str, Any] | None:
+    """The stored fit's hyperparameters if ``suggest`` would reuse them as they are, else None.
+
+    That is the planner's rule (:func:`lowswitch.campaign.planner.build_policy`): the fit saw
+    at least 2 and at most all of the observations, and the measured conditions grew by less
+    than ``refit_growth`` since.
+
+    Args:
+        fit: the last stored :class:`~lowswitch.campaign.repository.Fit`, or None.
+        obs_idx: candidate index of every current observation.
+        refit_growth: the campaign's refit factor.
+
+    Example:
+        >>> from lowswitch.campaign.repository import Fit
+        >>> f = Fit(n_observations=4, n_unique=3, hyper={"a": 1.0})
+        >>> reusable_hyper(f, [0, 1, 2, 2, 1], 1.2), reusable_hyper(f, [0, 1, 2, 3, 4], 1.2)
+        ({'a': 1.0}, None)
+    """
+    if fit is None or not 2 <= fit.n_observations <= len(obs_idx):
+        return None
+    if len(set(obs_idx)) >= refit_growth * fit.n_unique:
+        return None
+    return dict(fit.hyper)
+
+
 def fit_hyper(
     X: torch.Tensor, obs_idx: Sequence[int], obs_y: Sequence[float]
 ) -> dict[str, Any]:
@@ -84,4 +109,4 @@ def fit_hyper(
     return {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
 
 
-__all__ = ["fit_hyper", "posterior_at_measured"]
+__all__ = ["fit_hyper", "posterior_at_measured", "reusable_hyper"]

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from lowswitch.campaign.repository import Fit
 from lowswitch.errors import InputError
 
 POLICIES: dict[str, str] = {
@@ -42,14 +43,6 @@ POLICIES: dict[str, str] = {
     "random": "",
 }
 """Policy names accepted by a campaign -> class in :mod:`lowswitch`."""
-
-
-class Fit(NamedTuple):
-    """A stored hyperparameter fit: what it saw and the fitted values (JSON-safe)."""
-
-    n_observations: int
-    n_unique: int
-    hyper: dict[str, Any]
 
 
 class Block(NamedTuple):

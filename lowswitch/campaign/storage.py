@@ -13,7 +13,10 @@ table                     one row per
                           status ``pending`` / ``done`` / ``failed``
 ``lowswitch_measurements`` recorded result of an experiment (value, or ``failed``);
                           re-measurements are extra rows
-``lowswitch_imports``     one ``record`` call (source name, row count), for auditing
+``lowswitch_imports``     one ``record`` / ``import`` call (source name, row count, SHA-256
+                          of the file's content), for auditing and duplicate detection
+``lowswitch_voids``       voided measurement (reason, time): kept in the history, never
+                          shown to the GP
 ``lowswitch_fits``        GP hyperparameter fit (JSON of named parameters) and the number of
                           observations it saw: warm start and refit schedule of ``suggest``
 ========================  ==============================================================
@@ -24,17 +27,18 @@ with ``BEGIN IMMEDIATE``, which takes the database write lock up front). Writers
 queue instead of failing, and a process killed mid-transaction leaves nothing behind. SQLite
 runs in WAL mode with a busy timeout, so readers never block writers.
 
+This module holds the connection and the table layout only: every query lives in
+:mod:`lowswitch.campaign.repository`, schema changes in :mod:`lowswitch.campaign.migrate`.
+
 Example:
     >>> store = Storage("sqlite://")          # in-memory database, for the example
     >>> store.schema_version()
-    1
+    2
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,8 +61,6 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
-    select,
-    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,8 +68,9 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from lowswitch.errors import InputError, StateError
 
-SCHEMA_VERSION = 1
-"""Version of the table layout written by this code; a newer database is refused."""
+SCHEMA_VERSION = 2
+"""Version of the table layout written by this code (see :mod:`lowswitch.campaign.migrate`):
+a newer database is refused, an older one is upgraded by ``lowswitch campaign upgrade``."""
 
 BUSY_TIMEOUT_S = 120.0
 """How long a SQLite writer waits for the write lock before giving up."""
@@ -124,6 +127,8 @@ imports_table = Table(
     Column("source", Text, nullable=False),
     Column("n_rows", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("content_hash", String(64), nullable=True),
+    Index("ix_lowswitch_imports_hash", "campaign_id", "content_hash"),
 )
 
 measurements_table = Table(
@@ -137,6 +142,17 @@ measurements_table = Table(
     Column("failed", Boolean, nullable=False),
     Column("recorded_at", Float, nullable=False),
     Index("ix_lowswitch_measurements_campaign", "campaign_id", "id"),
+)
+
+voids_table = Table(
+    "lowswitch_voids",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("lowswitch_campaigns.id"), nullable=False),
+    Column("measurement_id", Integer, ForeignKey("lowswitch_measurements.id"), nullable=False,
+           unique=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 
 
@@ -233,20 +249,34 @@ def _check_sqlite_path(url: str, create: bool) -> None:
 
 
 class Storage:
-    """Connection to a campaign database; creates and checks the schema on first use.
+    """Connection to a campaign database; creates the schema on first use.
+
+    A new (empty) database gets the newest schema. A database written by an older lowswitch
+    is refused with a message until it is upgraded, with ``lowswitch campaign upgrade`` or
+    ``Storage(..., upgrade=True)`` (see :mod:`lowswitch.campaign.migrate`); one written by a
+    newer lowswitch is refused.
 
     Args:
         storage: SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://user@host/db``) or a
             file path (SQLite).
+        upgrade: upgrade an older schema to this version (in one transaction).
+        create: create the database and its tables when missing; when False, a missing
+            SQLite file or a database without lowswitch tables is an error, so readers such
+            as ``status`` never leave an empty database behind a mistyped path.
+
+    Every problem reaching the database (a missing folder or file, a file that is not a
+    SQLite database, an unreachable server, a driver that is not installed) is raised as
+    :class:`~lowswitch.errors.InputError` starting with ``storage:``.
 
     Example:
         >>> store = Storage("sqlite://")
-        >>> with store.transaction() as conn:
-        ...     conn.execute(select(meta_table.c.value)).scalar_one()
-        '1'
+        >>> store.schema_version() == SCHEMA_VERSION
+        True
     """
 
-    def __init__(self, storage: str | os.PathLike[str], create: bool = True) -> None:
+    def __init__(
+        self, storage: str | os.PathLike[str], upgrade: bool = False, create: bool = True
+    ) -> None:
         self.url = normalise_url(storage)
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
         shown = _shown(self.url)
@@ -256,6 +286,8 @@ class Storage:
             )
         if self.dialect == "sqlite":
             _check_sqlite_path(self.url, create)
+        from lowswitch.campaign.migrate import ensure_schema
+
         try:
             if self.dialect == "sqlite":
                 self.engine = _sqlite_engine(self.url)
@@ -269,7 +301,8 @@ class Storage:
                     f"storage: {shown!r} holds no lowswitch campaigns (check the path; "
                     "`lowswitch campaign create` makes a new one)"
                 )
-            self._ensure_schema()
+            self.found_version = ensure_schema(self, upgrade=upgrade)
+            """Schema version found on open (None: an empty database, created now)."""
         except (ImportError, SQLAlchemyError) as err:
             detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
             raise InputError(
@@ -290,109 +323,29 @@ class Storage:
         with self.engine.begin() as conn:
             yield conn
 
-    def _ensure_schema(self) -> None:
-        with self.transaction() as conn:
-            if self.dialect == "postgresql":
-                # Serialise concurrent first-time schema creation across processes.
-                conn.execute(text("SELECT pg_advisory_xact_lock(727141)"))
-            metadata.create_all(conn, checkfirst=True)
-            row = conn.execute(
-                select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if row is None:
-                conn.execute(
-                    meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                )
-            elif int(row) > SCHEMA_VERSION:
-                raise StateError(
-                    f"storage: database schema version {row} was written by a newer lowswitch "
-                    f"(this one reads up to {SCHEMA_VERSION}); upgrade lowswitch"
-                )
-
     def schema_version(self) -> int:
         """The schema version recorded in the database."""
+        from lowswitch.campaign.migrate import stored_version
+
         with self.engine.connect() as conn:
-            value = conn.execute(
-                select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-            ).scalar_one()
-        return int(value)
+            version = stored_version(conn)
+        if version is None:
+            raise StateError("storage: the database has no lowswitch schema")
+        return version
 
     def campaign_names(self) -> list[str]:
         """Names of the campaigns in this database, sorted."""
-        with self.engine.connect() as conn:
-            names = conn.execute(select(campaigns_table.c.name)).scalars().all()
-        return sorted(names)
+        from lowswitch.campaign.repository import CampaignStore
+
+        return CampaignStore(self).campaign_names()
 
     def dispose(self) -> None:
         """Close pooled connections (the database itself is untouched)."""
         self.engine.dispose()
 
 
-def lock_campaign(conn: Connection, name: str) -> dict[str, Any]:
-    """Lock a campaign's row for the rest of the transaction and return it.
-
-    On PostgreSQL this is ``SELECT ... FOR UPDATE`` (other writers of the same campaign wait);
-    on SQLite the whole database is already write-locked by ``BEGIN IMMEDIATE``.
-
-    Args:
-        conn: connection inside a transaction.
-        name: campaign name.
-
-    Returns:
-        The campaign row as a dict, with ``config`` decoded from JSON.
-
-    Raises:
-        InputError: no campaign of that name.
-    """
-    row = (
-        conn.execute(
-            select(campaigns_table).where(campaigns_table.c.name == name).with_for_update()
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
-        raise InputError(f"name: no campaign called {name!r} in this storage")
-    out = dict(row)
-    out["config"] = json.loads(out["config"])
-    return out
-
-
-def read_campaign(conn: Connection, name: str) -> dict[str, Any]:
-    """Read a campaign's row without locking it (see :func:`lock_campaign`)."""
-    row = (
-        conn.execute(select(campaigns_table).where(campaigns_table.c.name == name))
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
-        raise InputError(f"name: no campaign called {name!r} in this storage")
-    out = dict(row)
-    out["config"] = json.loads(out["config"])
-    return out
-
-
-def now() -> float:
-    """Wall-clock time stamp stored in rows (seconds since the epoch)."""
-    return time.time()
-
-
-def debug_pause(stage: str) -> None:
-    """Sleep inside a transaction when a test asks for it (durability tests only).
-
-    ``LOWSWITCH_TEST_SLEEP=record:5`` sleeps 5 s in the middle of every ``record`` transaction,
-    after half of its rows are written, so a test can kill the process at that point; when
-    ``LOWSWITCH_TEST_SLEEP_MARK`` names a file, it is created just before sleeping.
-    """
-    spec = os.environ.get("LOWSWITCH_TEST_SLEEP", "")
-    if spec.startswith(stage + ":"):
-        mark = os.environ.get("LOWSWITCH_TEST_SLEEP_MARK")
-        if mark:
-            Path(mark).touch()
-        time.sleep(float(spec.split(":", 1)[1]))
-
-
 __all__ = [
+    "BUSY_TIMEOUT_S",
     "SCHEMA_VERSION",
     "Storage",
     "campaigns_table",
@@ -400,9 +353,9 @@ __all__ = [
     "experiments_table",
     "fits_table",
     "imports_table",
-    "lock_campaign",
     "measurements_table",
     "meta_table",
+    "metadata",
     "normalise_url",
-    "read_campaign",
+    "voids_table",
 ]

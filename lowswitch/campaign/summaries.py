@@ -20,57 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
-
-from lowswitch.campaign.storage import experiments_table, measurements_table, read_campaign
 
 if TYPE_CHECKING:
     from lowswitch.campaign.campaign import Campaign
 
 
-def observations(conn: Connection, campaign_id: int) -> tuple[list[int], list[float]]:
-    """Candidate index and value of every successful measurement, in recording order."""
-    rows = conn.execute(
-        select(experiments_table.c.candidate_idx, measurements_table.c.value)
-        .join(experiments_table, measurements_table.c.experiment_id == experiments_table.c.id)
-        .where(measurements_table.c.campaign_id == campaign_id)
-        .where(measurements_table.c.failed.is_(False))
-        .order_by(measurements_table.c.id)
-    ).all()
-    return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
-
-
 def history(camp: Campaign) -> pd.DataFrame:
     """Every experiment with its measurements (one row per measurement; pending wells and
-    wells without a measurement have an empty ``value``).
+    wells without a measurement have an empty ``value``). Voided measurements stay, marked.
 
     Returns:
-        DataFrame with experiment_id, plate, block, replicate, the inputs, status, value,
-        failed, measurement_id, import_id.
+        DataFrame with experiment_id, plate, block, replicate, candidate, the inputs, status,
+        value, failed, voided, void_reason, measurement_id, import_id.
     """
-    with camp.storage.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                experiments_table.c.number,
-                experiments_table.c.plate,
-                experiments_table.c.block,
-                experiments_table.c.replicate,
-                experiments_table.c.candidate_idx,
-                experiments_table.c.status,
-                measurements_table.c.value,
-                measurements_table.c.failed,
-                measurements_table.c.id,
-                measurements_table.c.import_id,
-            )
-            .select_from(
-                experiments_table.outerjoin(
-                    measurements_table,
-                    measurements_table.c.experiment_id == experiments_table.c.id,
-                )
-            )
-            .where(experiments_table.c.campaign_id == camp.id)
-            .order_by(experiments_table.c.number, measurements_table.c.id)
-        ).all()
+    with camp.store.read(camp.name) as tx:
+        rows = tx.history()
     records = []
     for r in rows:
         record: dict[str, Any] = {
@@ -78,14 +42,18 @@ def history(camp: Campaign) -> pd.DataFrame:
             "candidate": r[4],
         }
         record.update({c: camp.candidates[r[4]][c] for c in camp.inputs})
+        measured = r[8] is not None
         record.update(
-            {"status": r[5], "value": r[6], "failed": bool(r[7]) if r[7] is not None else None,
+            {"status": r[5], "value": r[6], "failed": bool(r[7]) if measured else None,
+             "voided": (r[10] is not None) if measured else None, "void_reason": r[10],
              "measurement_id": r[8], "import_id": r[9]}
         )
         records.append(record)
     columns = ["experiment_id", "plate", "block", "replicate", "candidate", *camp.inputs,
-               "status", "value", "failed", "measurement_id", "import_id"]
+               "status", "value", "failed", "voided", "void_reason", "measurement_id",
+               "import_id"]
     return pd.DataFrame.from_records(records, columns=columns)
+
 
 def export_csv(
     camp: Campaign, path: str | os.PathLike[str], escape_formulas: bool = True
@@ -103,82 +71,83 @@ def export_csv(
 def status(camp: Campaign) -> dict[str, Any]:
     """Counts of the campaign: plates, experiments by status, switches, replicates.
 
+    No model is involved: these are counts of rows.
+
     Returns:
         JSON-safe dict with ``plates``, ``experiments`` (pending/done/failed),
-        ``measurements`` (every recorded well result, failed ones included),
-        ``failed_measurements``, ``switches`` (blocks handed out), ``conditions_tried``
-        (distinct conditions with a successful measurement), ``replicates_per_condition``
-        (mean), ``candidates``.
+        ``measurements`` (every recorded well result, failed and voided ones included),
+        ``failed_measurements``, ``voided_measurements``, ``switches`` (blocks handed out),
+        ``conditions_tried`` (distinct conditions with a successful, not voided measurement),
+        ``replicates_per_condition`` (mean), ``candidates``.
     """
-    with camp.storage.engine.connect() as conn:
-        row = read_campaign(conn, camp.name)
-        counts: dict[str, int] = dict(
-            conn.execute(  # type: ignore[arg-type]
-                select(experiments_table.c.status, func.count())
-                .where(experiments_table.c.campaign_id == camp.id)
-                .group_by(experiments_table.c.status)
-            ).all()
-        )
-        blocks = conn.execute(
-            select(func.count()).select_from(
-                select(experiments_table.c.plate, experiments_table.c.block)
-                .where(experiments_table.c.campaign_id == camp.id)
-                .distinct()
-                .subquery()
-            )
-        ).scalar_one()
-        obs_idx, _ = observations(conn, camp.id)
-        n_meas = conn.execute(
-            select(func.count()).where(measurements_table.c.campaign_id == camp.id)
-        ).scalar_one()
-        n_failed = conn.execute(
-            select(func.count()).where(
-                measurements_table.c.campaign_id == camp.id, measurements_table.c.failed
-            )
-        ).scalar_one()
+    with camp.store.read(camp.name) as tx:
+        counts = tx.counts()
+        obs_idx, _ = tx.observations()
+        n_plates = tx.n_plates
     tried = len(set(obs_idx))
     return {
         "name": camp.name,
         "candidates": len(camp.candidates),
-        "plates": int(row["n_plates"]),
-        "experiments": {s: int(counts.get(s, 0)) for s in ("pending", "done", "failed")},
-        "measurements": int(n_meas),
-        "failed_measurements": int(n_failed),
-        "switches": int(blocks),
+        "plates": n_plates,
+        "experiments": {s: counts["experiments"].get(s, 0) for s in ("pending", "done", "failed")},
+        "measurements": counts["measurements"],
+        "failed_measurements": counts["failed"],
+        "voided_measurements": counts["voided"],
+        "switches": counts["blocks"],
         "conditions_tried": tried,
         "replicates_per_condition": (len(obs_idx) / tried) if tried else 0.0,
     }
 
+
 def best(camp: Campaign, k: int = 5, level: float = 0.95) -> pd.DataFrame:
     """Posterior mean and credible interval of the best measured conditions.
 
-    Fits the unique-point GP (hyperparameters by exact marginal likelihood) on all
-    successful measurements and ranks the measured conditions by posterior mean of the
+    The unique-point GP is conditioned on every successful, not voided measurement. Its
+    hyperparameters are the campaign's last stored fit (the one ``suggest`` made) whenever
+    ``suggest`` itself would reuse it, i.e. while the measured conditions have grown by less
+    than the campaign's ``refit_growth`` since that fit; only otherwise (no fit yet, much new
+    data, or a void dropped the fits) are they fitted here by exact marginal likelihood, which
+    is the one expensive step. Measured conditions are ranked by posterior mean of the
     objective (``level`` interval of the mean response, not of a single new well).
 
     Args:
-        k: number of conditions to return.
-        level: central credible level of the interval.
+        k: number of conditions to return (>= 1).
+        level: central credible level of the interval, in (0, 1).
 
     Returns:
         DataFrame (best first): the inputs, ``mean``, ``lower``, ``upper``, ``sd``,
         ``n`` (replicates), ``observed_mean``, ``observed_sd``.
+
+    Raises:
+        InputError: ``k`` or ``level`` out of range.
     """
-    from scipy.stats import norm
+    from lowswitch.errors import InputError
 
-    from lowswitch.campaign.model import posterior_at_measured
-
-    with camp.storage.engine.connect() as conn:
-        obs_idx, obs_y = observations(conn, camp.id)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k: expected an integer >= 1, got {k!r}")
+    if not 0.0 < level < 1.0:
+        raise InputError(f"level: expected a number in (0, 1), got {level!r}")
+    with camp.store.read(camp.name) as tx:
+        obs_idx, obs_y = tx.observations()
+        fit = tx.latest_fit()
     if not obs_idx:
         return pd.DataFrame(
             columns=[*camp.inputs, "mean", "lower", "upper", "sd", "n", "observed_mean",
                      "observed_sd"]
         )
-    idx, mean, sd = posterior_at_measured(camp.features, obs_idx, obs_y)
+    from scipy.stats import norm
+
+    from lowswitch.campaign.model import posterior_at_measured, reusable_hyper
+
+    # the stored fits model the objective with the policy's sign (-y when minimising)
+    sign = 1.0 if camp.direction == "maximize" else -1.0
+    hyper = reusable_hyper(fit, obs_idx, camp.plan_config.refit_growth)
+    idx, mean_int, sd = posterior_at_measured(
+        camp.features, obs_idx, [sign * y for y in obs_y], hyper
+    )
+    mean = [sign * m for m in mean_int]
     z = float(norm.ppf(0.5 + level / 2))
-    sign = -1.0 if camp.direction == "maximize" else 1.0
-    order = sorted(range(len(idx)), key=lambda j: (sign * mean[j], idx[j]))[:k]
+    order = sorted(range(len(idx)), key=lambda j: (-mean_int[j], idx[j]))[:k]
     groups: dict[int, list[float]] = {}
     for i, y in zip(obs_idx, obs_y, strict=True):
         groups.setdefault(i, []).append(y)
@@ -195,4 +164,4 @@ def best(camp: Campaign, k: int = 5, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-__all__ = ["best", "export_csv", "history", "observations", "status"]
+__all__ = ["best", "export_csv", "history", "status"]

@@ -28,6 +28,13 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lowswitch.cli", *args]
 
 
+def fault_command(stage: str, seconds: float, mark: str, *args: str) -> list[str]:
+    """Command line of ``lowswitch ARGS`` that pauses ``seconds`` inside its ``stage``
+    transaction (``record`` / ``suggest``; see ``faults.py``), touching ``mark`` first."""
+    script = os.path.join(os.path.dirname(__file__), "faults.py")
+    return [sys.executable, script, stage, str(seconds), mark, "--", *args]
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", **extra}
 

@@ -32,7 +32,9 @@ def test_round_trip_and_accounting(storage_url: str, name: str, screen: pd.DataF
     camp = make(storage_url, name, screen)
     lab = SimulatedLab(screen, INPUTS, "yield", seed=0)
     plate = camp.suggest(slots=12)
-    assert list(plate.columns) == ["experiment_id", "plate", "block", "replicate", *INPUTS, "yield"]
+    assert list(plate.columns) == ["campaign", "experiment_id", "plate", "block", "replicate",
+                                   *INPUTS, "yield"]
+    assert (plate["campaign"] == name).all()
     assert plate["experiment_id"].tolist() == list(range(1, 13))
     assert plate["block"].nunique() == 4 and (plate.groupby("block").size() == 3).all()
     assert camp.record(lab.measure(plate)) == {"measured": 12, "failed": 0, "skipped": 0}
@@ -57,7 +59,7 @@ def test_partial_failed_and_remeasured_wells(storage_url: str, name: str,
     failed = hist[hist["experiment_id"] == 2]
     assert failed["failed"].tolist() == [True] and failed["value"].isna().all()
     # a failed well measured again later becomes done; a done well measured again keeps both
-    again = pd.DataFrame({"experiment_id": [2, 1], "yield": ["12", "11"]})
+    again = pd.DataFrame({"campaign": name, "experiment_id": [2, 1], "yield": ["12", "11"]})
     camp.record(again)
     info = camp.status()
     assert info["experiments"] == {"pending": 4, "done": 4, "failed": 0}

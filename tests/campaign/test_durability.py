@@ -1,9 +1,10 @@
 """Durability: kill -9 a `record` mid-transaction, concurrent writers (SQLite and PostgreSQL).
 
-Each `record` / `suggest` here is a separate ``lowswitch`` process. The test hook
-``LOWSWITCH_TEST_SLEEP=record:S`` makes the process sleep S seconds inside its transaction,
-after half of the file's rows are written, and ``LOWSWITCH_TEST_SLEEP_MARK`` tells the test
-when it got there.
+Each `record` / `suggest` here is a separate ``lowswitch`` process. ``faults.py`` (next to
+this file) runs it with a SQLAlchemy engine event that sleeps inside the open transaction,
+right after the measurement rows (``record``) or the plate's experiments (``suggest``) are
+inserted, and touches a mark file to tell the test it got there. The library itself has no
+test hooks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from campaign_helpers import INPUTS, cli_command, cli_env, run_cli
+from campaign_helpers import INPUTS, cli_env, fault_command, run_cli
 
 from lowswitch.campaign import Campaign, SimulatedLab
 
@@ -26,10 +27,13 @@ def snapshot(url: str, name: str) -> tuple[dict, list]:
     return camp.status(), hist.astype(str).values.tolist()
 
 
-def start_record(url: str, name: str, path: Path, **env: str) -> subprocess.Popen[bytes]:
+def start_record(
+    url: str, name: str, path: Path, pause: float, mark: str = "-", *extra: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        cli_command("campaign", "record", "--storage", url, "--name", name, "--results", str(path)),
-        env=cli_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        fault_command("record", pause, mark, "campaign", "record", "--storage", url,
+                      "--name", name, "--results", str(path), *extra),
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 
 
@@ -61,8 +65,7 @@ def test_kill_9_inside_record_leaves_nothing_and_campaign_continues(
     before = snapshot(storage_url, name)
     for attempt in range(4):
         mark = tmp_path / f"inside-{attempt}"
-        proc = start_record(storage_url, name, plate_file, LOWSWITCH_TEST_SLEEP="record:120",
-                            LOWSWITCH_TEST_SLEEP_MARK=str(mark))
+        proc = start_record(storage_url, name, plate_file, 120, str(mark))
         wait_for(mark, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -81,7 +84,7 @@ def test_kill_9_at_random_moments_is_all_or_nothing(
     storage_url: str, name: str, plate_file: Path
 ) -> None:
     for delay in (0.2, 1.0, 2.0, 3.0, 4.0, 6.0):
-        proc = start_record(storage_url, name, plate_file, LOWSWITCH_TEST_SLEEP="record:1")
+        proc = start_record(storage_url, name, plate_file, 1, "-", "--allow-duplicate")
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -101,7 +104,7 @@ def test_concurrent_records_lose_nothing(
         path = tmp_path / f"part{k}.csv"
         results.iloc[k * 8:(k + 1) * 8].to_csv(path, index=False)
         paths.append(path)
-    procs = [start_record(storage_url, name, p, LOWSWITCH_TEST_SLEEP="record:2") for p in paths]
+    procs = [start_record(storage_url, name, p, 2) for p in paths]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
     camp = Campaign.open(storage_url, name)
@@ -119,9 +122,9 @@ def test_concurrent_suggests_are_serialised(
     outs = [tmp_path / f"s{k}.csv" for k in range(2)]
     procs = [
         subprocess.Popen(
-            cli_command("campaign", "suggest", "--storage", storage_url, "--name", name,
-                        "--slots", "5", "--out", str(out)),
-            env=cli_env(LOWSWITCH_TEST_SLEEP="suggest:1"), stdout=subprocess.DEVNULL,
+            fault_command("suggest", 1, "-", "campaign", "suggest", "--storage", storage_url,
+                          "--name", name, "--slots", "5", "--out", str(out)),
+            env=cli_env(), stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         for out in outs
