@@ -13,6 +13,8 @@ the database::
     lowswitch campaign report  --storage lab.db --name screen --out report/
     lowswitch campaign import  --storage lab.db --name screen --history past.csv
     lowswitch campaign export  --storage lab.db --name screen --out all.csv
+    lowswitch campaign void    --storage lab.db --name screen --experiment 17 --reason "spill"
+    lowswitch campaign upgrade --storage lab.db
 
 Errors in user input and storage problems print ``error: ...`` on stderr and exit with
 status 2; nothing is stored. The module imports only Typer at start-up: torch, the GP stack
@@ -183,10 +185,13 @@ def record(
     name: Name,
     results: Annotated[Path, typer.Option(help="CSV with experiment_id and the objective.")],
     storage: Storage = "lowswitch.db",
+    allow_duplicate: Annotated[bool, typer.Option(
+        help="Record a file whose content was recorded before (only if it holds new "
+        "measurements).")] = False,
 ) -> None:
     """Store a results CSV (all rows or none; blank = not measured, `failed` = failed well)."""
     with _user_errors():
-        counts = _open(storage, name).record(results)
+        counts = _open(storage, name).record(results, allow_duplicate=allow_duplicate)
     typer.echo(f"recorded {counts['measured']} values, {counts['failed']} failed wells, "
                f"{counts['skipped']} blank rows skipped")
 
@@ -271,6 +276,33 @@ def export(
         check_writable(out, "out", overwrite=True)
         path = _open(storage, name).export_csv(out, escape_formulas=escape_formulas)
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def void(
+    name: Name,
+    experiment: Annotated[int, typer.Option(help="Experiment number (experiment_id).")],
+    reason: Annotated[str, typer.Option(help="Why the measurement is void (stored).")],
+    storage: Storage = "lowswitch.db",
+) -> None:
+    """Void an experiment's measurements: kept in the history, excluded from the model."""
+    with _user_errors():
+        n = _open(storage, name).void(experiment, reason)
+    typer.echo(f"voided {n} measurement(s) of experiment {experiment}: {reason.strip()}")
+
+
+@app.command()
+def upgrade(storage: Storage = "lowswitch.db") -> None:
+    """Upgrade a database written by an older lowswitch to this version's schema."""
+    from lowswitch.campaign.storage import SCHEMA_VERSION
+    from lowswitch.campaign.storage import Storage as Store
+
+    with _user_errors():
+        found = Store(storage, upgrade=True, create=False).found_version
+    if found == SCHEMA_VERSION:
+        typer.echo(f"schema version {SCHEMA_VERSION}: already up to date")
+    else:
+        typer.echo(f"upgraded schema version {found} -> {SCHEMA_VERSION}")
 
 
 @app.command("list")

@@ -83,7 +83,9 @@ def _figure(campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Pat
 
 def _draw(plt: Any, campaign: Campaign, hist: pd.DataFrame, top: pd.DataFrame, path: Path) -> None:
     maximize = campaign.direction == "maximize"
-    ok = hist[(hist["failed"] == False) & hist["value"].notna()]  # noqa: E712
+    # what the model sees: successful, not voided measurements
+    ok = hist[(hist["failed"] == False) & (hist["voided"] != True)  # noqa: E712
+              & hist["value"].notna()]
     ok = ok.sort_values("measurement_id")
     fig = plt.figure(figsize=(13, 9), layout="constrained")
     upper, lower = fig.subfigures(2, 1)  # type: ignore[misc]
