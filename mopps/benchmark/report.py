@@ -1,0 +1,206 @@
+"""Statistics, table and plots of the GRPO study (numpy + matplotlib; no TRL needed).
+
+A *curve* is a list of evaluation points ``{"step", "rollouts", "wall_s", "heldout",
+"pool"}`` in training order. Runs that never reach the target count as censored
+(``inf`` rollouts): medians and bootstrap intervals treat them as larger than any budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "accuracy_at",
+    "bootstrap_median_ci",
+    "calibration_bins",
+    "format_table",
+    "rollouts_to_target",
+    "summarise",
+]
+
+
+def rollouts_to_target(curve: Sequence[dict[str, float]], target: float,
+                       key: str = "heldout") -> float:
+    """Rollouts at the first evaluation whose ``key`` accuracy is ``>= target`` (else inf).
+
+    Example:
+        >>> rollouts_to_target([{"rollouts": 0, "heldout": 0.2},
+        ...                     {"rollouts": 64, "heldout": 0.5}], 0.4)
+        64.0
+    """
+    for point in curve:
+        if point[key] >= target:
+            return float(point["rollouts"])
+    return math.inf
+
+
+def accuracy_at(curve: Sequence[dict[str, float]], rollouts: float,
+                key: str = "heldout") -> float:
+    """Accuracy at ``rollouts`` by linear interpolation between evaluation points.
+
+    NaN beyond the curve's last point (the run did not spend that many rollouts).
+
+    Example:
+        >>> accuracy_at([{"rollouts": 0, "heldout": 0.2}, {"rollouts": 100, "heldout": 0.4}], 50)
+        0.3
+    """
+    x = np.array([p["rollouts"] for p in curve], dtype=np.float64)
+    y = np.array([p[key] for p in curve], dtype=np.float64)
+    if rollouts > x[-1] + 1e-9 or rollouts < x[0]:
+        return math.nan
+    return float(round(np.interp(rollouts, x, y), 12))
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if values.size else math.nan
+
+
+def bootstrap_median_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float, float]:
+    """Median of ``values`` and a percentile bootstrap interval (resampling the seeds).
+
+    ``inf`` (censored) values take part as ``+inf``; a bound may then be ``inf``.
+
+    Example:
+        >>> m, lo, hi = bootstrap_median_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+        >>> m, lo <= m <= hi
+        (3.0, True)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    boots = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boots, [tail, 1.0 - tail], method="inverted_cdf")
+    return _median(v), float(lo), float(hi)
+
+
+def calibration_bins(pairs: Sequence[tuple[float, float]], n_bins: int = 8
+                     ) -> list[dict[str, float]]:
+    """Mean predicted vs mean observed success per bin of equal prediction width.
+
+    Example:
+        >>> calibration_bins([(0.1, 0.0), (0.15, 0.25), (0.9, 1.0)], n_bins=2)[0]["observed"]
+        0.125
+    """
+    out = []
+    arr = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(arr[:, 0], edges) - 1, 0, n_bins - 1)
+    for b in range(n_bins):
+        sel = arr[which == b]
+        if sel.size:
+            out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": len(sel),
+                        "predicted": float(sel[:, 0].mean()), "observed": float(sel[:, 1].mean())})
+    return out
+
+
+def summarise(runs: Sequence[dict[str, Any]], target: float, budget: float
+              ) -> dict[str, dict[str, Any]]:
+    """Per method: rollouts to target (median, 95% CI, reached), accuracy at ``budget``
+    rollouts, informative fraction, Spearman, step time (medians over seeds)."""
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_method.setdefault(run["method"], []).append(run)
+    table: dict[str, dict[str, Any]] = {}
+    for method, rs in by_method.items():
+        r2t = [rollouts_to_target(r["curve"], target) for r in rs]
+        med, lo, hi = bootstrap_median_ci(r2t)
+        acc = [accuracy_at(r["curve"], budget) for r in rs]
+        pool = [accuracy_at(r["curve"], budget, key="pool") for r in rs]
+        row: dict[str, Any] = {
+            "seeds": len(rs), "reached": int(np.isfinite(r2t).sum()),
+            "rollouts_to_target": med, "ci_low": lo, "ci_high": hi, "per_seed": r2t,
+            "heldout_at_budget": float(np.nanmedian(acc)) if np.isfinite(acc).any() else math.nan,
+            "pool_at_budget": float(np.nanmedian(pool)) if np.isfinite(pool).any() else math.nan,
+            "heldout_start": float(np.median([r["curve"][0]["heldout"] for r in rs])),
+            "informative_fraction": float(np.median([r["informative_fraction"] for r in rs])),
+            "step_seconds": float(np.median([r["step_seconds"] for r in rs])),
+        }
+        rho = [r.get("spearman", math.nan) for r in rs]
+        row["spearman"] = float(np.nanmedian(rho)) if np.isfinite(rho).any() else math.nan
+        table[method] = row
+    return table
+
+
+def _fmt(x: float, spec: str = ",.0f") -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "never"
+    return format(x, spec)
+
+
+def format_table(table: dict[str, dict[str, Any]], target: float, budget: float) -> str:
+    """Plain-text table (also valid Markdown)."""
+    head = (f"| method | rollouts to held-out {target:.2f} (median [95% CI]) | reached | "
+            f"held-out at {budget:,.0f} | pool at {budget:,.0f} | informative | "
+            "Spearman | s/step |")
+    lines = [head, "|" + "---|" * 8]
+    for m, r in table.items():
+        ci = f"{_fmt(r['rollouts_to_target'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        lines.append(
+            f"| {m} | {ci} | {r['reached']}/{r['seeds']} | {_fmt(r['heldout_at_budget'], '.3f')} "
+            f"| {_fmt(r['pool_at_budget'], '.3f')} | {_fmt(r['informative_fraction'], '.2f')} "
+            f"| {_fmt(r['spearman'], '.2f')} | {_fmt(r['step_seconds'], '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(runs: Sequence[dict[str, Any]], path: str, target: float) -> None:
+    """Median held-out and pool accuracy vs rollouts and vs wall time, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    methods = sorted({r["method"] for r in runs}, key=[r["method"] for r in runs].index)
+    for m in methods:
+        rs = [r for r in runs if r["method"] == m]
+        grid = np.array([p["rollouts"] for p in rs[0]["curve"]], dtype=np.float64)
+        for ax, key in ((axes[0], "heldout"), (axes[1], "pool")):
+            if not all(np.isfinite(p[key]) for p in rs[0]["curve"]):
+                continue  # streaming runs have no fixed pool
+            ys = np.array([[accuracy_at(r["curve"], x, key) for x in grid] for r in rs])
+            ax.plot(grid, np.nanmedian(ys, axis=0), label=m)
+        wall = np.median([[p["wall_s"] for p in r["curve"]] for r in rs], axis=0)
+        held = np.median([[p["heldout"] for p in r["curve"]] for r in rs], axis=0)
+        axes[2].plot(wall, held, label=m)
+    for ax, xl, yl in ((axes[0], "rollouts", "held-out accuracy"),
+                       (axes[1], "rollouts", "pool accuracy"),
+                       (axes[2], "training wall time (s)", "held-out accuracy")):
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.axhline(target, color="grey", lw=0.5, ls=":")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"GRPO study: median over {len({r['seed'] for r in runs})} seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_calibration(bins: Sequence[dict[str, float]], path: str, title: str) -> None:
+    """Reliability diagram: mean observed vs mean predicted success per bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], "o-")
+    for b in bins:
+        ax.annotate(str(b["n"]), (b["predicted"], b["observed"]), fontsize=7,
+                    textcoords="offset points", xytext=(3, -9))
+    ax.set_xlabel("predicted success rate (feature prior)")
+    ax.set_ylabel("observed success, first group")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
