@@ -61,6 +61,9 @@ __all__ = [
 # Rows hashed / checked per block: the (block, d) temporaries stay in cache instead of
 # allocating (t, d) arrays (fresh pages of a 48 MB temporary cost more than the maths).
 _BLOCK = 1 << 14
+# Rows aggregated at a time when building from many rows: the (rows,) temporaries then
+# reuse memory instead of faulting in fresh pages (10x the rows cost ~25x in one piece).
+_CHUNK_ROWS = 1 << 20
 # Hash constants tried before falling back to an exact sort (a collision is ~q^2 / 2^64).
 _HASH_ATTEMPTS = 3
 
@@ -337,7 +340,8 @@ class UniqueStats:
     logvar: Tensor | None
 
     def __init__(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> None:
-        batch, _ = _aggregate(X, Y, Yvar)
+        first = slice(0, _CHUNK_ROWS)
+        batch, _ = _aggregate(X[first], Y[first], None if Yvar is None else Yvar[first])
         self.heteroscedastic = Yvar is not None
         self.X = torch.from_numpy(batch.X)
         for name in _MOMENTS:
@@ -346,6 +350,9 @@ class UniqueStats:
         self._seed = 0
         self._keys: np.ndarray | None = None  # row_keys(self.X, self._seed), lazily
         self._lookup: pd.Index | None = None
+        for start in range(_CHUNK_ROWS, X.shape[0], _CHUNK_ROWS):
+            rows = slice(start, start + _CHUNK_ROWS)
+            self.add(X[rows], Y[rows], None if Yvar is None else Yvar[rows])
 
     @classmethod
     def from_chunks(

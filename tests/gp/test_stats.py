@@ -219,3 +219,20 @@ def test_from_chunks_and_merge_refuse_bad_input():
     a = UniqueStats(torch.zeros(1, 1), torch.zeros(1))
     with pytest.raises(InputError, match="d=1"):
         a.merge(UniqueStats(torch.zeros(1, 2), torch.zeros(1)))
+
+
+@pytest.mark.parametrize("heteroscedastic", [False, True])
+def test_construction_in_internal_chunks_equals_one_piece(monkeypatch, heteroscedastic):
+    g = torch.Generator().manual_seed(8)
+    U = torch.rand(30, 2, generator=g, dtype=DT)
+    X = U[torch.randint(0, 30, (1_000,), generator=g)]
+    Y = torch.randn(1_000, generator=g, dtype=DT) - 5e5
+    V = 0.1 + torch.rand(1_000, generator=g, dtype=DT) if heteroscedastic else None
+    whole = UniqueStats(X, Y, V)
+    monkeypatch.setattr(stats_module, "_CHUNK_ROWS", 7)  # 143 internal chunks
+    pieces = UniqueStats(X, Y, V)
+    assert torch.equal(pieces.X, whole.X) and torch.equal(pieces.n, whole.n)
+    names = ["mean", "m2"] + (["W", "wmean", "wm2", "logvar"] if heteroscedastic else [])
+    for name in names:  # merged sums of squares lose a few digits to the mean's rounding
+        rtol = 1e-9 if name in ("m2", "wm2") else 1e-12
+        torch.testing.assert_close(getattr(pieces, name), getattr(whole, name), rtol=rtol, atol=0)

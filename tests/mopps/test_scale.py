@@ -36,3 +36,5 @@ def test_float32_drift_measures_the_gap_to_float64():
     exact = BetaArms.uniform(3, dtype=torch.float32)
     exact.update([0, 0, 1], [5.0, 7.0, 1.0], [9.0, 9.0, 1.0])
     assert exact.alpha.tolist() == [13.0, 2.0, 1.0] and exact.beta.tolist() == [7.0, 1.0, 1.0]
+    exact.update([2], [2.0**23], [2.0**24 - 2])  # sums still below 2^24: exact
+    assert exact.alpha[2].item() == 2.0**23 + 1 and exact.beta[2].item() == 2.0**23 - 1
