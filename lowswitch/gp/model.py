@@ -66,12 +66,36 @@ _MAX_DOWNDATE_GROWTH = 100.0
 
 
 @dataclass
+class _StateKey:
+    """Values of a model's parameters and buffers at one moment (cheap to re-check)."""
+
+    modules: tuple[int, ...]  # ids of the direct submodules (a replaced kernel is new)
+    tensors: list[Tensor]  # the live parameters and buffers
+    values: list[Tensor]  # their values then
+
+    @classmethod
+    def of(cls, model: torch.nn.Module) -> _StateKey:
+        tensors = [*model.parameters(), *model.buffers()]
+        with torch.no_grad():
+            values = [t.detach().clone() for t in tensors]
+        return cls(tuple(id(m) for m in model.children()), tensors, values)
+
+    def matches(self, model: torch.nn.Module) -> bool:
+        if self.modules != tuple(id(m) for m in model.children()):
+            return False
+        return all(
+            t.shape == v.shape and t.dtype == v.dtype and torch.equal(t, v)
+            for t, v in zip(self.tensors, self.values, strict=True)
+        )
+
+
+@dataclass
 class _Cache:
     U: Tensor  # (q, d) transformed unique inputs
     s: Tensor  # (q,) sqrt precision
     L: Tensor  # (q, q) factor of I + S K_U S
     alpha: Tensor  # (q,) S A^-1 S (ybar - m(U))
-    key: Tensor | None = None  # parameters and buffers the factor was computed with
+    key: _StateKey | None = None  # parameters and buffers the factor was computed with
 
 
 def _check_tensor(name: str, value: Any, ndim: tuple[int, ...]) -> Tensor:
@@ -562,18 +586,10 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
         if not self.training:
             self._get_cache()
 
-    def _state_key(self) -> Tensor:
-        """All parameter and buffer values in one flat vector (what the factor depends on)."""
-        with torch.no_grad():
-            parts = [p.detach().reshape(-1) for p in self.parameters()]
-            parts += [b.detach().reshape(-1).to(self._dtype) for b in self.buffers()]
-            return torch.cat(parts) if parts else torch.zeros(0)
-
     def _get_cache(self) -> _Cache:
-        key = self._state_key()
         if self._cache is not None:
             old = self._cache.key
-            if old is None or old.shape != key.shape or not torch.equal(old, key):
+            if old is None or not old.matches(self):
                 # hyperparameters changed since the factor was built (set by hand,
                 # load_state_dict, an optimiser step): targets and factor are stale
                 self._sync_train_data()
@@ -589,7 +605,7 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
         r = s * (ybar - self.mean_module(U))
         z = solve_lower(L, r.unsqueeze(-1))
         alpha = s * torch.linalg.solve_triangular(L.T, z, upper=True).squeeze(-1)
-        return _Cache(U=U, s=s, L=L, alpha=alpha, key=self._state_key())
+        return _Cache(U=U, s=s, L=L, alpha=alpha, key=_StateKey.of(self))
 
     def posterior_mean(self, X: Tensor) -> Tensor:
         """Posterior mean of ``f`` at raw inputs ``X`` ``(..., m, d)``, original units.
@@ -785,7 +801,7 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
             raise InputError(f"X: expected {self.stats.d} columns, got {X.shape[1]}")
         self._get_cache()
         with torch.no_grad():
-            mean = self.posterior(X).mean.reshape(-1)
+            mean = self.posterior(X.to(self._dtype)).mean.reshape(-1).double()
         new = copy.deepcopy(self)
         Yvar = None
         if self.heteroscedastic:
