@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lowswitch import InputError, UniqueStats
+from lowswitch.gp import grouping as grouping_module
 from lowswitch.gp import stats as stats_module
 from lowswitch.gp.stats import canonicalize, group_rows, merge_moments
 
@@ -154,8 +155,13 @@ def test_hash_collisions_never_merge_rows(monkeypatch):
     X = U[torch.randint(0, 30, (500,), generator=g)]
     Y = torch.randn(500, generator=g, dtype=DT)
     honest = UniqueStats(X, Y)
+
     # every row gets the same key: the exact checks must notice, retry and fall back
-    monkeypatch.setattr(stats_module, "row_keys", lambda A, seed=0: np.zeros(len(A), np.uint64))
+    def same_key(A, seed=0):
+        return np.zeros(len(A), np.uint64)
+
+    monkeypatch.setattr(grouping_module, "row_keys", same_key)  # grouping a batch
+    monkeypatch.setattr(stats_module, "row_keys", same_key)  # looking up stored rows
     U_c, inv_c = group_rows(X)
     ref_U, ref_inv = _reference_groups(X)
     assert torch.equal(U_c, ref_U) and torch.equal(inv_c, ref_inv)
