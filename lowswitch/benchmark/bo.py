@@ -316,7 +316,7 @@ def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
         return X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
 
 
-_OPTION_KEYS = {"g": "refit_growth", "r": "initial_repeats"}
+_OPTION_KEYS = {"g": "refit_growth", "r": "initial_repeats", "s": "switch_cost"}
 
 
 def split_options(name: str) -> tuple[str, dict[str, Any]]:
@@ -324,14 +324,17 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
 
     Suffixes (any order, each at most once): ``-g<growth>`` sets ``refit_growth``
     (hyperparameter refits only once the evaluations grew by that factor; default: at
-    every switch boundary) and ``-r<n>`` sets ``initial_repeats`` (evaluations per
-    initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``).
+    every switch boundary), ``-r<n>`` sets ``initial_repeats`` (evaluations per
+    initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``) and ``-s<cost>``
+    sets ``switch_cost`` (what a switch costs in evaluations; default 0).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
         ('ucb-C1', {'initial_repeats': 2, 'refit_growth': 1.05})
         >>> split_options("ei-C2")
         ('ei-C2', {})
+        >>> split_options("ei-C2-s10")
+        ('ei-C2', {'switch_cost': 10.0})
     """
     parts = name.split("-")
     if parts[0] not in {"ucb", "ei", "ts"} or len(parts) < 3:
@@ -342,14 +345,15 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         if key is None or key in opts:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
-                "(expected at most one -r<n> and one -g<growth>)"
+                "(expected at most one each of -r<n>, -g<growth> and -s<switch cost>)"
             )
         try:
-            value: float = float(part[1:]) if key == "refit_growth" else int(part[1:])
+            value: float = float(part[1:]) if key != "initial_repeats" else int(part[1:])
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value >= 1):
-            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= 1")
+        least = 0 if key == "switch_cost" else 1
+        if not (math.isfinite(value) and value >= least):
+            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= {least}")
         opts[key] = value
     return "-".join(parts[:2]), dict(sorted(opts.items()))
 
@@ -371,7 +375,8 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>], random, optuna-gp or "
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>], random, "
+        "optuna-gp or "
         "botorch-qlognei, "
         f"got {name!r}"
     )
@@ -619,7 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
-        help="comma list: ucb|ei|ts-C<C>[-r<initial repeats>][-g<refit growth>], optuna-gp, "
+        help="comma list: ucb|ei|ts-C<C>[-r<initial repeats>][-g<refit growth>]"
+        "[-s<switch cost>], optuna-gp, "
         "botorch-qlognei, random",
     )
     p.add_argument(

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -62,7 +63,13 @@ from torch.quasirandom import SobolEngine
 from lowswitch.errors import InputError, StateError
 from lowswitch.gp.candidates import CandidatePosterior
 from lowswitch.policies.noise import replicate_noise_floor
-from lowswitch.policies.switch import check_threshold, switch_repeats
+from lowswitch.policies.switch import (
+    check_switch_cost,
+    check_threshold,
+    cost_aware_threshold,
+    move_cost,
+    switch_repeats,
+)
 from lowswitch.validation import MAX_ABS_MEASUREMENT
 
 _DTYPE = torch.float64
@@ -148,6 +155,12 @@ class LowSwitchPolicy(ABC):
             refits the model is conditioned exactly on every observation with the old
             hyperparameters. ``1.05`` makes ``C = 1`` runs of thousands of evaluations
             affordable (O(log t) refits instead of t).
+        switch_cost: what moving to a new point costs, in evaluations (``0``, the
+            default: the plain rule). A number ``s``, or ``d`` per-input costs ``s_j``
+            (a move costs the sum over the inputs it changes). A block that moves raises
+            its threshold to the information-per-cost optimum ``C_h`` in ``[C, C + s]``
+            (:func:`~lowswitch.policies.switch.cost_aware_threshold`), i.e. repeats more
+            where a switch was paid for; staying keeps ``C``.
 
     Example:
         >>> import torch
@@ -176,6 +189,7 @@ class LowSwitchPolicy(ABC):
         num_restarts: int = 4,
         raw_samples: int = 256,
         refit_growth: float = 1.0,
+        switch_cost: float | Sequence[float] = 0.0,
     ) -> None:
         self._configure(
             {
@@ -191,6 +205,7 @@ class LowSwitchPolicy(ABC):
                 "num_restarts": num_restarts,
                 "raw_samples": raw_samples,
                 "refit_growth": refit_growth,
+                "switch_cost": switch_cost,
             }
         )
         self._reset_data()
@@ -254,6 +269,7 @@ class LowSwitchPolicy(ABC):
             raise InputError(
                 f"refit_growth: expected a finite number >= 1, got {cfg.get('refit_growth')!r}"
             )
+        switch_cost = check_switch_cost(cfg.get("switch_cost", 0.0), d)
         n_initial = ints["n_initial"]
         if n_initial is None:
             n_initial = min(20, max(2, 2 * d))
@@ -279,6 +295,7 @@ class LowSwitchPolicy(ABC):
         self.num_restarts: int = int(ints["num_restarts"] or 1)
         self.raw_samples: int = int(ints["raw_samples"] or 1)
         self.refit_growth: float = refit_growth
+        self.switch_cost: float | tuple[float, ...] = switch_cost
         self._apply_extra(extra)
 
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -587,9 +604,14 @@ class LowSwitchPolicy(ABC):
                     with torch.no_grad():
                         var = float(model_h.posterior(x.unsqueeze(0)).variance.reshape(()))
                 noise = float(self._model.noise_variance)
-                repeats = switch_repeats(
-                    var, noise, self.switch_threshold, remaining, self.max_repeats
+                previous = blocks[-1].x if blocks else self._last_x
+                moving = move_cost(
+                    self.switch_cost,
+                    None if previous is None else previous.tolist(),
+                    x.tolist(),
                 )
+                threshold = cost_aware_threshold(var, noise, self.switch_threshold, moving)
+                repeats = switch_repeats(var, noise, threshold, remaining, self.max_repeats)
             blocks.append(Block(x=x, repeats=repeats, index=idx))
             hall_X.append(x)
             hall_n.append(repeats)
@@ -753,6 +775,9 @@ class LowSwitchPolicy(ABC):
             "num_restarts": self.num_restarts,
             "raw_samples": self.raw_samples,
             "refit_growth": self.refit_growth,
+            "switch_cost": (
+                list(self.switch_cost) if isinstance(self.switch_cost, tuple) else self.switch_cost
+            ),
             **self._extra_config(),
         }
 

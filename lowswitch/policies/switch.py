@@ -16,6 +16,7 @@ Everything here is a pure function of numbers: no model, no state.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lowswitch.errors import InputError
 
@@ -109,6 +110,135 @@ def switch_repeats(
     return max(1, min(cap, math.ceil(ratio)))
 
 
+def check_switch_cost(switch_cost: Any, dim: int | None = None) -> float | tuple[float, ...]:
+    """Validate a switch cost: a number ``s >= 0`` or ``d`` per-input costs ``s_j >= 0``.
+
+    Costs are in units of one evaluation's cost: ``s = 10`` means setting up a new point
+    costs as much as ten evaluations. Per-input costs price a move by the inputs it changes
+    (:func:`move_cost`).
+
+    Args:
+        switch_cost: a finite number ``>= 0``, or a sequence of ``dim`` of them.
+        dim: the input dimension a sequence must have (``None``: any length >= 1).
+
+    Returns:
+        A float, or a tuple of floats for per-input costs.
+
+    Raises:
+        InputError: negative, NaN, infinite, bool, or a sequence of the wrong length.
+
+    Example:
+        >>> check_switch_cost(10)
+        10.0
+        >>> check_switch_cost([5, 0.5], dim=2)
+        (5.0, 0.5)
+    """
+
+    def number(value: Any, name: str) -> float:
+        if isinstance(value, bool):
+            raise InputError(f"{name}: expected a number >= 0, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: expected a number >= 0, got {value!r}") from None
+        if not math.isfinite(out) or out < 0.0:
+            raise InputError(f"{name}: expected a finite number >= 0, got {value!r}")
+        return out
+
+    if isinstance(switch_cost, str) or not hasattr(switch_cost, "__iter__"):
+        return number(switch_cost, "switch_cost")
+    costs = tuple(number(v, f"switch_cost[{j}]") for j, v in enumerate(switch_cost))
+    if not costs or (dim is not None and len(costs) != dim):
+        raise InputError(
+            f"switch_cost: expected a number or {dim if dim is not None else 'd'} per-input "
+            f"costs, got {len(costs)}"
+        )
+    return costs
+
+
+def move_cost(
+    switch_cost: float | tuple[float, ...], previous: list[float] | None, new: list[float]
+) -> float:
+    """Cost of moving from ``previous`` to ``new`` (0 when they are equal).
+
+    A scalar cost is paid for any change; per-input costs add ``s_j`` for every input
+    ``j`` that changes. With no previous point (the first block) every input is set up.
+
+    Example:
+        >>> move_cost((10.0, 1.0), [0.1, 0.5], [0.1, 0.7])   # only input 1 changes
+        1.0
+        >>> move_cost(3.0, [0.1], [0.1])
+        0.0
+    """
+    if previous is not None and previous == new:
+        return 0.0
+    if isinstance(switch_cost, tuple):
+        if previous is None:
+            return float(sum(switch_cost))
+        return float(sum(s for s, a, b in zip(switch_cost, previous, new, strict=True) if a != b))
+    return float(switch_cost)
+
+
+def cost_aware_threshold(
+    posterior_variance: float,
+    noise_variance: float,
+    switch_threshold: float,
+    switch_cost: float,
+) -> float:
+    r"""The epoch's threshold ``C_h`` when a switch costs ``s`` evaluations.
+
+    An epoch that stops at variance factor ``C`` gains at least ``1/2 ln C`` nats of
+    information (the log-det argument of the rule) and costs ``s + B`` with
+    ``B = (C - 1) rho``, ``rho = sigma2 / sigma2_h``. The information per unit cost
+    ``ln C / (s + (C - 1) rho)`` is largest where
+
+    .. math::  C \ln C - C + 1 = s / \rho,
+
+    whose left side increases from 0 at ``C = 1``. ``C_h`` is that root, kept in
+    ``[C, C + s]``: never below the user's threshold (``s = 0`` gives exactly ``C``) and
+    bounded, so the regret argument keeps a constant ``sqrt(C + s)`` factor.
+
+    Args:
+        posterior_variance: ``sigma2_h(x_h)``.
+        noise_variance: ``sigma2``.
+        switch_threshold: the user's ``C >= 1``.
+        switch_cost: ``s >= 0`` paid to move to ``x_h`` (0 when staying).
+
+    Returns:
+        ``C_h`` (a float in ``[C, C + s]``).
+
+    Example:
+        >>> cost_aware_threshold(1.0, 1.0, 2.0, 0.0)
+        2.0
+        >>> round(cost_aware_threshold(1.0, 1.0, 2.0, 10.0), 2)   # C ln C - C + 1 = 10
+        8.17
+    """
+    c = check_threshold(switch_threshold)
+    s = float(switch_cost)
+    if s <= 0.0 or noise_variance <= 0.0:
+        return c
+    upper = c + s
+    if posterior_variance <= 0.0:
+        return upper
+    target = s * posterior_variance / noise_variance  # s / rho
+
+    def phi(x: float) -> float:
+        return x * math.log(x) - x + 1.0
+
+    if phi(upper) <= target:
+        return upper
+    lo, hi = 1.0, upper
+    for _ in range(200):  # bisection: phi is increasing on [1, inf)
+        mid = 0.5 * (lo + hi)
+        if phi(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return max(c, hi)
+
+
 def variance_shrink_factor(posterior_variance: float, noise_variance: float, repeats: int) -> float:
     """Factor ``1 + B sigma2_h / sigma2`` by which ``B`` repeats shrink an isolated variance.
 
@@ -156,8 +286,11 @@ def max_switches_bound(information_gain: float, switch_threshold: float) -> floa
 
 __all__ = [
     "MAX_BLOCK",
+    "check_switch_cost",
     "check_threshold",
+    "cost_aware_threshold",
     "max_switches_bound",
+    "move_cost",
     "switch_repeats",
     "variance_shrink_factor",
 ]
