@@ -59,4 +59,50 @@ def check_measurement(value: Any, name: str = "value") -> float:
     return number
 
 
-__all__ = ["MAX_ABS_MEASUREMENT", "check_measurement"]
+def check_switch_cost(switch_cost: Any, dim: int | None = None) -> float | tuple[float, ...]:
+    """Validate a switch cost: a number ``s >= 0`` or ``d`` per-input costs ``s_j >= 0``.
+
+    Costs are in units of one evaluation's cost: ``s = 10`` means setting up a new point
+    costs as much as ten evaluations. Per-input costs price a move by the inputs it changes
+    (:func:`move_cost`).
+
+    Args:
+        switch_cost: a finite number ``>= 0``, or a sequence of ``dim`` of them.
+        dim: the input dimension a sequence must have (``None``: any length >= 1).
+
+    Returns:
+        A float, or a tuple of floats for per-input costs.
+
+    Raises:
+        InputError: negative, NaN, infinite, bool, or a sequence of the wrong length.
+
+    Example:
+        >>> check_switch_cost(10)
+        10.0
+        >>> check_switch_cost([5, 0.5], dim=2)
+        (5.0, 0.5)
+    """
+
+    def number(value: Any, name: str) -> float:
+        if isinstance(value, bool):
+            raise InputError(f"{name}: expected a number >= 0, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: expected a number >= 0, got {value!r}") from None
+        if not math.isfinite(out) or out < 0.0:
+            raise InputError(f"{name}: expected a finite number >= 0, got {value!r}")
+        return out
+
+    if isinstance(switch_cost, str) or not hasattr(switch_cost, "__iter__"):
+        return number(switch_cost, "switch_cost")
+    costs = tuple(number(v, f"switch_cost[{j}]") for j, v in enumerate(switch_cost))
+    if not costs or (dim is not None and len(costs) != dim):
+        raise InputError(
+            f"switch_cost: expected a number or {dim if dim is not None else 'd'} per-input "
+            f"costs, got {len(costs)}"
+        )
+    return costs
+
+
+__all__ = ["MAX_ABS_MEASUREMENT", "check_measurement", "check_switch_cost"]

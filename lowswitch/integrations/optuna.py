@@ -78,7 +78,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lowswitch.errors import InputError
 from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import _load_policy_class
-from lowswitch.validation import MAX_ABS_MEASUREMENT
+from lowswitch.validation import MAX_ABS_MEASUREMENT, check_switch_cost
 
 ATTR_BLOCK = "lowswitch:block"
 USER_REPEAT = "lowswitch.repeat"
@@ -201,6 +201,8 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         candidates_limit: fully discrete spaces up to this size are searched exactly.
         sync_timeout: seconds a trial waits for lower-numbered trials (other workers) to
             choose their blocks before choosing its own (see the module docstring).
+        switch_cost: what a new config costs, in evaluations (``0``: the plain switch
+            rule); blocks that move repeat more (see :class:`~lowswitch.tune.tuner.Tuner`).
 
     Example:
         >>> sampler = LowSwitchSampler(seed=1, switch_threshold=2.0)
@@ -219,6 +221,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         n_initial: int | None = None,
         candidates_limit: int = 4096,
         sync_timeout: float = 20.0,
+        switch_cost: float = 0.0,
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
@@ -232,7 +235,11 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
                 or not sync_timeout >= 0):
             raise InputError(f"sync_timeout: expected a number of seconds >= 0, got "
                              f"{sync_timeout!r}")
+        cost = check_switch_cost(switch_cost)
+        if not isinstance(cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {switch_cost!r}")
         self._policy_cls = _load_policy_class(policy)
+        self.switch_cost = cost
         self.space = space
         self.switch_threshold = float(switch_threshold)
         self.seed = seed
@@ -387,7 +394,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
             maximize=study.direction == optuna.study.StudyDirection.MAXIMIZE,
             seed=_mix(self.seed, block_id, 2), max_repeats=self.max_repeats,
-            n_initial=n_initial,
+            n_initial=n_initial, **({"switch_cost": self.switch_cost} if self.switch_cost else {}),
         )
         for key, ys in obs.items():
             policy.tell(torch.tensor(key, dtype=torch.float64),

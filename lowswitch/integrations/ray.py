@@ -98,6 +98,8 @@ class LowSwitchSearcher(Searcher):
         policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
         max_repeats: cap on repeats per block.
         repeat_key: config key that carries the repeat index.
+        switch_cost: what a new config costs, in evaluations (``0``: the plain switch
+            rule; see :class:`~lowswitch.tune.tuner.Tuner`).
 
     Example:
         >>> s = LowSwitchSearcher(metric="loss", mode="min")
@@ -116,6 +118,7 @@ class LowSwitchSearcher(Searcher):
         policy: str = "ei",
         max_repeats: int | None = None,
         repeat_key: str = "repeat",
+        switch_cost: float = 0.0,
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
@@ -127,7 +130,8 @@ class LowSwitchSearcher(Searcher):
         self._space = space
         self._consts: dict[str, Any] = {}
         self._settings = {"switch_threshold": float(switch_threshold), "seed": int(seed),
-                          "policy": policy, "max_repeats": max_repeats}
+                          "policy": policy, "max_repeats": max_repeats,
+                          "switch_cost": switch_cost}
         self.repeat_key = repeat_key
         self.tuner: Tuner | None = None
         self._live: dict[str, int] = {}  # Ray trial id -> tuner trial id

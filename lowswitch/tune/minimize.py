@@ -226,6 +226,7 @@ def minimize(
     trial_timeout: float | None = None,
     progress: bool = True,
     tuner: Tuner | None = None,
+    switch_cost: float = 0.0,
 ) -> TuneResult:
     """Tune ``objective`` over ``space`` for ``budget`` evaluations with few switches.
 
@@ -252,6 +253,8 @@ def minimize(
             goes on. Setting it runs trials in worker processes.
         progress: show a tqdm progress bar.
         tuner: continue with an existing tuner (its settings win over the ones above).
+        switch_cost: what a ``setup`` (a new config) costs, in evaluations (see
+            :class:`~lowswitch.tune.tuner.Tuner`); ``0``: the plain switch rule.
 
     Returns:
         A :class:`TuneResult`.
@@ -298,7 +301,7 @@ def minimize(
                     f"processes; got {fn!r} ({type(exc).__name__}: {exc})") from None
     if tuner is None:
         tuner = Tuner(space, direction=direction, switch_threshold=switch_threshold, seed=seed,
-                      policy=policy, max_repeats=max_repeats)
+                      policy=policy, max_repeats=max_repeats, switch_cost=switch_cost)
     elif tuner.space != space:
         raise InputError("tuner: built for a different search space")
     direction = tuner.direction

@@ -41,7 +41,7 @@ import torch
 
 from lowswitch.errors import InputError, StateError
 from lowswitch.space import Space
-from lowswitch.validation import check_measurement
+from lowswitch.validation import check_measurement, check_switch_cost
 
 _POLICIES = {
     "ucb": ("lowswitch.policies.ucb", "LowSwitchGPUCB"),
@@ -171,6 +171,9 @@ class Tuner:
             the continuous box and snap the policy's point to the space.
         impute_failures: impute the worst observed value at a config whose whole block failed.
         policy_kwargs: extra keyword arguments for the policy constructor.
+        switch_cost: what setting up a new config costs, in evaluations (``0``: the plain
+            switch rule). A block that moves to a new config repeats more, by the
+            information-per-cost rule of :func:`~lowswitch.policies.switch.cost_aware_threshold`.
 
     Example:
         >>> from lowswitch.space import Space, Int
@@ -192,6 +195,7 @@ class Tuner:
         candidates_limit: int = 4096,
         impute_failures: bool = True,
         policy_kwargs: Mapping[str, Any] | None = None,
+        switch_cost: float = 0.0,
     ) -> None:
         if not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch.space.Space, got {type(space).__name__}")
@@ -201,9 +205,15 @@ class Tuner:
             raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
         if max_repeats is not None and (not isinstance(max_repeats, int) or max_repeats < 1):
             raise InputError(f"max_repeats: expected a positive int or None, got {max_repeats!r}")
+        cost = check_switch_cost(switch_cost)
+        if not isinstance(cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {switch_cost!r}")
+        if policy_kwargs and "switch_cost" in policy_kwargs:
+            raise InputError("switch_cost: give it as Tuner(switch_cost=...), not in policy_kwargs")
         self.space = space
         self.direction = direction
         self.switch_threshold = float(switch_threshold)
+        self.switch_cost = cost
         self.seed = int(seed)
         self.max_repeats = max_repeats
         self.impute_failures = bool(impute_failures)
@@ -214,7 +224,7 @@ class Tuner:
         self._policy: Policy = cls(
             space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
             maximize=direction == "maximize", seed=self.seed, max_repeats=max_repeats,
-            **dict(policy_kwargs or {}),
+            **({"switch_cost": cost} if cost else {}), **dict(policy_kwargs or {}),
         )
         self._blocks: list[_Block] = []
         self._trials: list[dict[str, Any]] = []
@@ -413,6 +423,7 @@ class Tuner:
             "space": self.space.to_dict(),
             "direction": self.direction,
             "switch_threshold": self.switch_threshold,
+            "switch_cost": self.switch_cost,
             "seed": self.seed,
             "max_repeats": self.max_repeats,
             "policy_name": self._policy_name,
@@ -434,9 +445,10 @@ class Tuner:
         try:
             if Space.from_dict(state["space"]) != self.space:
                 raise InputError("state: saved for a different search space")
-            for k in ("direction", "switch_threshold", "max_repeats"):
-                if state[k] != getattr(self, k):
-                    raise InputError(f"state: saved with {k}={state[k]!r}, this tuner has "
+            saved = {"switch_cost": 0.0, **state}  # states before switch_cost: 0
+            for k in ("direction", "switch_threshold", "max_repeats", "switch_cost"):
+                if saved[k] != getattr(self, k):
+                    raise InputError(f"state: saved with {k}={saved[k]!r}, this tuner has "
                                      f"{getattr(self, k)!r}")
             blocks, trials = self._check_records(state["blocks"], state["trials"])
             seed = state["seed"]

@@ -358,3 +358,24 @@ class TestOptunaSamplerContract(BasicSamplerTestCase, RelativeSamplerTestCase,
     @pytest.fixture
     def sampler(self) -> Any:
         return lambda: LowSwitchSampler(seed=0, n_initial=2)
+
+
+def test_switch_cost_means_fewer_switches() -> None:
+    """A costly switch: the sampler's blocks that move repeat more (fewer distinct configs)."""
+    import optuna
+
+    def run(cost: float) -> int:
+        sampler = LowSwitchSampler(seed=0, switch_cost=cost)
+        study = optuna.create_study(sampler=sampler)
+        rng = np.random.default_rng(0)
+
+        def objective(trial: Any) -> float:
+            x = trial.suggest_float("x", -3.0, 3.0)
+            return (x - 1.0) ** 2 + 0.3 * float(rng.standard_normal())
+
+        study.optimize(objective, n_trials=40)
+        return len({t.params["x"] for t in study.trials})
+
+    assert run(50.0) < run(0.0)
+    with pytest.raises(InputError, match="switch_cost"):
+        LowSwitchSampler(switch_cost=float("nan"))

@@ -183,3 +183,11 @@ def test_failures_and_bad_input() -> None:
 if __name__ == "__main__":  # the interrupted driver of the restore test
     if sys.argv[1:2] == ["driver"]:
         _driver(sys.argv[2])
+
+
+def test_switch_cost_reaches_the_tuner() -> None:
+    space = Space({"k": Int(0, 7)})
+    searcher = LowSwitchSearcher(space, metric="loss", mode="min", switch_cost=5.0)
+    assert searcher.tuner is not None and searcher.tuner.switch_cost == 5.0
+    with pytest.raises(InputError, match="switch_cost"):
+        LowSwitchSearcher(space, metric="loss", mode="min", switch_cost=-1.0)
