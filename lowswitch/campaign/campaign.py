@@ -22,7 +22,7 @@ Example:
     ...                        objective="yield", initial_conditions=3)
     >>> plate = camp.suggest(slots=6)
     >>> plate.columns.tolist()
-    ['experiment_id', 'plate', 'block', 'replicate', 'base', 'T', 'yield']
+    ['campaign', 'experiment_id', 'plate', 'block', 'replicate', 'base', 'T', 'yield']
     >>> plate["yield"] = [10, 11, 50, 52, 30, "failed"]
     >>> camp.record(plate)
     {'measured': 5, 'failed': 1, 'skipped': 0}
@@ -39,8 +39,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from lowswitch.campaign import summaries
 from lowswitch.campaign.repository import CampaignStore, Measurement
 from lowswitch.campaign.storage import Storage
@@ -53,7 +51,8 @@ from lowswitch.campaign.tables import (
 )
 from lowswitch.errors import InputError
 
-if TYPE_CHECKING:  # torch and the GP stack load only when a command plans or fits
+if TYPE_CHECKING:  # pandas, torch and the GP stack load only in the methods that use them
+    import pandas as pd
     import torch
 
     from lowswitch.campaign.planner import PlanConfig
@@ -172,6 +171,8 @@ class Campaign:
                                  f"{list(inputs)}")
             rows = space_rows(space, float_levels)
         else:
+            import pandas as pd
+
             frame = (
                 read_csv_text(candidates, "candidates")
                 if not isinstance(candidates, pd.DataFrame)
@@ -287,6 +288,8 @@ class Campaign:
             rec.update({c: cand[c] for c in self.inputs})
             rec[self.objective] = ""
             records.append(rec)
+        import pandas as pd
+
         return pd.DataFrame.from_records(
             records, columns=["campaign", "experiment_id", "plate", "block", "replicate",
                               *self.inputs, self.objective]
@@ -321,6 +324,8 @@ class Campaign:
         accepted only when every experiment it names is still pending here and no other
         campaign of the storage has a pending experiment of the same number.
         """
+        import pandas as pd
+
         from lowswitch.campaign.identity import check_identity, content_hash, split_identity
 
         if isinstance(results, pd.DataFrame):
@@ -378,6 +383,8 @@ class Campaign:
         Raises:
             InputError: bad table (message names the row); nothing is stored.
         """
+        import pandas as pd
+
         if isinstance(history, pd.DataFrame):
             frame = history.astype(object).where(history.notna(), "").astype(str)
             label = source or "history dataframe"

@@ -33,11 +33,12 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lowswitch.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -187,6 +188,8 @@ def parse_csv_text(text: str, what: str) -> pd.DataFrame:
         raise InputError(f"{what} line {reader.line_num}: malformed CSV ({err})") from None
     if header is None:
         raise InputError(f"{what}: expected a header row, got an empty file")
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame.attrs["lines"] = lines
     return frame

@@ -19,9 +19,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lowswitch.campaign.campaign import Campaign
 
 
@@ -52,6 +52,8 @@ def history(camp: Campaign) -> pd.DataFrame:
     columns = ["experiment_id", "plate", "block", "replicate", "candidate", *camp.inputs,
                "status", "value", "failed", "voided", "void_reason", "measurement_id",
                "import_id"]
+    import pandas as pd
+
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -127,6 +129,8 @@ def best(camp: Campaign, k: int = 5, level: float = 0.95) -> pd.DataFrame:
         raise InputError(f"k: expected an integer >= 1, got {k!r}")
     if not 0.0 < level < 1.0:
         raise InputError(f"level: expected a number in (0, 1), got {level!r}")
+    import pandas as pd
+
     with camp.store.read(camp.name) as tx:
         obs_idx, obs_y = tx.observations()
         fit = tx.latest_fit()

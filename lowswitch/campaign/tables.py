@@ -26,9 +26,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lowswitch.campaign.csvio import (
     parse_integer,
@@ -38,6 +36,9 @@ from lowswitch.campaign.csvio import (
 )
 from lowswitch.errors import InputError
 from lowswitch.validation import check_measurement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PLATE_COLUMNS = ("experiment_id", "plate", "block", "replicate")
 """Bookkeeping columns written by ``suggest`` before the input columns."""
@@ -90,6 +91,16 @@ block, replicate, candidate, status, value, failed, measurement_id, import_id); 
         )
 
 
+def _missing(value: Any) -> bool:
+    """A blank cell of a DataFrame built in Python: ``None`` or a float NaN (``pd.NA`` too)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pd.NA cannot be compared
+        return True
+
+
 def _is_number(text: str) -> bool:
     value = parse_number(text)
     return value is not None and math.isfinite(value)
@@ -135,6 +146,7 @@ def validate_candidates(
             duplicate condition (same input values twice).
 
     Example:
+        >>> import pandas as pd
         >>> validate_candidates(pd.DataFrame({"base": ["A", "B"], "T": [20, 40]}), ["base", "T"])
         [{'base': 'A', 'T': 20.0}, {'base': 'B', 'T': 40.0}]
     """
@@ -155,7 +167,7 @@ def validate_candidates(
     lines = _lines(frame)
     columns: dict[str, list[Any]] = {}
     for col in wanted:
-        cells = ["" if pd.isna(v) else str(v).strip() for v in frame[col].tolist()]
+        cells = ["" if _missing(v) else str(v).strip() for v in frame[col].tolist()]
         for i, cell in enumerate(cells):
             where = f"candidates row {i + 1} (line {lines[i]})"
             if cell == "":
@@ -372,6 +384,7 @@ def parse_history(
             text or an out-of-range number in the objective column; the message names the row.
 
     Example:
+        >>> import pandas as pd
         >>> parse_history(pd.DataFrame({"x": ["a", "b"], "y": ["1.5", "failed"]}), "y", ["x"],
         ...               [{"x": "a"}, {"x": "b"}])
         [(0, 1.5), (1, None)]

@@ -99,8 +99,8 @@ def test_output_paths_are_checked_before_anything_is_stored(tmp_path: Path) -> N
 
 
 def test_help_and_status_do_not_import_torch(tmp_path: Path) -> None:
-    """Fast start: `lowswitch --help` and `lowswitch campaign status` stay off torch,
-    botorch and matplotlib."""
+    """Fast start: `lowswitch --help`, `status` and `list` stay off torch, botorch,
+    matplotlib, and also pandas and numpy."""
     db = make_db(tmp_path)
     script = (
         "import sys\n"
@@ -110,7 +110,7 @@ def test_help_and_status_do_not_import_torch(tmp_path: Path) -> None:
         " ['campaign', 'list', '--storage', sys.argv[1]]):\n"
         "    result = CliRunner().invoke(app, args)\n"
         "    assert result.exit_code == 0, result.output\n"
-        "heavy = ('torch', 'botorch', 'gpytorch', 'matplotlib', 'scipy')\n"
+        "heavy = ('torch', 'botorch', 'gpytorch', 'matplotlib', 'scipy', 'pandas', 'numpy')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script, db], capture_output=True, text=True,
