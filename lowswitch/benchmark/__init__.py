@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "tune": "lowswitch.benchmark.tune",
     "campaign": "lowswitch.benchmark.campaign",
     "cli-start": "lowswitch.benchmark.cli_start",
+    "campaign-reads": "lowswitch.benchmark.campaign_reads",
     "fantasize": "lowswitch.benchmark.fantasize",
 }
 

@@ -7,12 +7,13 @@ then one ``suggest`` + ``record`` round so that a GP fit is stored. Each command
 the median and the maximum wall seconds per call, and the ratio to ``suggest`` measured in the
 same run. ``--baseline-tree DIR`` also times another checkout of lowswitch (e.g. the
 previous commit, unpacked with ``git archive``), on its own database built the same way,
-command by command interleaved with this one so that machine load hits both alike. Writes
+command by command interleaved with this one so that machine load hits both alike (copy
+this module into that checkout first: its database is built by its own code). Writes
 ``results/campaign_reads/reads.json``::
 
-    python -m lowswitch.benchmark.campaign_reads --conditions 1700 --repeats 5
+    python -m lowswitch.benchmark campaign-reads --conditions 1700 --repeats 5
     git archive HEAD~1 | tar -x -C /tmp/base
-    python -m lowswitch.benchmark.campaign_reads --baseline-tree /tmp/base
+    python -m lowswitch.benchmark campaign-reads --baseline-tree /tmp/base
 """
 
 from __future__ import annotations

@@ -53,3 +53,15 @@ def test_reusable_hyper_follows_the_planners_refit_rule() -> None:
     assert reusable_hyper(fit, list(range(11)), 1.2) == {"x": [1.0]}  # 11 < 1.2 * 10
     assert reusable_hyper(fit, list(range(12)), 1.2) is None  # grown by the refit factor
     assert reusable_hyper(fit, list(range(9)), 1.2) is None  # fewer rows than it saw (a void)
+
+
+@pytest.mark.slow
+def test_read_cost_benchmark_runs(tmp_path: Path) -> None:
+    import json
+
+    from lowswitch.benchmark.campaign_reads import main
+
+    assert main(["--conditions", "30", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "reads.json").read_text())
+    assert sorted(result["commands"]["this"]) == ["best", "report", "status", "suggest"]
+    assert result["commands"]["this"]["suggest"]["ratio_to_suggest"] == 1.0
