@@ -530,6 +530,67 @@ def markdown_table(runs: list[RunResult], rows: list[dict[str, Any]] | None = No
     return "\n".join(out)
 
 
+def regret_at_cost(run: RunResult, s: float, cost: float) -> float:
+    """Simple regret of ``run``'s recommendation once it had spent ``cost``.
+
+    Total cost is ``evaluations + s * switches`` (the trace's rows); the regret is that of
+    the last trace row within ``cost`` (NaN if the run's first block already cost more).
+
+    Example:
+        >>> r = RunResult("branin", "ei-C2", 4, 0,
+        ...               trace=[[2, 1, 0.9, 0.0], [4, 2, 0.5, 0.0], [6, 2, 0.1, 0.0]])
+        >>> regret_at_cost(r, 10.0, 25.0), regret_at_cost(r, 10.0, 26.0)
+        (0.5, 0.1)
+    """
+    value = math.nan
+    for evals, switches, regret, _ in run.trace:
+        if evals + s * switches > cost:
+            break
+        value = regret
+    return value
+
+
+def equal_cost_table(runs: list[RunResult], costs: tuple[float, ...] = (10.0, 100.0)) -> str:
+    """Median simple regret at equal total cost, one Markdown table per (problem, budget).
+
+    For each switch cost ``s`` the comparison point is the smallest final total cost
+    ``evaluations + s * switches`` over all runs of that problem and budget, so every run
+    is compared at a cost it actually reached.
+
+    Example:
+        >>> a = RunResult("branin", "ei-C2", 4, 0, trace=[[2, 1, 0.9, 0.0], [4, 1, 0.5, 0.0]])
+        >>> b = RunResult("branin", "random", 4, 0, trace=[[1, 1, 2.0, 0.0], [4, 4, 1.0, 0.0]])
+        >>> print(equal_cost_table([a, b], (10.0,)).splitlines()[4])
+        | `ei-C2` | 0.5 |
+    """
+    order = list(_FAMILY_COLOURS)
+    out: list[str] = []
+    for problem, budget in sorted({(r.problem, r.budget) for r in runs}):
+        group = [r for r in runs if (r.problem, r.budget) == (problem, budget) and r.trace]
+        if not group:
+            continue
+        limits = {s: min(r.trace[-1][0] + s * r.trace[-1][1] for r in group) for s in costs}
+        head = " | ".join(f"regret at cost {limits[s]:,.0f} (s={s:g})" for s in costs)
+        out += [
+            f"### {problem}, {budget} evaluations: at equal total cost",
+            "",
+            f"| method | {head} |",
+            "|---|" + "---|" * len(costs),
+        ]
+        methods = sorted(
+            {r.method for r in group},
+            key=lambda m: (order.index(parse_method(m)[0]), parse_method(m)[1] or 0.0, m),
+        )
+        for method in methods:
+            rs = [r for r in group if r.method == method]
+            cells = [
+                f"{_median([regret_at_cost(r, s, limits[s]) for r in rs]):.3g}" for s in costs
+            ]
+            out.append(f"| `{method}` | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def _median_curve(runs: list[RunResult], xcol: int, s: float, grid: Tensor) -> Tensor:
     """Median over runs of the step function 'simple regret at x' on ``grid``.
 
@@ -726,7 +787,7 @@ def _write(out: Path, args: argparse.Namespace, runs: list[RunResult]) -> None:
         "runs": [asdict(r) for r in runs],
     }
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=float))
-    (out / "results.md").write_text(markdown_table(runs, rows))
+    (out / "results.md").write_text(markdown_table(runs, rows) + "\n" + equal_cost_table(runs))
 
 
 if __name__ == "__main__":  # pragma: no cover
