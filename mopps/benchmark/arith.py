@@ -33,6 +33,7 @@ __all__ = [
     "build_tokenizer",
     "greedy_accuracy",
     "make_problems",
+    "sampled_success",
     "warm_start",
 ]
 
@@ -126,6 +127,32 @@ def greedy_accuracy(
         ]
     model.train(was_training)
     return correct
+
+
+@torch.no_grad()
+def sampled_success(
+    model: GPT2LMHeadModel, tok: PreTrainedTokenizerFast, problems: Sequence[Problem],
+    k: int, seed: int, batch_size: int = 256,
+) -> np.ndarray:
+    """``(n,)`` success rate of ``k`` completions sampled at temperature 1 per prompt."""
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    rate = np.zeros(len(problems))
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start : start + batch_size]
+        ids = _encode(tok, [p.prompt for p in chunk])
+        out = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+            temperature=1.0, top_k=0, top_p=1.0, num_return_sequences=k,
+            max_new_tokens=ANSWER_LEN + 1, pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+        texts = tok.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+        ok = np.array([t.strip() == chunk[i // k].answer for i, t in enumerate(texts)])
+        rate[start : start + len(chunk)] = ok.reshape(len(chunk), k).mean(axis=1)
+    model.train(was_training)
+    return rate
 
 
 def _sft_batch(

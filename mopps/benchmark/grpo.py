@@ -20,8 +20,10 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,19 +49,20 @@ class StudyConfig:
     heldout_size: int = 256
     prompts_per_step: int = 8
     num_generations: int = 8
-    steps: int = 60
+    steps: int = 80
     eval_every: int = 10
-    lr: float = 1e-3
+    lr: float = 1e-4
     over_sample: int = 2
     chunk_size: int = 64
     arrive_every: int = 8
     prior_strength: float = 4.0
-    target: float = 0.45
+    target: float = 0.38
     n_layer: int = 2
     n_embd: int = 64
     warm_target: float = 0.3
     warm_max_steps: int = 3000
-    threads: int = 2
+    threads: int = 1
+    workers: int = 2
     notes: list[str] = field(default_factory=list)
 
     def warm_key(self, seed: int) -> str:
@@ -70,7 +73,7 @@ class StudyConfig:
 QUICK = StudyConfig(
     seeds=(0,), pool_size=16, heldout_size=16, prompts_per_step=2, num_generations=4,
     steps=4, eval_every=2, chunk_size=8, arrive_every=2, warm_max_steps=10, target=0.5,
-    threads=1,
+    threads=1, workers=1,
 )
 
 
@@ -100,35 +103,57 @@ def _data(cfg: StudyConfig, seed: int) -> dict[str, Any]:
     return {"pool": pool, "heldout": heldout, "stream": stream, "chunks": chunks}
 
 
+def _one_run(cfg: StudyConfig, seed: int, method: str, out: str) -> dict[str, Any]:
+    """One (seed, method) run from the cached warm start (also in a worker process)."""
+    torch.set_num_threads(cfg.threads)
+    tok = build_tokenizer()
+    state, info = _warm_model(cfg, seed, os.path.join(out, "cache"))
+    data = _data(cfg, seed)
+    model = build_model(tok, seed, cfg.n_layer, cfg.n_embd)
+    model.load_state_dict(state)
+    stream = method.startswith("stream")
+    over = cfg.over_sample if method == "dapo" else 1
+    t = time.perf_counter()
+    run = run_method(
+        method, model=model, tok=tok, train=data["stream"] if stream else data["pool"],
+        heldout=data["heldout"], eval_pool=[] if stream else data["pool"], seed=seed,
+        steps=cfg.steps // over, prompts_per_step=cfg.prompts_per_step,
+        num_generations=cfg.num_generations, lr=cfg.lr,
+        eval_every=max(cfg.eval_every // over, 1), over_sample=cfg.over_sample,
+        chunks=data["chunks"], arrive_every=cfg.arrive_every, prior_strength=cfg.prior_strength,
+    )
+    run["total_seconds"] = time.perf_counter() - t
+    run["warm_start"] = info
+    return run
+
+
 def run_study(cfg: StudyConfig, out: str, progress: bool = True) -> dict[str, Any]:
-    """Run every method on every seed; write JSON and plots under ``out``; return the JSON."""
+    """Run every method on every seed; write JSON and plots under ``out``; return the JSON.
+
+    Warm starts are computed first (one per seed, cached); then the runs, ``cfg.workers``
+    at a time in separate processes of ``cfg.threads`` torch threads each.
+    """
     torch.set_num_threads(cfg.threads)
     os.makedirs(out, exist_ok=True)
-    tok = build_tokenizer()
-    runs, warm_info = [], {}
+    warm_info = {}
+    for seed in tqdm(cfg.seeds, disable=not progress, desc="warm start", unit="seed"):
+        warm_info[seed] = _warm_model(cfg, seed, os.path.join(out, "cache"))[1]
     jobs = [(s, m) for s in cfg.seeds for m in cfg.methods]
-    bar = tqdm(jobs, disable=not progress, desc="grpo", unit="run")
-    for seed, method in bar:
-        bar.set_postfix_str(f"seed {seed} {method}")
-        state, info = _warm_model(cfg, seed, os.path.join(out, "cache"))
-        warm_info[seed] = info
-        data = _data(cfg, seed)
-        model = build_model(tok, seed, cfg.n_layer, cfg.n_embd)
-        model.load_state_dict(state)
-        stream = method.startswith("stream")
-        steps = cfg.steps // cfg.over_sample if method == "dapo" else cfg.steps
-        t = time.perf_counter()
-        run = run_method(
-            method, model=model, tok=tok, train=data["stream"] if stream else data["pool"],
-            heldout=data["heldout"], eval_pool=[] if stream else data["pool"], seed=seed,
-            steps=steps, prompts_per_step=cfg.prompts_per_step,
-            num_generations=cfg.num_generations, lr=cfg.lr,
-            eval_every=max(cfg.eval_every // (cfg.over_sample if method == "dapo" else 1), 1),
-            over_sample=cfg.over_sample, chunks=data["chunks"], arrive_every=cfg.arrive_every,
-            prior_strength=cfg.prior_strength,
-        )
-        run["total_seconds"] = time.perf_counter() - t
-        runs.append(run)
+    bar = tqdm(total=len(jobs), disable=not progress, desc="grpo", unit="run")
+    runs: list[dict[str, Any]] = []
+    if cfg.workers <= 1:
+        for seed, method in jobs:
+            runs.append(_one_run(cfg, seed, method, out))
+            bar.update()
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_one_run, cfg, s, m, out) for s, m in jobs]
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update()
+            runs = [f.result() for f in futures]
+    bar.close()
     budget = float(cfg.steps * cfg.prompts_per_step * cfg.num_generations)
     table = report.summarise(runs, cfg.target, budget)
     pairs = [p for r in runs if r["method"] == "stream-feature" for p in r["new_prompt_pairs"]]
@@ -162,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--seeds", type=int, nargs="+", help="seed list (default 0 1 2 3 4)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: all")
-    parser.add_argument("--steps", type=int, help="optimizer steps per run (default 60)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per run (default 80)")
     parser.add_argument("--target", type=float, help="held-out accuracy target")
-    parser.add_argument("--threads", type=int, help="torch threads (default 2)")
+    parser.add_argument("--lr", type=float, help="GRPO learning rate")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default 1)")
+    parser.add_argument("--workers", type=int, help="runs in parallel processes (default 2)")
     parser.add_argument("--out", default=None, help="output folder (default results/grpo)")
     parser.add_argument("--no-progress", action="store_true")
     a = parser.parse_args(argv)
@@ -174,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         updates["seeds"] = tuple(a.seeds)
     if a.methods:
         updates["methods"] = tuple(a.methods)
-    for name in ("steps", "target", "threads"):
+    for name in ("steps", "target", "threads", "lr", "workers"):
         if getattr(a, name) is not None:
             updates[name] = getattr(a, name)
     cfg = dataclasses.replace(cfg, **updates)

@@ -28,9 +28,16 @@ from transformers import PreTrainedTokenizerFast, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from mopps.benchmark.arith import Problem, answer_reward, greedy_accuracy
+from mopps.benchmark.arith import (
+    LEVELS,
+    Problem,
+    answer_reward,
+    greedy_accuracy,
+    sampled_success,
+)
 from mopps.features import FeaturePrior, hashed_ngrams
 from mopps.integrations.trl import MoPPSGRPOTrainer
+from mopps.metrics import spearman
 from mopps.selector import PromptSelector
 
 __all__ = ["METHODS", "DynamicSamplingGRPOTrainer", "run_method"]
@@ -76,11 +83,19 @@ class RewardLog:
     def __init__(self) -> None:
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
         self.rollouts = 0
+        self.selector: PromptSelector | None = None  # MoPPS runs: record its predictions
+        # (posterior mean before this batch's update, observed group success) per prompt
+        self.pairs: list[tuple[float, float]] = []
 
     def __call__(self, completions: Any, answer: Any, pid: Any, **kw: Any) -> list[float]:
         rewards = answer_reward(completions, answer)
-        self.calls.append((np.asarray(pid, dtype=np.int64), np.asarray(rewards)))
+        pids, r = np.asarray(pid, dtype=np.int64), np.asarray(rewards)
+        self.calls.append((pids, r))
         self.rollouts += len(rewards)
+        if self.selector is not None:  # called before MoPPSGRPOTrainer folds the rewards in
+            rows = np.unique(pids)
+            pred = self.selector.predict(torch.from_numpy(rows)).tolist()
+            self.pairs += [(p, float(r[pids == i].mean())) for p, i in zip(pred, rows, strict=True)]
         return rewards
 
 
@@ -92,17 +107,21 @@ class Recorder(TrainerCallback):  # type: ignore[misc]
         log: RewardLog, every: int,
     ) -> None:
         self.tok, self.heldout, self.pool, self.log, self.every = tok, heldout, pool, log, every
-        self.curve: list[dict[str, float]] = []
+        self.curve: list[dict[str, Any]] = []
         self.eval_seconds = 0.0
         self.t0 = 0.0
 
     def evaluate(self, model: Any, step: int) -> None:
         t = time.perf_counter()
         wall = t - self.t0 - self.eval_seconds
-        held = float(greedy_accuracy(model, self.tok, self.heldout).mean())
+        correct = greedy_accuracy(model, self.tok, self.heldout)
+        levels = np.array([p.level for p in self.heldout])
+        by_level = [float(correct[levels == v].mean()) if (levels == v).any() else np.nan
+                    for v in range(len(LEVELS))]
         pool = float(greedy_accuracy(model, self.tok, self.pool).mean()) if self.pool else np.nan
         self.curve.append({"step": step, "rollouts": self.log.rollouts, "wall_s": wall,
-                           "heldout": held, "pool": pool})
+                           "heldout": float(correct.mean()), "pool": pool,
+                           "heldout_by_level": by_level})
         self.eval_seconds += time.perf_counter() - t
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -208,6 +227,7 @@ def run_method(
             strategy = "threshold" if method == "mopps-threshold" else "topk"
             selector = PromptSelector(len(train), strategy=strategy, seed=seed)
             trainer = MoPPSGRPOTrainer(**common, prompt_selector=selector, success_threshold=0.5)
+            log.selector = selector
             if method.startswith("stream"):
                 assert chunks is not None and arrive_every > 0
                 feats = prior = None
@@ -219,18 +239,33 @@ def run_method(
         trainer.remove_callback(PrinterCallback)  # no end-of-training metrics dump
         trainer.train()
     informative = [float((r.reshape(-1, g).std(axis=1) > 0).mean()) for _, r in log.calls]
+    level_of = np.array([p.level for p in train])
+    groups = np.concatenate([pids.reshape(-1, g)[:, 0] for pids, _ in log.calls])
+    useful = np.concatenate([r.reshape(-1, g).std(axis=1) > 0 for _, r in log.calls])
     result: dict[str, Any] = {
         "method": method, "seed": seed, "curve": recorder.curve, "rollouts": log.rollouts,
         "informative_fraction": float(np.mean(informative)),
         "train_seconds": recorder.curve[-1]["wall_s"],
         "step_seconds": recorder.curve[-1]["wall_s"] / steps,
+        # rolled-out groups per level, and how many of them had mixed rewards
+        "groups_by_level": np.bincount(level_of[groups], minlength=len(LEVELS)).tolist(),
+        "informative_by_level": np.bincount(level_of[groups[useful]],
+                                            minlength=len(LEVELS)).tolist(),
     }
     if isinstance(trainer, DynamicSamplingGRPOTrainer):
         result["kept_groups_mean"] = float(np.mean(trainer.kept_groups))
     if isinstance(trainer, MoPPSGRPOTrainer):
         hist = trainer.mopps_sampler.selector.history
         rho = [m.spearman for m in hist if not np.isnan(m.spearman)]
-        result["spearman"] = float(np.mean(rho)) if rho else float("nan")
+        result["spearman_per_step"] = float(np.mean(rho)) if rho else float("nan")
+        pred, obs = zip(*log.pairs, strict=True)
+        result["spearman_pooled"] = spearman(list(pred), list(obs))  # every scored group
+        if eval_pool:  # posterior mean vs a fresh estimate under the final policy
+            sel = trainer.mopps_sampler.selector
+            seen = np.flatnonzero((sel.alpha + sel.beta).numpy() > sum(sel.prior) + 1e-9)
+            rate = sampled_success(model, tok, [eval_pool[i] for i in seen], 16, seed)
+            result["spearman"] = spearman(sel.predict(torch.from_numpy(seen)), rate)
+            result["n_seen"] = int(seen.size)
     if streamer is not None:
         first = _first_group_rates(log)
         pairs = [(p, first[i]) for i, p in streamer.predicted.items() if i in first]
