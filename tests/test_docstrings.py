@@ -38,6 +38,7 @@ PUBLIC_MODULES = [
     "mopps.selector",
     "mopps.sampler",
     "mopps.metrics",
+    "mopps.features",
     "mopps.integrations.verl",
     "mopps.integrations.trl",
 ]
