@@ -153,31 +153,34 @@ def format_table(table: dict[str, dict[str, Any]], target: float, budget: float)
 
 
 def plot(runs: Sequence[dict[str, Any]], path: str, target: float) -> None:
-    """Median held-out and pool accuracy vs rollouts and vs wall time, one line per method."""
+    """Median held-out and pool accuracy (greedy) vs rollouts and vs wall time, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, grid_axes = plt.subplots(2, 2, figsize=(11, 8))
+    axes = grid_axes.reshape(-1)
     methods = sorted({r["method"] for r in runs}, key=[r["method"] for r in runs].index)
     for m in methods:
         rs = [r for r in runs if r["method"] == m]
         grid = np.array([p["rollouts"] for p in rs[0]["curve"]], dtype=np.float64)
-        for ax, key in ((axes[0], "heldout"), (axes[1], "pool")):
+        for col, key in enumerate(("heldout", "pool")):
             if not all(np.isfinite(p[key]) for p in rs[0]["curve"]):
                 continue  # streaming runs have no fixed pool
             ys = np.array([[accuracy_at(r["curve"], x, key) for x in grid] for r in rs])
-            ax.plot(grid, np.nanmedian(ys, axis=0), label=m)
-        wall = np.median([[p["wall_s"] for p in r["curve"]] for r in rs], axis=0)
-        held = np.median([[p["heldout"] for p in r["curve"]] for r in rs], axis=0)
-        axes[2].plot(wall, held, label=m)
+            axes[col].plot(grid, np.nanmedian(ys, axis=0), label=m)
+            # vs wall time: median over seeds at each evaluation point
+            wall = np.median([[p["wall_s"] for p in r["curve"]] for r in rs], axis=0)
+            acc = np.median([[p[key] for p in r["curve"]] for r in rs], axis=0)
+            axes[2 + col].plot(wall, acc, label=m)
     for ax, xl, yl in ((axes[0], "rollouts", "held-out accuracy"),
                        (axes[1], "rollouts", "pool accuracy"),
-                       (axes[2], "training wall time (s)", "held-out accuracy")):
+                       (axes[2], "training wall time (s)", "held-out accuracy"),
+                       (axes[3], "training wall time (s)", "pool accuracy")):
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
-        ax.axhline(target, color="grey", lw=0.5, ls=":")
+    axes[0].axhline(target, color="grey", lw=0.5, ls=":")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"GRPO study: median over {len({r['seed'] for r in runs})} seeds")
     fig.tight_layout()
