@@ -80,36 +80,46 @@ def _numbers(frame: pd.DataFrame) -> list[int]:
     return out
 
 
-def check_identity(
+def check_campaign_column(names: Sequence[str] | None, campaign: str) -> None:
+    """Refuse a table whose ``campaign`` column names another campaign (checked first, before
+    the rows are parsed: a file from another campaign is a wrong file, not a wrong row).
+
+    Args:
+        names: the column's cells (None: the table had no such column; nothing to check).
+        campaign: name of the campaign recorded into.
+
+    Raises:
+        InputError: a row names another campaign (the message names the row).
+    """
+    for i, name in enumerate(names or []):
+        if name != campaign:
+            raise InputError(
+                f"results row {i + 1} (line {i + 2}): campaign {name!r}, but this is "
+                f"campaign {campaign!r}; nothing stored (record the file into its own campaign)"
+            )
+
+
+def check_minimal_table(
     frame: pd.DataFrame,
-    names: Sequence[str] | None,
     campaign: str,
     experiments: Mapping[int, Any],
     pending_elsewhere: Callable[[Sequence[int]], list[str]],
 ) -> None:
-    """Refuse a results table that is not safely this campaign's (see the module's rules).
+    """Refuse a table without a ``campaign`` column unless it can only be this campaign's
+    (see the module's rules). Run after the rows were parsed, so that a bad row is reported
+    as such first.
 
     Args:
-        frame: results table without the ``campaign`` column.
-        names: that column's cells (None: the table had none).
+        frame: results table (no ``campaign`` column).
         campaign: name of the campaign recorded into.
         experiments: experiment number -> stored experiment (with a ``status``).
         pending_elsewhere: numbers -> other campaigns of the storage with such a pending
             experiment.
 
     Raises:
-        InputError: a row names another campaign; or, without the column, an experiment
-            that is not pending here, or numbers that other campaigns have pending.
+        InputError: an experiment that is not pending here, or numbers that other campaigns
+            have pending.
     """
-    if names is not None:
-        for i, name in enumerate(names):
-            if name != campaign:
-                raise InputError(
-                    f"results row {i + 1} (line {i + 2}): campaign {name!r}, but this is "
-                    f"campaign {campaign!r}; nothing stored (record the file into its own "
-                    "campaign)"
-                )
-        return
     numbers = _numbers(frame)
     done = sorted(n for n in numbers if n in experiments and experiments[n].status != "pending")
     if done:
@@ -121,12 +131,14 @@ def check_identity(
         )
     others = pending_elsewhere(numbers)
     if others:
+        shown = others[:5] + (["..."] if len(others) > 5 else [])
         raise InputError(
-            f"results: the table has no {CAMPAIGN_COLUMN!r} column and campaign(s) {others} "
+            f"results: the table has no {CAMPAIGN_COLUMN!r} column and campaign(s) {shown} "
             f"of this storage also have pending experiments with these numbers, so it could "
             f"belong to either; add a {CAMPAIGN_COLUMN!r} column naming {campaign!r} (plate "
             "files written by `suggest` have it)"
         )
 
 
-__all__ = ["CAMPAIGN_COLUMN", "check_identity", "content_hash", "split_identity"]
+__all__ = ["CAMPAIGN_COLUMN", "check_campaign_column", "check_minimal_table", "content_hash",
+           "split_identity"]

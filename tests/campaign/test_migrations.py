@@ -3,8 +3,6 @@ is upgraded with every row intact, on SQLite and PostgreSQL, and then works as a
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +10,12 @@ import pandas as pd
 import pytest
 from campaign_helpers import INPUTS, PG_URL, run_cli
 from schema_v1 import V1_TABLES, build_v1_database, snapshot
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
 from lowswitch.campaign import Campaign, SimulatedLab
 from lowswitch.campaign.migrate import SCRIPTS, alembic_revision
 from lowswitch.campaign.storage import SCHEMA_VERSION, Storage, normalise_url
 from lowswitch.errors import StateError
-
-postgres_param = pytest.param(
-    "postgres",
-    marks=[pytest.mark.postgres,
-           pytest.mark.skipif(not PG_URL, reason="LOWSWITCH_TEST_POSTGRES_URL is not set")],
-)
-
-
-@pytest.fixture(params=["sqlite", postgres_param])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    db = f"lowswitch_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {db}"))
-    try:
-        yield make_url(normalise_url(PG_URL)).set(database=db).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE {db} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -85,29 +57,29 @@ def schema_of(url: str) -> dict[str, Any]:
 
 
 def test_upgrade_from_version_1_keeps_every_row(
-    empty_url: str, v1_rows: dict[str, list[tuple[Any, ...]]], tmp_path: Path
+    private_url: str, v1_rows: dict[str, list[tuple[Any, ...]]], tmp_path: Path
 ) -> None:
-    url = normalise_url(empty_url)
+    url = normalise_url(private_url)
     build_v1_database(url, v1_rows)
     before = snapshot(url)
     assert before == v1_rows
     # an older schema is refused (and left alone) until it is upgraded explicitly
     with pytest.raises(StateError, match=r"older lowswitch.*lowswitch campaign upgrade"):
-        Storage(empty_url)
+        Storage(private_url)
     assert snapshot(url) == before
-    out = run_cli("campaign", "upgrade", "--storage", empty_url).stdout
+    out = run_cli("campaign", "upgrade", "--storage", private_url).stdout
     assert f"upgraded schema version 1 -> {SCHEMA_VERSION}" in out
     after = snapshot(url)
     assert after.pop("lowswitch_meta") == [("schema_version", str(SCHEMA_VERSION))]
     assert after == {k: v for k, v in before.items() if k != "lowswitch_meta"}
-    store = Storage(empty_url)
+    store = Storage(private_url)
     with store.engine.connect() as conn:
         assert alembic_revision(conn) == "0002"
     # the upgraded schema is the one a new database gets
     fresh = Storage(f"sqlite:///{tmp_path / 'fresh.db'}") if store.dialect == "sqlite" \
         else Storage(PG_URL)
     assert schema_of(url) == schema_of(fresh.url)
-    assert "already up to date" in run_cli("campaign", "upgrade", "--storage", empty_url).stdout
+    assert "already up to date" in run_cli("campaign", "upgrade", "--storage", private_url).stdout
     # and the campaign continues: history intact, new features work on old rows
     camp = Campaign.open(store, "screen")
     hist = camp.history()
