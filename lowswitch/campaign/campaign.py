@@ -319,14 +319,19 @@ class Campaign:
                 campaign, cannot be matched to this one safely, or was recorded before;
                 nothing is stored.
 
-        Identity (see :func:`lowswitch.campaign.identity.check_identity`): plate files carry
+        Identity (see :mod:`lowswitch.campaign.identity`): plate files carry
         a ``campaign`` column, and every row must name this campaign. A table without it is
         accepted only when every experiment it names is still pending here and no other
         campaign of the storage has a pending experiment of the same number.
         """
         import pandas as pd
 
-        from lowswitch.campaign.identity import check_identity, content_hash, split_identity
+        from lowswitch.campaign.identity import (
+            check_campaign_column,
+            check_minimal_table,
+            content_hash,
+            split_identity,
+        )
 
         if isinstance(results, pd.DataFrame):
             frame = results.astype(object).where(results.notna(), "").astype(str)
@@ -336,6 +341,7 @@ class Campaign:
             label = source or str(results)
         digest = content_hash(results)
         frame, names = split_identity(frame)
+        check_campaign_column(names, self.name)
         with self.store.write(self.name) as tx:
             if not allow_duplicate and (seen := tx.find_import(digest)) is not None:
                 raise InputError(
@@ -345,11 +351,12 @@ class Campaign:
                     "(Python: allow_duplicate=True)"
                 )
             by_number = {e.number: e for e in tx.experiments()}
-            check_identity(frame, names, self.name, by_number, tx.pending_elsewhere)
             conditions = {n: self.candidates[e.candidate] for n, e in by_number.items()}
             placement = {n: (e.plate, e.block, e.replicate) for n, e in by_number.items()}
             parsed = parse_results(frame, self.objective, self.inputs, conditions, self._allowed,
                                    placement)
+            if names is None:
+                check_minimal_table(frame, self.name, by_number, tx.pending_elsewhere)
             import_id = tx.add_import(label, len(parsed), digest)
             tx.add_measurements(import_id, [
                 Measurement(by_number[r.experiment].id, r.value, r.failed) for r in parsed
