@@ -100,32 +100,48 @@ def calibration_bins(pairs: Sequence[tuple[float, float]], n_bins: int = 8
     return out
 
 
-def summarise(runs: Sequence[dict[str, Any]], target: float, budget: float
-              ) -> dict[str, dict[str, Any]]:
-    """Per method: rollouts to target (median, 95% CI, reached), accuracy at ``budget``
-    rollouts, informative fraction, Spearman, step time (medians over seeds)."""
+def summarise(runs: Sequence[dict[str, Any]], gain: float, budget: float,
+              gain_sampled: float | None = None) -> dict[str, dict[str, Any]]:
+    """Per method, over seeds: rollouts to the target (median, 95% CI, reached), accuracy at
+    ``budget`` rollouts, informative fraction, Spearman, step time (medians).
+
+    The target of a run is its starting held-out accuracy plus ``gain`` (all methods of one
+    seed share the start: same warm start, same held-out set); with ``gain_sampled`` the same
+    for the sampled held-out success (``"heldout_sampled"`` in the curve).
+    """
     by_method: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         by_method.setdefault(run["method"], []).append(run)
     table: dict[str, dict[str, Any]] = {}
     for method, rs in by_method.items():
-        r2t = [rollouts_to_target(r["curve"], target) for r in rs]
+        r2t = [rollouts_to_target(r["curve"], r["curve"][0]["heldout"] + gain) for r in rs]
         med, lo, hi = bootstrap_median_ci(r2t)
         acc = [accuracy_at(r["curve"], budget) for r in rs]
         pool = [accuracy_at(r["curve"], budget, key="pool") for r in rs]
         row: dict[str, Any] = {
             "seeds": len(rs), "reached": int(np.isfinite(r2t).sum()),
             "rollouts_to_target": med, "ci_low": lo, "ci_high": hi, "per_seed": r2t,
-            "heldout_at_budget": float(np.nanmedian(acc)) if np.isfinite(acc).any() else math.nan,
-            "pool_at_budget": float(np.nanmedian(pool)) if np.isfinite(pool).any() else math.nan,
+            "heldout_at_budget": _nanmedian(acc), "pool_at_budget": _nanmedian(pool),
             "heldout_start": float(np.median([r["curve"][0]["heldout"] for r in rs])),
             "informative_fraction": float(np.median([r["informative_fraction"] for r in rs])),
             "step_seconds": float(np.median([r["step_seconds"] for r in rs])),
+            "spearman": _nanmedian([r.get("spearman", math.nan) for r in rs]),
         }
-        rho = [r.get("spearman", math.nan) for r in rs]
-        row["spearman"] = float(np.nanmedian(rho)) if np.isfinite(rho).any() else math.nan
+        if gain_sampled is not None and "heldout_sampled" in rs[0]["curve"][0]:
+            r2s = [rollouts_to_target(r["curve"], r["curve"][0]["heldout_sampled"] + gain_sampled,
+                                      key="heldout_sampled") for r in rs]
+            m2, lo2, hi2 = bootstrap_median_ci(r2s)
+            row.update({"rollouts_to_target_sampled": m2, "ci_low_sampled": lo2,
+                        "ci_high_sampled": hi2, "per_seed_sampled": r2s,
+                        "sampled_at_budget": _nanmedian(
+                            [accuracy_at(r["curve"], budget, key="heldout_sampled") for r in rs])})
         table[method] = row
     return table
+
+
+def _nanmedian(values: Sequence[float]) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    return float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else math.nan
 
 
 def _fmt(x: float, spec: str = ",.0f") -> str:
@@ -136,51 +152,63 @@ def _fmt(x: float, spec: str = ",.0f") -> str:
     return format(x, spec)
 
 
-def format_table(table: dict[str, dict[str, Any]], target: float, budget: float) -> str:
+def format_table(table: dict[str, dict[str, Any]], gain: float, budget: float,
+                 gain_sampled: float | None = None) -> str:
     """Plain-text table (also valid Markdown)."""
-    head = (f"| method | rollouts to held-out {target:.2f} (median [95% CI]) | reached | "
-            f"held-out at {budget:,.0f} | pool at {budget:,.0f} | informative | "
-            "Spearman | s/step |")
-    lines = [head, "|" + "---|" * 8]
+    sampled = gain_sampled is not None and all("rollouts_to_target_sampled" in r
+                                                for r in table.values())
+    head = (f"| method | rollouts to held-out +{gain:.2f} (median [95% CI]) | reached | "
+            f"held-out at {budget:,.0f} | pool at {budget:,.0f} | ")
+    if sampled:
+        head += (f"rollouts to sampled +{gain_sampled:.2f} [95% CI] | reached | "
+                 f"sampled at {budget:,.0f} | ")
+    head += "informative | Spearman | s/step |"
+    lines = [head, "|" + "---|" * head.count(" | ")]
     for m, r in table.items():
         ci = f"{_fmt(r['rollouts_to_target'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        lines.append(
-            f"| {m} | {ci} | {r['reached']}/{r['seeds']} | {_fmt(r['heldout_at_budget'], '.3f')} "
-            f"| {_fmt(r['pool_at_budget'], '.3f')} | {_fmt(r['informative_fraction'], '.2f')} "
-            f"| {_fmt(r['spearman'], '.2f')} | {_fmt(r['step_seconds'], '.2f')} |"
-        )
+        line = (f"| {m} | {ci} | {r['reached']}/{r['seeds']} | "
+                f"{_fmt(r['heldout_at_budget'], '.3f')} | {_fmt(r['pool_at_budget'], '.3f')} | ")
+        if sampled:
+            reached = int(np.isfinite(r["per_seed_sampled"]).sum())
+            line += (f"{_fmt(r['rollouts_to_target_sampled'])} [{_fmt(r['ci_low_sampled'])}, "
+                     f"{_fmt(r['ci_high_sampled'])}] | {reached}/{r['seeds']} | "
+                     f"{_fmt(r['sampled_at_budget'], '.3f')} | ")
+        line += (f"{_fmt(r['informative_fraction'], '.2f')} | {_fmt(r['spearman'], '.2f')} | "
+                 f"{_fmt(r['step_seconds'], '.2f')} |")
+        lines.append(line)
     return "\n".join(lines)
 
 
-def plot(runs: Sequence[dict[str, Any]], path: str, target: float) -> None:
+def plot(runs: Sequence[dict[str, Any]], path: str) -> None:
     """Median held-out and pool accuracy (greedy) vs rollouts and vs wall time, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, grid_axes = plt.subplots(2, 2, figsize=(11, 8))
-    axes = grid_axes.reshape(-1)
+    keys = ("heldout", "pool", "heldout_sampled")
+    fig, grid_axes = plt.subplots(2, 3, figsize=(15, 8))
     methods = sorted({r["method"] for r in runs}, key=[r["method"] for r in runs].index)
     for m in methods:
         rs = [r for r in runs if r["method"] == m]
         grid = np.array([p["rollouts"] for p in rs[0]["curve"]], dtype=np.float64)
-        for col, key in enumerate(("heldout", "pool")):
-            if not all(np.isfinite(p[key]) for p in rs[0]["curve"]):
+        for col, key in enumerate(keys):
+            if not all(np.isfinite(p.get(key, math.nan)) for p in rs[0]["curve"]):
                 continue  # streaming runs have no fixed pool
             ys = np.array([[accuracy_at(r["curve"], x, key) for x in grid] for r in rs])
-            axes[col].plot(grid, np.nanmedian(ys, axis=0), label=m)
+            grid_axes[0, col].plot(grid, np.nanmedian(ys, axis=0), label=m)
             # vs wall time: median over seeds at each evaluation point
             wall = np.median([[p["wall_s"] for p in r["curve"]] for r in rs], axis=0)
             acc = np.median([[p[key] for p in r["curve"]] for r in rs], axis=0)
-            axes[2 + col].plot(wall, acc, label=m)
-    for ax, xl, yl in ((axes[0], "rollouts", "held-out accuracy"),
-                       (axes[1], "rollouts", "pool accuracy"),
-                       (axes[2], "training wall time (s)", "held-out accuracy"),
-                       (axes[3], "training wall time (s)", "pool accuracy")):
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
-    axes[0].axhline(target, color="grey", lw=0.5, ls=":")
+            grid_axes[1, col].plot(wall, acc, label=m)
+    names = ("held-out accuracy (greedy)", "pool accuracy (greedy)",
+             "held-out success (sampled, T=1)")
+    for col, name in enumerate(names):
+        grid_axes[0, col].set_xlabel("rollouts")
+        grid_axes[1, col].set_xlabel("training wall time (s)")
+        for row in (0, 1):
+            grid_axes[row, col].set_ylabel(name)
+    axes = grid_axes.reshape(-1)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"GRPO study: median over {len({r['seed'] for r in runs})} seeds")
     fig.tight_layout()

@@ -100,7 +100,11 @@ class RewardLog:
 
 
 class Recorder(TrainerCallback):  # type: ignore[misc]
-    """Evaluates greedy accuracy every ``every`` steps; keeps eval time out of the clock."""
+    """Evaluates every ``every`` steps; keeps evaluation time out of the clock.
+
+    Greedy accuracy on the held-out set (overall and per level) and on the pool, and the
+    held-out success of 4 completions sampled at temperature 1 (what GRPO optimises).
+    """
 
     def __init__(
         self, tok: PreTrainedTokenizerFast, heldout: list[Problem], pool: list[Problem],
@@ -119,8 +123,10 @@ class Recorder(TrainerCallback):  # type: ignore[misc]
         by_level = [float(correct[levels == v].mean()) if (levels == v).any() else np.nan
                     for v in range(len(LEVELS))]
         pool = float(greedy_accuracy(model, self.tok, self.pool).mean()) if self.pool else np.nan
+        sampled = sampled_success(model, self.tok, self.heldout, 4, seed=10_000 + step)
         self.curve.append({"step": step, "rollouts": self.log.rollouts, "wall_s": wall,
                            "heldout": float(correct.mean()), "pool": pool,
+                           "heldout_sampled": float(sampled.mean()),
                            "heldout_by_level": by_level})
         self.eval_seconds += time.perf_counter() - t
 

@@ -73,11 +73,12 @@ def test_summarise_and_table():
         {"method": "b", "seed": s, "curve": late, "informative_fraction": 0.2,
          "step_seconds": 0.2} for s in range(3)
     ]
-    table = summarise(runs, target=0.35, budget=1920)
+    # target = each run's start + gain: 0.30 + 0.05 for a, 0.20 + 0.05 for b
+    table = summarise(runs, gain=0.05, budget=1920)
     assert table["a"]["rollouts_to_target"] == 640.0 and table["a"]["reached"] == 3
-    assert table["b"]["rollouts_to_target"] == 1920.0
+    assert table["b"]["rollouts_to_target"] == 640.0
     assert table["a"]["heldout_at_budget"] == 0.5 and table["a"]["spearman"] == 0.4
     assert math.isnan(table["b"]["spearman"])
-    never = summarise(runs, target=0.9, budget=1920)
-    text = format_table(never, 0.9, 1920)
+    never = summarise(runs, gain=0.6, budget=1920)
+    text = format_table(never, 0.6, 1920)
     assert "never [never, never] | 0/3" in text and text.count("\n") == 3
