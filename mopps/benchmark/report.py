@@ -163,7 +163,7 @@ def format_table(table: dict[str, dict[str, Any]], gain: float, budget: float,
         head += (f"rollouts to sampled +{gain_sampled:.2f} [95% CI] | reached | "
                  f"sampled at {budget:,.0f} | ")
     head += "informative | Spearman | s/step |"
-    lines = [head, "|" + "---|" * head.count(" | ")]
+    lines = [head, "|" + "---|" * (head.count(" | ") + 1)]
     for m, r in table.items():
         ci = f"{_fmt(r['rollouts_to_target'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
         line = (f"| {m} | {ci} | {r['reached']}/{r['seeds']} | "
