@@ -32,7 +32,13 @@ import torch
 from tqdm import tqdm
 
 from mopps.benchmark import report
-from mopps.benchmark.arith import build_model, build_tokenizer, make_problems, warm_start
+from mopps.benchmark.arith import (
+    LEVELS,
+    build_model,
+    build_tokenizer,
+    make_problems,
+    warm_start,
+)
 from mopps.benchmark.trainers import METHODS, run_method
 from mopps.metrics import spearman
 
@@ -212,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     budget = result["budget_rollouts"]
     print(report.format_table(result["summary"], cfg.target_gain, budget,
                               cfg.target_gain_sampled))
+    names = [f"{o}x{d}" for o, d in LEVELS]
+    print("\nper level (operands x digits): share of rolled-out groups (share of them with "
+          "mixed rewards) -> held-out greedy accuracy at the end")
+    print(report.format_levels(result["runs"], names))
     fp = result["feature_prior"]
     if fp["spearman_per_seed"]:
         print(f"feature prior on never-rolled-out prompts: Spearman per seed "

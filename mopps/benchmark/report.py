@@ -17,6 +17,7 @@ __all__ = [
     "accuracy_at",
     "bootstrap_median_ci",
     "calibration_bins",
+    "format_levels",
     "format_table",
     "rollouts_to_target",
     "summarise",
@@ -176,6 +177,29 @@ def format_table(table: dict[str, dict[str, Any]], gain: float, budget: float,
         line += (f"{_fmt(r['informative_fraction'], '.2f')} | {_fmt(r['spearman'], '.2f')} | "
                  f"{_fmt(r['step_seconds'], '.2f')} |")
         lines.append(line)
+    return "\n".join(lines)
+
+
+def format_levels(runs: Sequence[dict[str, Any]], level_names: Sequence[str]) -> str:
+    """Per method (summed over seeds): share of rolled-out groups per level, share of those
+    groups with mixed rewards, and the median held-out greedy accuracy per level at the
+    start and the end (Markdown)."""
+    head = "| method | " + " | ".join(level_names) + " |"
+    lines = [head, "|" + "---|" * (len(level_names) + 1)]
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_method.setdefault(run["method"], []).append(run)
+    first = next(iter(by_method.values()))
+    start = np.median([r["curve"][0]["heldout_by_level"] for r in first], axis=0)
+    lines.append("| held-out accuracy at start | "
+                 + " | ".join(f"{a:.2f}" for a in start) + " |")
+    for m, rs in by_method.items():
+        groups = np.sum([r["groups_by_level"] for r in rs], axis=0)
+        useful = np.sum([r["informative_by_level"] for r in rs], axis=0)
+        end = np.median([r["curve"][-1]["heldout_by_level"] for r in rs], axis=0)
+        cells = [f"{g / groups.sum():.2f} ({u / max(g, 1):.2f}) -> {e:.2f}"
+                 for g, u, e in zip(groups, useful, end, strict=True)]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
