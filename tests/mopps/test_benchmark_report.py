@@ -82,3 +82,16 @@ def test_summarise_and_table():
     never = summarise(runs, gain=0.6, budget=1920)
     text = format_table(never, 0.6, 1920)
     assert "never [never, never] | 0/3" in text and text.count("\n") == 3
+
+
+def test_level_table_sums_groups_over_seeds():
+    from mopps.benchmark.report import format_levels
+
+    curve = [{"heldout_by_level": [0.5, 0.0]}, {"heldout_by_level": [0.75, 0.25]}]
+    runs = [
+        {"method": "m", "curve": curve, "groups_by_level": [3, 1], "informative_by_level": [3, 0]},
+        {"method": "m", "curve": curve, "groups_by_level": [1, 3], "informative_by_level": [0, 3]},
+    ]
+    rows = format_levels(runs, ["a", "b"]).splitlines()
+    assert rows[2] == "| held-out accuracy at start | 0.50 | 0.00 |"
+    assert rows[3] == "| m | 0.50 (0.75) -> 0.75 | 0.50 (0.75) -> 0.25 |"
