@@ -124,6 +124,7 @@ class Campaign:
         max_conditions: int | None = None,
         initial_conditions: int = 8,
         float_levels: int = 11,
+        switch_cost: float = 0.0,
     ) -> Campaign:
         """Create a campaign from a candidate table (or a search space) and store it.
 
@@ -148,6 +149,8 @@ class Campaign:
             max_conditions: cap on distinct conditions per plate.
             initial_conditions: distinct conditions of the initial random design.
             float_levels: levels per ``Float`` parameter when ``candidates`` is a space.
+            switch_cost: wells that setting up a new condition costs (0: the plain switch
+                rule); new conditions then get more replicates, a plate fewer conditions.
 
         Returns:
             The new campaign.
@@ -188,6 +191,7 @@ class Campaign:
             max_repeats=max_repeats,
             max_conditions=max_conditions,
             initial_conditions=int(initial_conditions),
+            switch_cost=switch_cost,
         )
         config = {
             "inputs": list(inputs),

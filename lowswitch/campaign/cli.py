@@ -111,6 +111,9 @@ def create(
     max_repeats: Annotated[int | None, typer.Option(help="Cap on replicates per block.")] = None,
     max_conditions: Annotated[int | None, typer.Option(help="Cap on conditions per plate.")] = None,
     initial_conditions: Annotated[int, typer.Option(help="Conditions of the random start.")] = 8,
+    switch_cost: Annotated[
+        float, typer.Option(help="Wells that setting up a new condition costs (0 = ignore).")
+    ] = 0.0,
 ) -> None:
     """Create a campaign from a candidates CSV."""
     from lowswitch.campaign.campaign import Campaign
@@ -121,7 +124,7 @@ def create(
             direction=direction, seed=seed, descriptors=_csv_list(descriptors),
             policy=policy, switch_threshold=switch_threshold,
             max_repeats=max_repeats, max_conditions=max_conditions,
-            initial_conditions=initial_conditions,
+            initial_conditions=initial_conditions, switch_cost=switch_cost,
         )
     typer.echo(f"created campaign {name!r}: {len(camp.candidates)} candidates, "
                f"{camp.features.shape[1]} features, storage {camp.storage.url}")

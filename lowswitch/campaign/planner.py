@@ -6,8 +6,10 @@ configuration and a seed): any process rebuilds exactly the same plate from the 
 A plate of ``slots`` wells is filled with *blocks*: a condition and its number of replicates.
 
 1. Initial design: until ``initial_conditions`` distinct conditions have been handed out,
-   the plate goes to random distinct conditions, the wells shared evenly among them
-   (replicates from the start estimate the noise).
+   the plate goes to random distinct conditions, the wells shared evenly among them; with
+   ``C > 1`` at most ``slots // 2`` conditions per plate, so that every one gets two wells
+   or more (replicates from the first plate on estimate the noise, whatever the plate
+   size; ``C = 1`` keeps one well per condition, as the policies' own designs do).
 2. Afterwards the low-switch policy (``lowswitch.policies``) is rebuilt from the stored
    observations and asked for blocks with GP-BUCB hallucination of the pending wells
    (experiments handed out but not yet recorded), block by block until the plate is full;
@@ -35,6 +37,7 @@ import torch
 
 from lowswitch.campaign.repository import Fit
 from lowswitch.errors import InputError
+from lowswitch.validation import check_switch_cost
 
 POLICIES: dict[str, str] = {
     "ucb": "LowSwitchGPUCB",
@@ -72,6 +75,10 @@ class PlanConfig:
         refit_growth: refit the GP hyperparameters when the number of measured conditions
             has grown by this factor since the last fit (1.0: at every plate, the policy's
             own rule); otherwise the stored hyperparameters are reused as they are.
+        switch_cost: what setting up a new condition costs, in wells (0: the plain switch
+            rule). Each new condition on a plate then gets the replicates that maximise
+            information per well spent (set-up included), so a plate holds fewer distinct
+            conditions (see :func:`lowswitch.policies.switch.cost_aware_threshold`).
 
     Example:
         >>> cfg = PlanConfig(policy="ucb", switch_threshold=2.0, max_conditions=8)
@@ -87,6 +94,7 @@ class PlanConfig:
     max_conditions: int | None = None
     initial_conditions: int = 8
     refit_growth: float = 1.2
+    switch_cost: float = 0.0
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -99,6 +107,10 @@ class PlanConfig:
                 raise InputError(f"{name}: expected None or >= 1, got {value}")
         if not self.refit_growth >= 1.0:
             raise InputError(f"refit_growth: expected >= 1, got {self.refit_growth}")
+        cost = check_switch_cost(self.switch_cost)
+        if not isinstance(cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {self.switch_cost!r}")
+        object.__setattr__(self, "switch_cost", cost)
         if self.initial_conditions < 1:
             raise InputError(f"initial_conditions: expected >= 1, got {self.initial_conditions}")
 
@@ -174,6 +186,7 @@ def build_policy(
         seed=seed,
         max_repeats=config.max_repeats,
         n_initial=max(2, min(config.initial_conditions, X.shape[0])),
+        switch_cost=config.switch_cost,
     )
     idx = [int(i) for i in observed_idx]
     ys = [float(y) for y in observed_y]
@@ -256,6 +269,11 @@ def plan_plate(
         n_init = max(config.initial_conditions - len(seen), 1)
         if config.max_conditions is not None:
             n_init = min(n_init, config.max_conditions)
+        if config.switch_threshold > 1.0:
+            # at least two wells per design condition, so that the first plate already
+            # estimates the noise whatever its size (a plate of 8: 4 conditions x 2 wells);
+            # C = 1, one well per decision, keeps single wells as the policies do
+            n_init = min(n_init, max(1, slots // 2))
         return _random_blocks(m, seen, n_init, slots, rng), None
     box = bounds if bounds is not None else torch.stack(
         [torch.zeros(X.shape[1], dtype=X.dtype), torch.ones(X.shape[1], dtype=X.dtype)]

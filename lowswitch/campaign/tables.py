@@ -45,7 +45,7 @@ PLATE_COLUMNS = ("experiment_id", "plate", "block", "replicate")
 
 RESERVED_COLUMNS = (
     "campaign", *PLATE_COLUMNS, "candidate", "status", "value", "failed", "measurement_id",
-    "import_id",
+    "import_id", "voided", "void_reason",
 )
 """Column names of plate files and exports; no input, descriptor or objective may use them."""
 

@@ -125,8 +125,8 @@ def test_plate_file_formula_cells(tmp_path: Path, flag: list[str]) -> None:
     db = str(tmp_path / "lab.db")
     Campaign.create(db, "c", pd.DataFrame({"x": ["=1+2", "-3.5", "@A1"]}), inputs=["x"],
                     objective="y", initial_conditions=3).storage.dispose()
-    out = tmp_path / "plate.csv"
-    assert run("campaign", "suggest", "--storage", db, "--name", "c", "--slots", "3", "--out",
+    out = tmp_path / "plate.csv"  # 6 wells: the 3 design conditions x 2 replicates
+    assert run("campaign", "suggest", "--storage", db, "--name", "c", "--slots", "6", "--out",
                str(out), *flag)[0] == 0
     cells = set(pd.read_csv(out, dtype=str)["x"])
     assert cells == ({"=1+2", "-3.5", "@A1"} if flag else {"'=1+2", "-3.5", "'@A1"})

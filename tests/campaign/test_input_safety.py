@@ -104,12 +104,12 @@ def test_exports_neutralise_formulas_keep_numbers_and_record_back(tmp_path: Path
     from lowswitch.campaign.csvio import write_csv
 
     camp = make(tmp_path, initial_conditions=6)
-    plate = camp.suggest(slots=6)  # the initial design: all six conditions
-    plate["yield"] = [10, 20, 30, 40, 50, 60]
+    plate = camp.suggest(slots=12)  # the initial design: all six conditions, 2 wells each
+    plate["yield"] = [10 * (i + 1) for i in range(12)]
     # The plate file, written with neutralised cells, records back against the right wells.
     written = rows_of(write_csv(plate, tmp_path / "plate.csv"))
     assert "'=HYPERLINK(\"http://x\")" in {r[written[0].index("code")] for r in written[1:]}
-    assert camp.record(tmp_path / "plate.csv")["measured"] == 6
+    assert camp.record(tmp_path / "plate.csv")["measured"] == 12
     table = rows_of(camp.export_csv(tmp_path / "all.csv"))
     codes = {r[table[0].index("code")] for r in table[1:]}
     assert codes == {"007", "7", "'=HYPERLINK(\"http://x\")", "-3.5"}
