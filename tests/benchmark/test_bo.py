@@ -138,10 +138,14 @@ def test_quick_run_writes_table_json_and_plot(
     data = json.loads((tmp_path / "results.json").read_text())
     methods = {r["method"] for r in data["summary"]}
     assert methods == {"ucb-C1", "ucb-C2", "ei-C2", "ts-C2", "random"}
-    table = (tmp_path / "results.md").read_text().splitlines()
+    text = (tmp_path / "results.md").read_text()
+    by_evaluations, _, by_cost = text.partition("### branin, 16 evaluations: at equal total cost")
+    table = by_evaluations.splitlines()
     assert table[0] == "### branin, 16 evaluations"
     listed = [line.split("`")[1] for line in table if line.startswith("| `")]
     assert listed == ["ucb-C1", "ucb-C2", "ei-C2", "ts-C2", "random"]
+    at_cost = [line.split("`")[1] for line in by_cost.splitlines() if line.startswith("| `")]
+    assert at_cost == listed and "regret at cost" in by_cost
     for run in data["runs"]:
         assert run["evaluations"] == 16
         assert run["simple_regret"] >= 0 and run["cumulative_regret"] >= 0
