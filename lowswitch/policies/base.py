@@ -66,8 +66,8 @@ from lowswitch.policies.noise import replicate_noise_floor
 from lowswitch.policies.switch import (
     check_switch_cost,
     check_threshold,
-    cost_aware_threshold,
     move_cost,
+    stay_repeats,
     switch_repeats,
 )
 from lowswitch.validation import MAX_ABS_MEASUREMENT
@@ -157,10 +157,11 @@ class LowSwitchPolicy(ABC):
             affordable (O(log t) refits instead of t).
         switch_cost: what moving to a new point costs, in evaluations (``0``, the
             default: the plain rule). A number ``s``, or ``d`` per-input costs ``s_j``
-            (a move costs the sum over the inputs it changes). A block that moves raises
-            its threshold to the information-per-cost optimum ``C_h`` in ``[C, C + s]``
-            (:func:`~lowswitch.policies.switch.cost_aware_threshold`), i.e. repeats more
-            where a switch was paid for; staying keeps ``C``.
+            (a move costs the sum over the inputs it changes). A block then repeats at
+            least as long as a repeat there still yields more information per unit cost
+            than moving to a fresh point would, the move included
+            (:func:`~lowswitch.policies.switch.stay_repeats`); never less than the plain
+            rule.
 
     Example:
         >>> import torch
@@ -604,14 +605,14 @@ class LowSwitchPolicy(ABC):
                     with torch.no_grad():
                         var = float(model_h.posterior(x.unsqueeze(0)).variance.reshape(()))
                 noise = float(self._model.noise_variance)
-                previous = blocks[-1].x if blocks else self._last_x
-                moving = move_cost(
-                    self.switch_cost,
-                    None if previous is None else previous.tolist(),
-                    x.tolist(),
+                repeats = switch_repeats(
+                    var, noise, self.switch_threshold, remaining, self.max_repeats
                 )
-                threshold = cost_aware_threshold(var, noise, self.switch_threshold, moving)
-                repeats = switch_repeats(var, noise, threshold, remaining, self.max_repeats)
+                if self.switch_cost:
+                    repeats = self._cost_aware_repeats(
+                        repeats, x, var, noise, blocks[-1].x if blocks else self._last_x,
+                        remaining,
+                    )
             blocks.append(Block(x=x, repeats=repeats, index=idx))
             hall_X.append(x)
             hall_n.append(repeats)
@@ -625,6 +626,37 @@ class LowSwitchPolicy(ABC):
                 self._n_switches += 1
             self._last_x = b.x
         return blocks[0] if single else blocks
+
+    def _cost_aware_repeats(
+        self,
+        repeats: int,
+        x: Tensor,
+        var: float,
+        noise: float,
+        previous: Tensor | None,
+        remaining: int | None,
+    ) -> int:
+        """The plain rule's ``repeats``, extended by the marginal-value rule of the switch cost.
+
+        The cost of leaving ``x`` is what this block's move cost (per-input costs: the
+        inputs it changes), or, for a block that stays, the cheapest single-input move.
+        The fresh-point variance is the prior's at ``x`` (far from all data).
+        """
+        cost = self.switch_cost
+        if isinstance(cost, tuple):
+            moved = move_cost(cost, None if previous is None else previous.tolist(), x.tolist())
+            positive = [c for c in cost if c > 0.0]
+            cost = moved if moved > 0.0 else (min(positive) if positive else 0.0)
+        model = self._model
+        with torch.no_grad():
+            z = model.transform_inputs(x.unsqueeze(0))
+            prior = float(model.covar_module(z, diag=True).reshape(()))
+        fresh = prior * model.outcome_scale[1] ** 2
+        extra = stay_repeats(var, noise, fresh, cost)
+        for cap in (remaining, self.max_repeats):
+            if cap is not None:
+                extra = min(extra, cap)
+        return max(repeats, extra)
 
     def _design_point(self, cursor: int, exclude: list[Tensor]) -> tuple[Tensor, int | None]:
         """The ``cursor``-th initial-design point (Sobol in the box / permuted candidates)."""

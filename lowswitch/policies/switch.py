@@ -133,64 +133,102 @@ def move_cost(
     return float(switch_cost)
 
 
-def cost_aware_threshold(
-    posterior_variance: float,
-    noise_variance: float,
-    switch_threshold: float,
-    switch_cost: float,
-) -> float:
-    r"""The epoch's threshold ``C_h`` when a switch costs ``s`` evaluations.
-
-    An epoch that stops at variance factor ``C`` gains at least ``1/2 ln C`` nats of
-    information (the log-det argument of the rule) and costs ``s + B`` with
-    ``B = (C - 1) rho``, ``rho = sigma2 / sigma2_h``. The information per unit cost
-    ``ln C / (s + (C - 1) rho)`` is largest where
-
-    .. math::  C \ln C - C + 1 = s / \rho,
-
-    whose left side increases from 0 at ``C = 1``. ``C_h`` is that root, kept in
-    ``[C, C + s]``: never below the user's threshold (``s = 0`` gives exactly ``C``) and
-    bounded, so the regret argument keeps a constant ``sqrt(C + s)`` factor.
-
-    Args:
-        posterior_variance: ``sigma2_h(x_h)``.
-        noise_variance: ``sigma2``.
-        switch_threshold: the user's ``C >= 1``.
-        switch_cost: ``s >= 0`` paid to move to ``x_h`` (0 when staying).
-
-    Returns:
-        ``C_h`` (a float in ``[C, C + s]``).
-
-    Example:
-        >>> cost_aware_threshold(1.0, 1.0, 2.0, 0.0)
-        2.0
-        >>> round(cost_aware_threshold(1.0, 1.0, 2.0, 10.0), 2)   # C ln C - C + 1 = 10
-        8.17
-    """
-    c = check_threshold(switch_threshold)
-    s = float(switch_cost)
-    if s <= 0.0 or noise_variance <= 0.0:
-        return c
-    upper = c + s
-    if posterior_variance <= 0.0:
-        return upper
-    target = s * posterior_variance / noise_variance  # s / rho
+def _phi_root(target: float) -> float:
+    """The root ``u >= 1`` of ``u ln u - u + 1 = target`` (``target >= 0``), by bisection."""
+    if target <= 0.0:
+        return 1.0
 
     def phi(x: float) -> float:
         return x * math.log(x) - x + 1.0
 
-    if phi(upper) <= target:
-        return upper
-    lo, hi = 1.0, upper
-    for _ in range(200):  # bisection: phi is increasing on [1, inf)
+    lo, hi = 1.0, 2.0
+    while phi(hi) < target:  # phi is increasing on [1, inf) and grows like u ln u
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
         mid = 0.5 * (lo + hi)
         if phi(mid) < target:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-12 * hi:
+        if hi - lo <= 1e-13 * hi:
             break
-    return max(c, hi)
+    return hi
+
+
+def move_rate(noise_variance: float, fresh_variance: float, switch_cost: float) -> float:
+    r"""Best information per unit cost of moving to a fresh point: ``R* = max_B I(B) / (s + B)``.
+
+    A fresh point has posterior variance ``v`` (the prior's, far from the data); ``B``
+    evaluations there give ``I(B) = 1/2 ln(1 + B v / sigma2)`` nats about ``f`` at it and
+    cost ``s + B``. With ``rho = sigma2 / v`` and ``u = 1 + B / rho`` the maximum is where
+    ``u ln u - u + 1 = s / rho`` (unique root ``u* >= 1``), so
+    ``R* = 1/2 ln(u*) / (s + rho (u* - 1))``.
+
+    Args:
+        noise_variance: ``sigma2 > 0``.
+        fresh_variance: ``v > 0``, variance of ``f`` at a point far from the data.
+        switch_cost: ``s >= 0``.
+
+    Returns:
+        ``R*`` in nats per evaluation (``inf`` when ``s = 0``: moving is free).
+
+    Example:
+        >>> round(move_rate(1.0, 1.0, 10.0), 4)   # u* = 8.17, B* = 7.17
+        0.0612
+    """
+    s = float(switch_cost)
+    if s <= 0.0:
+        return math.inf
+    rho = noise_variance / fresh_variance
+    u = _phi_root(s / rho)
+    return 0.5 * math.log(u) / (s + rho * (u - 1.0))
+
+
+def stay_repeats(
+    posterior_variance: float,
+    noise_variance: float,
+    fresh_variance: float,
+    switch_cost: float,
+) -> int:
+    r"""Repeats worth making at ``x_h`` before moving on, when a move costs ``s``.
+
+    The marginal-value rule (leave a patch when what it still yields per unit of effort
+    drops below what moving elsewhere would yield, the move included): the ``b``-th
+    repeat at ``x_h`` gains ``1/2 ln(1 + 1 / (rho + b - 1))`` nats
+    (``rho = sigma2 / sigma2_h``), which decreases in ``b``; repeat while it is at least
+    :func:`move_rate` ``R*``. That is
+
+    .. math::  B = \left\lfloor \frac{1}{e^{2 R^*} - 1} - \rho + 1 \right\rfloor^+ .
+
+    A well-known point (``rho`` large) gets no extra repeats, a point as uncertain as a
+    fresh one gets about the ``B*`` that maximises the rate of a move, and tiny noise
+    (``R*`` large) gives short blocks. ``s = 0`` gives 0 (the plain rule decides).
+
+    Args:
+        posterior_variance: ``sigma2_h(x_h) >= 0``.
+        noise_variance: ``sigma2 > 0``.
+        fresh_variance: variance of ``f`` at a point far from the data (``> 0``).
+        switch_cost: ``s >= 0``.
+
+    Returns:
+        ``B >= 0`` (capped at :data:`MAX_BLOCK`).
+
+    Example:
+        >>> stay_repeats(1.0, 1.0, 1.0, 10.0), stay_repeats(0.1, 1.0, 1.0, 10.0)
+        (7, 0)
+        >>> stay_repeats(1.0, 1.0, 1.0, 0.0)
+        0
+    """
+    if switch_cost <= 0.0 or noise_variance <= 0.0 or fresh_variance <= 0.0:
+        return 0
+    rate = move_rate(noise_variance, fresh_variance, switch_cost)
+    if posterior_variance <= 0.0:
+        return 0
+    rho = noise_variance / posterior_variance
+    limit = 1.0 / math.expm1(2.0 * rate) - rho + 1.0
+    if not limit >= 1.0:
+        return 0
+    return int(min(MAX_BLOCK, math.floor(limit)))
 
 
 def variance_shrink_factor(posterior_variance: float, noise_variance: float, repeats: int) -> float:
@@ -242,9 +280,10 @@ __all__ = [
     "MAX_BLOCK",
     "check_switch_cost",
     "check_threshold",
-    "cost_aware_threshold",
     "max_switches_bound",
     "move_cost",
+    "move_rate",
+    "stay_repeats",
     "switch_repeats",
     "variance_shrink_factor",
 ]

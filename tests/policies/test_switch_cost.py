@@ -12,46 +12,52 @@ import torch
 from lowswitch import InputError, LowSwitchGPEI, LowSwitchGPTS, LowSwitchGPUCB
 from lowswitch.policies.switch import (
     check_switch_cost,
-    cost_aware_threshold,
     move_cost,
-    switch_repeats,
+    move_rate,
+    stay_repeats,
 )
 
 D = torch.float64
 
 
-def _rate(c: float, s: float, rho: float) -> float:
-    """Information per unit cost of an epoch stopping at factor c (the quantity maximised)."""
-    return 0.5 * math.log(c) / (s + (c - 1.0) * rho)
+def _rate(b: float, s: float, rho: float) -> float:
+    """Information per unit cost of b evaluations at a fresh point (the quantity maximised)."""
+    return 0.5 * math.log1p(b / rho) / (s + b)
 
 
 @pytest.mark.parametrize("s", [0.5, 1.0, 10.0, 100.0])
-@pytest.mark.parametrize("var", [1e-3, 0.1, 1.0, 10.0])
-def test_threshold_maximises_information_per_cost(s: float, var: float) -> None:
-    noise, c0 = 1.0, 1.0
-    rho = noise / var
-    c = cost_aware_threshold(var, noise, c0, s)
-    assert c0 <= c <= c0 + s
-    if c < c0 + s:  # interior: the stationarity condition holds ...
-        assert c * math.log(c) - c + 1.0 == pytest.approx(s / rho, rel=1e-9)
-    # ... and no threshold on a fine grid of [1, 1 + s] does better
-    grid = [1.0 + (s * k) / 2000 for k in range(1, 2001)]
-    assert _rate(c, s, rho) >= max(_rate(g, s, rho) for g in grid) * (1 - 1e-9)
+@pytest.mark.parametrize("fresh", [1e-3, 0.1, 1.0, 10.0])
+def test_move_rate_is_the_best_rate_of_a_move(s: float, fresh: float) -> None:
+    noise = 1.0
+    rho = noise / fresh
+    rate = move_rate(noise, fresh, s)
+    grid = [10 ** (k / 400) for k in range(-1600, 2401)]  # B from 1e-4 to 1e6
+    best = max(_rate(b, s, rho) for b in grid)
+    assert rate == pytest.approx(best, rel=1e-4) and rate >= best * (1 - 1e-9)
 
 
-def test_zero_cost_is_the_plain_rule_and_cost_only_raises_the_threshold() -> None:
-    for c0 in (1.0, 2.0, 4.0):
-        for var in (1e-4, 0.3, 5.0):
-            assert cost_aware_threshold(var, 0.5, c0, 0.0) == c0
-            previous = c0
-            for s in (0.1, 1.0, 10.0, 100.0, 1000.0):
-                c = cost_aware_threshold(var, 0.5, c0, s)
-                assert c >= previous and c <= c0 + s
-                previous = c
-    # blocks grow with the cost (noise 1, posterior variance 1, C = 2)
-    costs = (0.0, 10.0, 100.0)
-    blocks = [switch_repeats(1.0, 1.0, cost_aware_threshold(1.0, 1.0, 2.0, s)) for s in costs]
-    assert blocks == sorted(blocks) and blocks[0] == 1 and blocks[-1] > 10
+def _naive_stay(var: float, noise: float, fresh: float, s: float) -> int:
+    """Count repeats whose marginal information is at least the rate of a move."""
+    rate = move_rate(noise, fresh, s)
+    rho, b = noise / var, 0
+    while 0.5 * math.log1p(1.0 / (rho + b)) >= rate:
+        b += 1
+    return b
+
+
+@pytest.mark.parametrize("s", [0.5, 3.0, 10.0, 100.0, 1000.0])
+@pytest.mark.parametrize("var", [1e-3, 0.05, 0.3, 1.0, 4.0])
+def test_stay_repeats_is_the_marginal_value_rule(s: float, var: float) -> None:
+    assert stay_repeats(var, 0.5, 1.0, s) == _naive_stay(var, 0.5, 1.0, s)
+
+
+def test_zero_cost_adds_nothing_and_cost_only_lengthens_blocks() -> None:
+    assert stay_repeats(1.0, 1.0, 1.0, 0.0) == 0
+    assert stay_repeats(0.01, 1.0, 1.0, 10.0) == 0  # well known: leave at once
+    fresh = [stay_repeats(1.0, 1.0, 1.0, s) for s in (1.0, 10.0, 100.0, 1000.0)]
+    assert fresh == sorted(fresh) and fresh[-1] > fresh[0]
+    # tiny noise: the first evaluation says almost everything, blocks stay short
+    assert stay_repeats(1.0, 1e-4, 1.0, 10.0) <= 2
 
 
 def test_move_cost_scalar_and_per_input() -> None:
