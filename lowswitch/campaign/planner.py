@@ -76,9 +76,9 @@ class PlanConfig:
             has grown by this factor since the last fit (1.0: at every plate, the policy's
             own rule); otherwise the stored hyperparameters are reused as they are.
         switch_cost: what setting up a new condition costs, in wells (0: the plain switch
-            rule). Each new condition on a plate then gets the replicates that maximise
-            information per well spent (set-up included), so a plate holds fewer distinct
-            conditions (see :func:`lowswitch.policies.switch.cost_aware_threshold`).
+            rule). A condition then gets replicates while one more well there still yields
+            more information per well than setting up a fresh condition would, so a plate
+            holds fewer distinct conditions (see :func:`lowswitch.policies.switch.stay_repeats`).
 
     Example:
         >>> cfg = PlanConfig(policy="ucb", switch_threshold=2.0, max_conditions=8)

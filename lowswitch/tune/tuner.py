@@ -172,8 +172,9 @@ class Tuner:
         impute_failures: impute the worst observed value at a config whose whole block failed.
         policy_kwargs: extra keyword arguments for the policy constructor.
         switch_cost: what setting up a new config costs, in evaluations (``0``: the plain
-            switch rule). A block that moves to a new config repeats more, by the
-            information-per-cost rule of :func:`~lowswitch.policies.switch.cost_aware_threshold`.
+            switch rule). A block then repeats while one more evaluation still yields more
+            information per unit cost than moving would (the marginal-value rule of
+            :func:`~lowswitch.policies.switch.stay_repeats`).
 
     Example:
         >>> from lowswitch.space import Space, Int

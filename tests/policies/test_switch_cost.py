@@ -53,6 +53,8 @@ def test_stay_repeats_is_the_marginal_value_rule(s: float, var: float) -> None:
 
 def test_zero_cost_adds_nothing_and_cost_only_lengthens_blocks() -> None:
     assert stay_repeats(1.0, 1.0, 1.0, 0.0) == 0
+    # the maths page's figures: a fresh point with noise = prior variance
+    assert (stay_repeats(1.0, 1.0, 1.0, 10.0), stay_repeats(1.0, 1.0, 1.0, 100.0)) == (7, 37)
     assert stay_repeats(0.01, 1.0, 1.0, 10.0) == 0  # well known: leave at once
     fresh = [stay_repeats(1.0, 1.0, 1.0, s) for s in (1.0, 10.0, 100.0, 1000.0)]
     assert fresh == sorted(fresh) and fresh[-1] > fresh[0]
