@@ -13,6 +13,9 @@ Methods:
   replicates; initial plate: ``max(4, slots // 3)`` random conditions sharing the wells;
 * ``low-switch C=2, cap``: the same with at most ``max(2, slots // 4)`` conditions per plate
   (spare wells become replicates, as a lab would run it);
+* ``low-switch C=2, s=10``: the same as ``C=2`` with a switch cost of 10 wells per new
+  condition (the planner repeats a condition while one more well there yields more
+  information than setting up a fresh one would);
 * ``one-shot BO (C=1)``: the same GP-UCB with C = 1, i.e. one well per condition (GP-BUCB
   batches); initial plate: ``slots`` random conditions;
 * ``random``: ``slots`` random distinct conditions per plate.
@@ -55,6 +58,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "low-switch C=2": {"policy": "ucb", "switch_threshold": 2.0},
     "low-switch C=4": {"policy": "ucb", "switch_threshold": 4.0},
     "low-switch C=2, cap": {"policy": "ucb", "switch_threshold": 2.0, "cap": True},
+    "low-switch C=2, s=10": {"policy": "ucb", "switch_threshold": 2.0, "switch_cost": 10.0},
     "one-shot BO (C=1)": {"policy": "ucb", "switch_threshold": 1.0},
     "random": {"policy": "random"},
 }
@@ -84,6 +88,7 @@ def plan_config(method: str, slots: int, seed: int) -> PlanConfig:
         seed=seed,
         max_conditions=max(2, slots // 4) if spec.get("cap") else None,
         initial_conditions=slots if one_per_well else max(4, slots // 3),
+        switch_cost=float(spec.get("switch_cost", 0.0)),
     )
 
 
