@@ -55,9 +55,9 @@ class StudyConfig:
     heldout_size: int = 256
     prompts_per_step: int = 8
     num_generations: int = 8
-    steps: int = 128
-    eval_every: int = 16
-    lr: float = 1e-4
+    steps: int = 256
+    eval_every: int = 32
+    lr: float = 3e-4
     over_sample: int = 2
     chunk_size: int = 64
     arrive_every: int = 8
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--seeds", type=int, nargs="+", help="seed list (default 0 1 2 3 4)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: all")
-    parser.add_argument("--steps", type=int, help="optimizer steps per run (default 128)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per run (default 256)")
+    parser.add_argument("--eval-every", type=int, help="steps between evaluations (default 32)")
     parser.add_argument("--target-gain", type=float,
                         help="target = warm-start held-out accuracy + this (default 0.03)")
     parser.add_argument("--lr", type=float, help="GRPO learning rate")
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         updates["seeds"] = tuple(a.seeds)
     if a.methods:
         updates["methods"] = tuple(a.methods)
-    for name in ("steps", "target_gain", "threads", "lr", "workers"):
+    for name in ("steps", "eval_every", "target_gain", "threads", "lr", "workers"):
         if getattr(a, name) is not None:
             updates[name] = getattr(a, name)
     cfg = dataclasses.replace(cfg, **updates)
