@@ -56,13 +56,14 @@ from typing import Any, overload
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.optim import optimize_acqf
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from lowswitch.errors import InputError, StateError
 from lowswitch.gp.candidates import CandidatePosterior
+from lowswitch.policies.acquisition import maximize_on_box, score_points
 from lowswitch.policies.noise import replicate_noise_floor
+from lowswitch.policies.state import state_count, state_matrix, state_vector
 from lowswitch.policies.switch import (
     check_switch_cost,
     check_threshold,
@@ -720,53 +721,17 @@ class LowSwitchPolicy(ABC):
         as high as the optimiser's result it is returned exactly (a repeat).
         """
         if self.candidates is not None:
-            values = _score(acq, self.candidates)
+            values = score_points(acq, self.candidates)
             for i in exclude_index:
                 if i is not None:
                     values[i] = -math.inf
             i = int(torch.argmax(values))
             return self.candidates[i].clone(), i
         model: Any = acq.model
-        taken = {tuple(e.tolist()) for e in exclude_x}
-        U = model.unique_X.detach().to(_DTYPE)
-        keep = [j for j, row in enumerate(U.tolist()) if tuple(row) not in taken]
-        U = U[keep]
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        engine = SobolEngine(self.dim, scramble=True, seed=seed)
-        lo, hi = self.bounds[0], self.bounds[1]
-        raw_unit = engine.draw(self.raw_samples, dtype=_DTYPE)
-        raw = lo + (hi - lo) * raw_unit
-        pool = torch.cat([raw, U])
-        values = _score(acq, pool)
-        n_start = min(self.num_restarts, pool.shape[0])
-        # L-BFGS-B runs on the unit cube (its tolerances and first steps are not scale
-        # invariant): the same decisions, up to rounding, on any affine image of the box
-        pool_unit = torch.cat([raw_unit, (U - lo) / (hi - lo)])
-        starts = pool_unit[torch.topk(values, n_start).indices].unsqueeze(1)
-        unit = torch.stack([torch.zeros_like(lo), torch.ones_like(hi)])
-        z_opt, v_opt = optimize_acqf(
-            _OnUnitCube(acq, lo, hi),
-            bounds=unit,
-            q=1,
-            num_restarts=n_start,
-            batch_initial_conditions=starts,
-            options={"maxiter": 200},
-            retry_on_optimization_warning=False,
+        return maximize_on_box(
+            acq, self.bounds, model.unique_X, self.raw_samples, self.num_restarts,
+            generator, exclude_x,
         )
-        z = z_opt.detach().reshape(-1).to(_DTYPE)
-        x = _canonical(lo + (hi - lo) * z).clamp(lo, hi)
-        best = float(v_opt) if v_opt is not None else -math.inf
-        if U.shape[0]:
-            u_vals = values[raw.shape[0] :]
-            j = int(torch.argmax(u_vals))
-            if float(u_vals[j]) >= best:
-                x = U[j].clone()
-        if tuple(x.tolist()) in taken:  # the optimiser landed on a chosen block
-            order = torch.argsort(values, descending=True)
-            for j in order.tolist():
-                if tuple(pool[j].tolist()) not in taken:
-                    return pool[j].clone(), None
-        return x, None
 
     # -------------------------------------------------------------- results
     def recommend(self) -> Tensor:
@@ -870,8 +835,8 @@ class LowSwitchPolicy(ABC):
         """Rebuild from a state; every row and counter is checked (runs on a fresh object)."""
         sign = 1.0 if self.maximize else -1.0
         data = state["data"]
-        X_fit = _state_matrix("data.X_fit", data["X_fit"], self.dim)
-        Y_fit = sign * _state_vector("data.Y_fit", data["Y_fit"])
+        X_fit = state_matrix("data.X_fit", data["X_fit"], self.dim)
+        Y_fit = sign * state_vector("data.Y_fit", data["Y_fit"])
         if X_fit.shape[0] != Y_fit.shape[0]:
             raise InputError(
                 f"state: data.X_fit has {X_fit.shape[0]} rows, data.Y_fit {Y_fit.shape[0]} values"
@@ -891,7 +856,7 @@ class LowSwitchPolicy(ABC):
             raise InputError("state: data.X_fit has rows but hyper is None (no fit recorded)")
         counters = state["counters"]
         n_eval, n_asks, n_switches, cursor = (
-            _state_count(f"counters.{k}", counters[k])
+            state_count(f"counters.{k}", counters[k])
             for k in ("n_evaluations", "n_asks", "n_switches", "design_cursor")
         )
         self._X_fit, self._Y_fit = X_fit, Y_fit
@@ -904,7 +869,7 @@ class LowSwitchPolicy(ABC):
             raise InputError("state: data.chunks: expected a list of [x, y] pairs")
         for j, (x, y) in enumerate(data["chunks"]):
             try:  # tell checks the point (bounds, candidates) and the values
-                self.tell(_state_vector(f"data.chunks[{j}].x", x), _state_vector("y", y))
+                self.tell(state_vector(f"data.chunks[{j}].x", x), state_vector("y", y))
             except InputError as err:
                 raise InputError(f"state: data.chunks[{j}]: {err}") from None
         if n_eval != self._n_evaluations:
@@ -929,69 +894,6 @@ class LowSwitchPolicy(ABC):
         opt = cls(**state["config"])
         opt.load_state_dict(state)
         return opt
-
-
-def _state_matrix(name: str, value: Any, d: int) -> Tensor:
-    """A saved ``(t, d)`` list of rows, checked for shape (no silent reshape)."""
-    t = _state_tensor(name, value)
-    if t.numel() == 0:
-        return t.reshape(0, d)
-    if t.dim() != 2 or t.shape[1] != d:
-        raise InputError(f"state: {name}: expected shape (t, {d}), got {tuple(t.shape)}")
-    return t
-
-
-def _state_vector(name: str, value: Any) -> Tensor:
-    t = _state_tensor(name, value)
-    if t.dim() != 1:
-        raise InputError(f"state: {name}: expected a flat list of numbers, got shape "
-                         f"{tuple(t.shape)}")
-    return t
-
-
-def _state_tensor(name: str, value: Any) -> Tensor:
-    if not isinstance(value, list):
-        raise InputError(f"state: {name}: expected a list, got {type(value).__name__}")
-    try:
-        t = torch.tensor(value, dtype=_DTYPE)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"state: {name}: expected numbers ({err})") from None
-    if not bool(torch.isfinite(t).all()):
-        raise InputError(f"state: {name}: expected finite values")
-    return t
-
-
-def _state_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"state: {name}: expected a non-negative int, got {value!r}")
-    return value
-
-
-class _OnUnitCube(AcquisitionFunction):
-    """``acq`` composed with the map ``z -> lower + (upper - lower) z`` from the unit cube.
-
-    On the unit box itself the map is exactly the identity (``0 + 1 * z``), so values and
-    gradients are bit-identical to ``acq``'s.
-    """
-
-    def __init__(self, acq: AcquisitionFunction, lower: Tensor, upper: Tensor) -> None:
-        super().__init__(model=acq.model)
-        self.acq = acq
-        self.lower: Tensor = lower
-        self.scale: Tensor = upper - lower
-
-    def forward(self, X: Tensor) -> Tensor:
-        """Acquisition values at unit-cube points ``X`` ``(b, q, d)`` -> ``(b,)``."""
-        return self.acq(self.lower + self.scale * X)
-
-
-def _score(acq: AcquisitionFunction, X: Tensor, chunk: int = 2048) -> Tensor:
-    """Acquisition values at the rows of ``X`` ``(m, d)`` -> ``(m,)``, without gradients."""
-    out = []
-    with torch.no_grad():
-        for start in range(0, X.shape[0], chunk):
-            out.append(acq(X[start : start + chunk].unsqueeze(1)).reshape(-1))
-    return torch.cat(out) if out else torch.empty(0, dtype=_DTYPE)
 
 
 __all__ = ["Block", "LowSwitchPolicy", "seeded_generator"]
