@@ -68,7 +68,8 @@ def check_column_names(inputs: Sequence[str], descriptors: Sequence[str], object
         ... except ValueError as err:
         ...     print(err)
         inputs: 'plate' is a reserved column name (reserved: campaign, experiment_id, plate, \
-block, replicate, candidate, status, value, failed, measurement_id, import_id); rename the column
+block, replicate, candidate, status, value, failed, measurement_id, import_id, voided, \
+void_reason); rename the column
     """
     groups = (("inputs", inputs), ("descriptors", descriptors), ("objective", [objective]))
     for what, names in groups:
