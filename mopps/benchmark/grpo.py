@@ -62,6 +62,7 @@ class StudyConfig:
     chunk_size: int = 64
     arrive_every: int = 8
     prior_strength: float = 4.0
+    mopps_target: float = 0.5
     target_gain: float = 0.03
     target_gain_sampled: float = 0.05
     n_layer: int = 2
@@ -128,6 +129,7 @@ def _one_run(cfg: StudyConfig, seed: int, method: str, out: str) -> dict[str, An
         num_generations=cfg.num_generations, lr=cfg.lr,
         eval_every=max(cfg.eval_every // over, 1), over_sample=cfg.over_sample,
         chunks=data["chunks"], arrive_every=cfg.arrive_every, prior_strength=cfg.prior_strength,
+        mopps_target=cfg.mopps_target,
     )
     run["total_seconds"] = time.perf_counter() - t
     run["warm_start"] = info
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-gain", type=float,
                         help="target = warm-start held-out accuracy + this (default 0.03)")
     parser.add_argument("--lr", type=float, help="GRPO learning rate")
+    parser.add_argument("--mopps-target", type=float, help="MoPPS target rate (default 0.5)")
     parser.add_argument("--threads", type=int, help="torch threads per run (default 1)")
     parser.add_argument("--workers", type=int, help="runs in parallel processes (default 2)")
     parser.add_argument("--out", default=None, help="output folder (default results/grpo)")
@@ -210,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         updates["seeds"] = tuple(a.seeds)
     if a.methods:
         updates["methods"] = tuple(a.methods)
-    for name in ("steps", "eval_every", "target_gain", "threads", "lr", "workers"):
+    for name in ("steps", "eval_every", "target_gain", "threads", "lr", "workers",
+                 "mopps_target"):
         if getattr(a, name) is not None:
             updates[name] = getattr(a, name)
     cfg = dataclasses.replace(cfg, **updates)

@@ -198,6 +198,7 @@ def run_method(
     chunks: list[np.ndarray] | None = None,
     arrive_every: int = 0,
     prior_strength: float = 4.0,
+    mopps_target: float = 0.5,
 ) -> dict[str, Any]:
     """Train ``model`` (in place) with ``method`` for ``steps`` optimizer steps.
 
@@ -231,7 +232,8 @@ def run_method(
             trainer = DynamicSamplingGRPOTrainer(**common, keep_groups=b)
         else:
             strategy = "threshold" if method == "mopps-threshold" else "topk"
-            selector = PromptSelector(len(train), strategy=strategy, seed=seed)
+            selector = PromptSelector(len(train), target=mopps_target, strategy=strategy,
+                                      seed=seed)
             trainer = MoPPSGRPOTrainer(**common, prompt_selector=selector, success_threshold=0.5)
             log.selector = selector
             if method.startswith("stream"):
