@@ -53,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import math
 import pickle
+import statistics
 import time
 import traceback
 import warnings
@@ -141,6 +142,7 @@ class TuneResult:
         n_evaluations / n_switches / n_failures: counts.
         wall_time / time_setup / time_objective / time_optimizer: seconds (see module doc).
         tuner: the :class:`~lowswitch.tune.tuner.Tuner`, e.g. to save its ``state_dict``.
+        switch_cost: the switch cost the run ended with (the last estimate with ``"auto"``).
 
     Example:
         >>> from lowswitch.space import Space, Int
@@ -161,6 +163,7 @@ class TuneResult:
     time_optimizer: float
     direction: str
     tuner: Tuner
+    switch_cost: float = 0.0
 
     @property
     def best_config(self) -> dict[str, Any] | None:
@@ -226,7 +229,7 @@ def minimize(
     trial_timeout: float | None = None,
     progress: bool = True,
     tuner: Tuner | None = None,
-    switch_cost: float = 0.0,
+    switch_cost: float | str = 0.0,
 ) -> TuneResult:
     """Tune ``objective`` over ``space`` for ``budget`` evaluations with few switches.
 
@@ -254,7 +257,10 @@ def minimize(
         progress: show a tqdm progress bar.
         tuner: continue with an existing tuner (its settings win over the ones above).
         switch_cost: what a ``setup`` (a new config) costs, in evaluations (see
-            :class:`~lowswitch.tune.tuner.Tuner`); ``0``: the plain switch rule.
+            :class:`~lowswitch.tune.tuner.Tuner`); ``0``: the plain switch rule;
+            ``"auto"`` (with ``setup``): measured as you go, the median set-up time over
+            the median objective time of the trials so far (``result.switch_cost`` and
+            ``tuner.switch_cost`` hold the last estimate).
 
     Returns:
         A :class:`TuneResult`.
@@ -299,9 +305,15 @@ def minimize(
                     f"{name}: expected a picklable callable (a module-level function): "
                     f"n_workers > 1, timeout and trial_timeout run trials in worker "
                     f"processes; got {fn!r} ({type(exc).__name__}: {exc})") from None
+    auto_cost = isinstance(switch_cost, str)
+    if auto_cost and (switch_cost != "auto" or setup is None):
+        raise InputError(f"switch_cost: expected a number >= 0, or 'auto' with a setup "
+                         f"function, got {switch_cost!r}"
+                         + ("" if switch_cost != "auto" else " without setup"))
     if tuner is None:
         tuner = Tuner(space, direction=direction, switch_threshold=switch_threshold, seed=seed,
-                      policy=policy, max_repeats=max_repeats, switch_cost=switch_cost)
+                      policy=policy, max_repeats=max_repeats,
+                      switch_cost=0.0 if auto_cost else switch_cost)  # type: ignore[arg-type]
     elif tuner.space != space:
         raise InputError("tuner: built for a different search space")
     direction = tuner.direction
@@ -389,6 +401,10 @@ def minimize(
         row["time_setup"] += t_setup_worker
         row["time_optimizer"] += dt
         rows.append(row)
+        if auto_cost:
+            estimate = measured_switch_cost(rows)
+            if estimate is not None:
+                tuner.set_switch_cost(estimate)
         bar.update(1)
         if progress and tuner.n_evaluations:
             bar.set_postfix(switches=tuner.n_switches, failures=tuner.n_failures)
@@ -459,8 +475,30 @@ def minimize(
         n_switches=int(df["switch"].sum()), n_failures=int((df["status"] == "failed").sum()),
         wall_time=wall, time_setup=float(df["time_setup"].sum()),
         time_objective=float(df["time_objective"].sum()), time_optimizer=t_opt,
-        direction=direction, tuner=tuner,
+        direction=direction, tuner=tuner, switch_cost=tuner.switch_cost,
     )
+
+
+def measured_switch_cost(rows: list[dict[str, Any]]) -> float | None:
+    """Median set-up time over median objective time, from trial rows (``None`` if unknown).
+
+    Set-ups are the trials that ran ``setup`` (``time_setup > 0``); objective times are
+    those of completed trials. Needs at least one of each and a positive objective median.
+
+    Example:
+        >>> rows = [{"time_setup": 2.0, "time_objective": 0.1, "status": "complete"},
+        ...         {"time_setup": 0.0, "time_objective": 0.3, "status": "complete"}]
+        >>> round(measured_switch_cost(rows), 6)
+        10.0
+    """
+    setups = [r["time_setup"] for r in rows if r.get("time_setup", 0.0) > 0.0]
+    evals = [r["time_objective"] for r in rows if r.get("status") == "complete"]
+    if not setups or not evals:
+        return None
+    per_eval = statistics.median(evals)
+    if not per_eval > 0.0:
+        return None
+    return float(statistics.median(setups) / per_eval)
 
 
 class _SetupFailed:
@@ -485,4 +523,4 @@ def _frame(rows: list[dict[str, Any]], space: Space, direction: str) -> pd.DataF
     return df[cols].reset_index(drop=True)
 
 
-__all__ = ["TuneResult", "minimize"]
+__all__ = ["TuneResult", "measured_switch_cost", "minimize"]

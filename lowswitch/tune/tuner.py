@@ -232,6 +232,31 @@ class Tuner:
         self._obs: dict[tuple[float, ...], list[float]] = {}
         self._n_handed: dict[tuple[float, ...], int] = {}  # trials per config, all blocks
 
+    def set_switch_cost(self, switch_cost: float) -> None:
+        """Change the switch cost for the blocks chosen from now on (e.g. once measured).
+
+        Args:
+            switch_cost: one number ``>= 0``, in evaluations.
+
+        Raises:
+            InputError: not a finite number ``>= 0``; nothing changes.
+
+        Example:
+            >>> from lowswitch.space import Space, Int
+            >>> tuner = Tuner(Space({"k": Int(0, 9)}))
+            >>> tuner.set_switch_cost(4)
+            >>> tuner.switch_cost
+            4.0
+        """
+        cost = check_switch_cost(switch_cost)
+        if not isinstance(cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {switch_cost!r}")
+        if hasattr(self._policy, "switch_cost"):
+            self._policy.switch_cost = cost  # type: ignore[attr-defined]
+        elif cost:
+            raise InputError("switch_cost: this tuner's policy takes no switch cost")
+        self.switch_cost = cost
+
     # ----------------------------------------------------------------- counters
     @property
     def policy(self) -> Policy:
@@ -446,11 +471,15 @@ class Tuner:
         try:
             if Space.from_dict(state["space"]) != self.space:
                 raise InputError("state: saved for a different search space")
-            saved = {"switch_cost": 0.0, **state}  # states before switch_cost: 0
-            for k in ("direction", "switch_threshold", "max_repeats", "switch_cost"):
-                if saved[k] != getattr(self, k):
-                    raise InputError(f"state: saved with {k}={saved[k]!r}, this tuner has "
+            for k in ("direction", "switch_threshold", "max_repeats"):
+                if state[k] != getattr(self, k):
+                    raise InputError(f"state: saved with {k}={state[k]!r}, this tuner has "
                                      f"{getattr(self, k)!r}")
+            # the switch cost is a setting the run may have measured: the saved one wins
+            # (states from before switch_cost: 0)
+            cost = check_switch_cost(state.get("switch_cost", 0.0))
+            if not isinstance(cost, float):
+                raise InputError(f"state: switch_cost: expected one number, got {cost!r}")
             blocks, trials = self._check_records(state["blocks"], state["trials"])
             seed = state["seed"]
             policy_state = state["policy"]
@@ -463,6 +492,7 @@ class Tuner:
             raise InputError(f"state: seed: expected a non-negative int, got {seed!r}")
         self._policy.load_state_dict(policy_state)  # validates in full, then commits
         self.seed = seed
+        self.switch_cost = cost
         self._blocks, self._trials = blocks, trials
         self._obs = {}
         self._n_handed = {}
