@@ -33,7 +33,7 @@ from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
-from lowswitch.errors import InputError
+from lowswitch.errors import InputError, StateError
 from lowswitch.gp.linalg import cholesky_psd
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,7 +197,10 @@ class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[m
         return self.posterior_mvn(args[0])
 
     def forward(self, x: Tensor) -> MultivariateNormal:  # pragma: no cover - not trained
-        raise NotImplementedError("a ConditionedUniquePointGP is not trained")
+        raise StateError(
+            "a ConditionedUniquePointGP (fantasy / conditioned model) has no prior forward "
+            "pass and is not trained; fit the UniquePointGP it came from instead"
+        )
 
     def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
         """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units.
