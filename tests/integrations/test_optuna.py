@@ -211,20 +211,26 @@ def _worker(url: str, study_name: str, n_trials: int, seed: int | None, slow_tri
     study.optimize(obj, n_trials=n_trials)
 
 
-def _two_workers(url: str, name: str = "two-workers") -> None:
+def _run_two_workers(url: str, name: str, *worker_args: Any) -> list[Any]:
+    """Two spawned processes run ``_worker(url, name, *worker_args)`` on one new study;
+    returns its trials, all checked COMPLETE."""
     optuna.create_study(study_name=name, storage=_storage(url))
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(url, name, 8, 11)) for _ in range(2)]
+    procs = [ctx.Process(target=_worker, args=(url, name, *worker_args)) for _ in range(2)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=600)
         assert p.exitcode == 0
-    study = optuna.load_study(study_name=name, storage=_storage(url))
-    trials = study.get_trials()
-    assert len(trials) == 16
+    trials = optuna.load_study(study_name=name, storage=_storage(url)).get_trials()
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    blocks = _check_blocks(study)
+    return trials
+
+
+def _two_workers(url: str, name: str = "two-workers") -> None:
+    trials = _run_two_workers(url, name, 8, 11)
+    assert len(trials) == 16
+    blocks = _check_blocks(optuna.load_study(study_name=name, storage=_storage(url)))
     assert sum(len(ts) for ts in blocks.values()) == 16
 
 
@@ -237,28 +243,16 @@ def test_sqlite_workers_started_together_never_share_a_repeat(tmp_path: Path) ->
     block (same seed) or the same open slot, so identical (params, repeat) draws were
     counted as independent replicates."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    name = "together"
-    optuna.create_study(study_name=name, storage=_storage(url))
-    ctx = multiprocessing.get_context("spawn")
     start_at = time.time() + 25.0  # after both have imported and loaded the study
-    procs = [ctx.Process(target=_worker, args=(url, name, 10, 11, -1, start_at))
-             for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=600)
-        assert p.exitcode == 0
-    study = optuna.load_study(study_name=name, storage=_storage(url))
-    trials = study.get_trials()
+    trials = _run_two_workers(url, "together", 10, 11, -1, start_at)
     assert len(trials) == 20
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     draws = [(SPACE.key(t.params), repeat_of(t)) for t in trials]
     assert len(set(draws)) == len(draws), sorted(draws)
     by_config: dict = {}
     for key, r in draws:  # per config, the indices are 0..n-1 (nothing skipped)
         by_config.setdefault(key, []).append(r)
     assert all(sorted(rs) == list(range(len(rs))) for rs in by_config.values())
-    _check_blocks(study)
+    _check_blocks(optuna.load_study(study_name="together", storage=_storage(url)))
 
 
 def test_seed_none_draws_a_fresh_seed() -> None:
