@@ -38,12 +38,14 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
+from lowswitch.bandit.state import read_header, state_header
 from lowswitch.errors import InputError, StateError
 from mopps.selector import PromptSelector
 
 __all__ = ["MoPPSSampler", "aggregate_rollouts", "rewards_to_successes"]
 
-_FORMAT = "mopps.MoPPSSampler/1"
+_KIND = "mopps.MoPPSSampler"
+_VERSIONS = (1, 2)  # 1: the pre-shared header "mopps.MoPPSSampler/1"; same payload
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -366,7 +368,7 @@ class MoPPSSampler(Sampler[int]):
             True
         """
         return {
-            "format": _FORMAT,
+            **state_header(_KIND, _VERSIONS[-1]),
             "selector": self.selector.state_dict(),
             "batch_size": self.batch_size,
             "num_batches": self.num_batches,
@@ -388,8 +390,7 @@ class MoPPSSampler(Sampler[int]):
             InputError: malformed state or a layout (batch size, repeats, epoch length)
                 different from this sampler's; nothing changes then.
         """
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise InputError(f"state: expected a dict with format {_FORMAT!r}")
+        read_header(state, _KIND, _VERSIONS)
         for key in ("batch_size", "num_batches", "mini_repeat_count", "repeat_count"):
             if state.get(key) != getattr(self, key):
                 raise InputError(

@@ -38,13 +38,15 @@ from lowswitch.bandit import (
     numpy_generator,
     uniform_k,
 )
+from lowswitch.bandit.state import read_header, state_header
 from lowswitch.errors import InputError
 from mopps.metrics import StepMetrics
 
 __all__ = ["STRATEGIES", "PromptSelector"]
 
 STRATEGIES = ("topk", "threshold", "uniform")
-_FORMAT = "mopps.PromptSelector/1"
+_KIND = "mopps.PromptSelector"
+_VERSIONS = (1, 2)  # 1: the pre-shared header "mopps.PromptSelector/1"; same payload
 
 
 def _check_int(name: str, value: Any, low: int = 0) -> int:
@@ -336,7 +338,7 @@ class PromptSelector:
         """
         pa, pb = self._arms.prior_alpha, self._arms.prior_beta
         return {
-            "format": _FORMAT,
+            **state_header(_KIND, _VERSIONS[-1]),
             "alpha": self._arms.alpha.clone(),
             "beta": self._arms.beta.clone(),
             "prior_alpha": pa.clone() if isinstance(pa, torch.Tensor) else pa,
@@ -363,8 +365,7 @@ class PromptSelector:
             >>> fresh.alpha.tolist()
             [2.0, 1.0, 1.0, 1.0]
         """
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise InputError(f"state: expected a dict with format {_FORMAT!r}")
+        read_header(state, _KIND, _VERSIONS)
         try:
             prior = state["prior"]
             arms = BetaArms(
