@@ -235,9 +235,15 @@ def run_random(obj: NoisyObjective, budget: int, seed: int, res: RunResult) -> N
 
 
 def run_optuna(
-    obj: NoisyObjective, budget: int, seed: int, res: RunResult, time_limit: float | None = None
+    obj: NoisyObjective,
+    budget: int,
+    seed: int,
+    res: RunResult,
+    time_limit: float | None = None,
+    sampler: str = "gp",
 ) -> None:
-    """Optuna ``GPSampler`` (default settings); recommends ``study.best_params``."""
+    """Optuna ``GPSampler`` (``sampler="gp"``) or ``TPESampler`` (``"tpe"``), default
+    settings, seeded; recommends ``study.best_params``."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -246,7 +252,10 @@ def run_optuna(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = optuna.create_study(
-            direction="maximize", sampler=optuna.samplers.GPSampler(seed=seed)
+            direction="maximize",
+            sampler=optuna.samplers.GPSampler(seed=seed)
+            if sampler == "gp"
+            else optuna.samplers.TPESampler(seed=seed),
         )
     t0 = time.perf_counter()
 
@@ -372,11 +381,11 @@ def parse_method(name: str) -> tuple[str, float | None]:
         kind, c = name.split("-C", 1)
         if kind in {"ucb", "ei", "ts"}:
             return kind, float(c)
-    if name in {"random", "optuna-gp", "botorch-qlognei"}:
+    if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None
     raise ValueError(
         "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>], random, "
-        "optuna-gp or "
+        "optuna-gp, optuna-tpe or "
         "botorch-qlognei, "
         f"got {name!r}"
     )
@@ -393,8 +402,8 @@ def run_one(
         run_lowswitch(kind, threshold, obj, budget, seed, res, time_limit, split_options(method)[1])
     elif kind == "random":
         run_random(obj, budget, seed, res)
-    elif kind == "optuna-gp":
-        run_optuna(obj, budget, seed, res, time_limit)
+    elif kind in {"optuna-gp", "optuna-tpe"}:
+        run_optuna(obj, budget, seed, res, time_limit, kind.removeprefix("optuna-"))
     else:
         run_botorch(obj, budget, seed, res, time_limit)
     return res
@@ -483,7 +492,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 _FAMILY_COLOURS = {"ucb": "tab:blue", "ei": "tab:orange", "ts": "tab:green",
-                   "optuna-gp": "tab:red", "botorch-qlognei": "tab:purple", "random": "tab:gray"}
+                   "optuna-gp": "tab:red", "optuna-tpe": "tab:brown",
+                   "botorch-qlognei": "tab:purple", "random": "tab:gray"}
 
 
 def markdown_table(runs: list[RunResult], rows: list[dict[str, Any]] | None = None) -> str:
@@ -706,6 +716,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tiny smoke run: branin, budget 30, 1 seed, a few methods",
     )
+    p.add_argument(
+        "--suite",
+        default=None,
+        help="run a problem suite (noisy: 12 public noisy problems, lowswitch.benchmark.suite); "
+        "--problems then selects among its problems, and --methods defaults to its grid",
+    )
     p.add_argument("--out", default="results/bo", help="output directory")
     p.add_argument(
         "--threads",
@@ -732,7 +748,16 @@ def main(argv: list[str] | None = None) -> int:
         args.problems, args.seeds = "branin", 1
         args.budgets = args.budgets if args.budgets != "500" else "30"
         args.methods = "ucb-C1,ucb-C2,ei-C2,ts-C2,random"
-    problems = [PROBLEMS[p.strip()] for p in args.problems.split(",") if p.strip()]
+    known = dict(PROBLEMS)
+    if args.suite:
+        from lowswitch.benchmark.suite import SUITE_METHODS, suite_problems
+
+        known = suite_problems(args.suite)
+        if args.problems == build_parser().get_default("problems"):
+            args.problems = ",".join(known)
+        if args.methods == DEFAULT_METHODS:
+            args.methods = SUITE_METHODS
+    problems = [known[p.strip()] for p in args.problems.split(",") if p.strip()]
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
@@ -754,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem, budget, method, seed in bar:
         bar.set_postfix_str(f"{problem.name} {budget} {method} seed {seed}")
         limit = args.time_limit
-        if method in {"botorch-qlognei", "optuna-gp"}:
+        if method in {"botorch-qlognei", "optuna-gp", "optuna-tpe"}:
             limit = (
                 args.baseline_time_limit if limit is None else min(limit, args.baseline_time_limit)
             )
@@ -781,13 +806,26 @@ def _write(out: Path, args: argparse.Namespace, runs: list[RunResult]) -> None:
     rows = summarise(runs)
     payload = {
         "args": vars(args),
-        "noise_std": {name: p.noise_std for name, p in PROBLEMS.items()},
+        "noise_std": {r.problem: _noise_std(r.problem, args) for r in runs},
         "summary": rows,
         "acceptance": acceptance(rows),
         "runs": [asdict(r) for r in runs],
     }
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=float))
     (out / "results.md").write_text(markdown_table(runs, rows) + "\n" + equal_cost_table(runs))
+    if getattr(args, "suite", None):
+        from lowswitch.benchmark.suite import suite_markdown
+
+        (out / "suite.md").write_text(suite_markdown(runs))
+
+
+def _noise_std(problem: str, args: argparse.Namespace) -> float:
+    """Noise standard deviation of ``problem`` (from the suite when ``--suite`` is set)."""
+    if getattr(args, "suite", None):
+        from lowswitch.benchmark.suite import SUITES
+
+        return SUITES[args.suite][problem].noise_std
+    return PROBLEMS[problem].noise_std
 
 
 if __name__ == "__main__":  # pragma: no cover

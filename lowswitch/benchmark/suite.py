@@ -1,0 +1,274 @@
+"""A public suite of noisy test problems for ``python -m lowswitch.benchmark bo --suite noisy``.
+
+Twelve ``botorch.test_functions`` problems chosen for what each one breaks in an optimiser:
+wide boxes (Ackley, Griewank, Levy on ``[-10, 10]^d`` or wider), an asymmetric box (Branin)
+and a far-shifted one (Hartmann-6 on ``[1000, 1001]^6``), many local optima (Styblinski-Tang,
+Ackley, Griewank, Levy, Rastrigin, Michalewicz), smooth valleys and bowls (Branin,
+Hartmann-3/6, Rosenbrock), dimensions 2 to 10, and noise standard deviations from 1 % to
+20 % of the function's range on the box.
+
+**Range.** ``f_range = max(f on 2**14 scrambled-Sobol points of the box, seed 0) - f*``
+(``f*``: BoTorch's ``optimal_value``). The Sobol maximum slightly underestimates the true
+maximum, so the stated fractions are upper bounds on ``noise_std / (true range)``. The
+ranges are stored (rounded to 4 significant digits) and a test recomputes them.
+
+Every problem is minimised by BoTorch; the harness maximises ``-f`` and reports the simple
+regret ``f(x) - f*`` of each recommendation on the noise-free function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+from lowswitch.benchmark.bo import Problem
+
+_DTYPE = torch.float64
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One problem of the suite.
+
+    Attributes:
+        name: command-line name.
+        make: factory of the noise-free BoTorch test function (minimised).
+        noise_fraction: noise standard deviation as a fraction of ``f_range``.
+        f_range: stored range of ``f`` on the box (see the module docstring).
+        breaks: what the problem stresses, in a few words.
+    """
+
+    name: str
+    make: Callable[[], Any]
+    noise_fraction: float
+    f_range: float
+    breaks: str
+
+    @property
+    def noise_std(self) -> float:
+        """``noise_fraction * f_range`` (4 significant digits)."""
+        return float(f"{self.noise_fraction * self.f_range:.4g}")
+
+    def problem(self) -> Problem:
+        """The harness's :class:`~lowswitch.benchmark.bo.Problem` for this entry."""
+        return Problem(self.name, self.noise_std, self.make)
+
+
+class ShiftedFunction:
+    """``f(x - shift)`` on the box ``f.bounds + shift``: same values, translated inputs.
+
+    Exposes what the harness reads: ``bounds`` ``(2, d)``, ``optimal_value``,
+    ``_optimizers`` and ``evaluate_true(X)`` for ``X`` ``(n, d)`` -> ``(n,)``.
+
+    Example:
+        >>> from botorch.test_functions import Hartmann
+        >>> g = ShiftedFunction(Hartmann(dim=3), 10.0)
+        >>> g.bounds[:, 0].tolist()
+        [10.0, 11.0]
+        >>> x = torch.tensor([[10.5, 10.5, 10.5]], dtype=torch.float64)
+        >>> bool(g.evaluate_true(x) == Hartmann(dim=3).evaluate_true(x - 10.0))
+        True
+    """
+
+    def __init__(self, f: Any, shift: float) -> None:
+        self.f = f
+        self.shift = float(shift)
+        self.bounds: Tensor = f.bounds.to(_DTYPE) + self.shift
+        self.optimal_value = f.optimal_value
+        optimizers = f._optimizers or []
+        self._optimizers = [tuple(v + self.shift for v in x) for x in optimizers] or None
+
+    def evaluate_true(self, X: Tensor) -> Tensor:
+        """Noise-free values at ``X`` ``(n, d)`` -> ``(n,)``."""
+        return self.f.evaluate_true(X - self.shift)
+
+
+def function_range(f: Any, n: int = 2**14, seed: int = 0) -> float:
+    """``max(f on n scrambled-Sobol points of f.bounds) - f.optimal_value``.
+
+    Example:
+        >>> from botorch.test_functions import Hartmann
+        >>> 3.8 < function_range(Hartmann(dim=3), n=1024) < 3.87
+        True
+    """
+    bounds = f.bounds.to(_DTYPE)
+    u = SobolEngine(bounds.shape[1], scramble=True, seed=seed).draw(n, dtype=_DTYPE)
+    with torch.no_grad():
+        values = f.evaluate_true(bounds[0] + (bounds[1] - bounds[0]) * u)
+    return float(values.max()) - float(f.optimal_value)
+
+
+def _tf(name: str, **kwargs: Any) -> Callable[[], Any]:
+    """Factory of ``botorch.test_functions.<name>(**kwargs)`` (imported when called)."""
+
+    def make() -> Any:
+        import botorch.test_functions as tf
+
+        return getattr(tf, name)(**kwargs)
+
+    return make
+
+
+def _shifted_hartmann6() -> Any:
+    return ShiftedFunction(_tf("Hartmann", dim=6)(), 1000.0)
+
+
+NOISY_SUITE: dict[str, SuiteProblem] = {
+    p.name: p
+    for p in (
+        SuiteProblem("branin", _tf("Branin"), 0.02, 302.4,
+                     "asymmetric box [-5,10]x[0,15], three global optima"),
+        SuiteProblem("hartmann3", _tf("Hartmann", dim=3), 0.20, 3.863,
+                     "smooth, heavy noise (repeats pay)"),
+        SuiteProblem("hartmann6", _tf("Hartmann", dim=6), 0.10, 3.322,
+                     "smooth, one narrow optimum, d=6"),
+        SuiteProblem("hartmann6-shift", _shifted_hartmann6, 0.10, 3.322,
+                     "Hartmann-6 on [1000,1001]^6: normalisation"),
+        SuiteProblem("rosenbrock4", _tf("Rosenbrock", dim=4, bounds=[(-2.0, 3.0)] * 4),
+                     0.01, 1.948e4, "curved valley, range dominated by the corners"),
+        SuiteProblem("styblinskitang5", _tf("StyblinskiTang", dim=5), 0.02, 539.4,
+                     "2^5 basins, second-best close to the best"),
+        SuiteProblem("ackley5", _tf("Ackley", dim=5), 0.05, 22.18,
+                     "wide box [-32.8,32.8]^5, flat plateau, narrow funnel"),
+        SuiteProblem("griewank6", _tf("Griewank", dim=6), 0.02, 463.7,
+                     "very wide box [-600,600]^6, ripples"),
+        SuiteProblem("levy4", _tf("Levy", dim=4), 0.05, 201.4,
+                     "wide box [-10,10]^4, many local optima"),
+        SuiteProblem("rastrigin3", _tf("Rastrigin", dim=3), 0.10, 120.6,
+                     "regular grid of local optima"),
+        SuiteProblem("michalewicz5", _tf("Michalewicz", dim=5), 0.10, 4.688,
+                     "steep narrow ridges, flat elsewhere"),
+        SuiteProblem("levy10", _tf("Levy", dim=10), 0.02, 366.1,
+                     "d=10 on a wide box"),
+    )
+}
+
+SUITES: dict[str, dict[str, SuiteProblem]] = {"noisy": NOISY_SUITE}
+
+#: the suite's full method grid: the policies cost-blind and at s in {1, 10, 100}, the
+#: C = 1 baselines, Optuna GPSampler and TPE, random search
+SUITE_METHODS = ",".join(
+    [f"{k}-C2" for k in ("ucb", "ei", "ts")]
+    + [f"{k}-C2-s{s}" for k in ("ucb", "ei", "ts") for s in (1, 10, 100)]
+    + [f"{k}-C1" for k in ("ucb", "ei", "ts")]
+    + ["optuna-gp", "optuna-tpe", "random"]
+)
+
+
+def suite_problems(name: str) -> dict[str, Problem]:
+    """The harness problems of suite ``name`` (``"noisy"``), by command-line name.
+
+    Example:
+        >>> ps = suite_problems("noisy")
+        >>> len(ps) >= 10, ps["styblinskitang5"].noise_std
+        (True, 10.79)
+    """
+    if name not in SUITES:
+        raise ValueError(f"--suite: expected one of {sorted(SUITES)}, got {name!r}")
+    return {k: p.problem() for k, p in SUITES[name].items()}
+
+
+def problem_table(name: str = "noisy") -> str:
+    """Markdown table of suite ``name``: problem, d, box, f*, range, noise std and fraction.
+
+    Example:
+        >>> problem_table().splitlines()[0].split(" | ")[:3]
+        ['| problem', 'd', 'box']
+    """
+    rows = [
+        "| problem | d | box | f* | range of f on the box | noise std (fraction) | stresses |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in SUITES[name].values():
+        f = p.make()
+        lo, hi = f.bounds[0].tolist(), f.bounds[1].tolist()
+        same = all(a == lo[0] for a in lo) and all(b == hi[0] for b in hi)
+        box = f"[{lo[0]:g}, {hi[0]:g}]^{len(lo)}" if same else " x ".join(
+            f"[{a:g}, {b:g}]" for a, b in zip(lo, hi, strict=True)
+        )
+        rows.append(
+            f"| `{p.name}` | {len(lo)} | {box} | {float(f.optimal_value):.6g} | {p.f_range:.4g} "
+            f"| {p.noise_std:.4g} ({100 * p.noise_fraction:g} %) | {p.breaks} |"
+        )
+    return "\n".join(rows)
+
+
+def regret_matrix(
+    runs: list[Any], s: float = 0.0, cost: float | None = None
+) -> tuple[list[str], list[str], list[list[float]]]:
+    """Median simple regret per (problem, method) at the end, or at equal total cost.
+
+    Args:
+        runs: :class:`~lowswitch.benchmark.bo.RunResult` list.
+        s: switch cost of the total cost ``evaluations + s * switches``.
+        cost: compare at this total cost; ``None``: per problem, the smallest final total
+            cost any of its runs reached (every run is compared at a cost it reached).
+            With ``s = 0`` and one budget this is the final regret at equal evaluations.
+
+    Returns:
+        ``(problems, methods, values)`` with ``values[i][j]`` the median over seeds.
+    """
+    from lowswitch.benchmark.bo import _median, regret_at_cost
+
+    problems = sorted({r.problem for r in runs})
+    methods = sorted({r.method for r in runs})
+    values = []
+    for p in problems:
+        group = [r for r in runs if r.problem == p and r.trace]
+        limit = cost
+        if limit is None:
+            limit = min(r.trace[-1][0] + s * r.trace[-1][1] for r in group) if group else 0.0
+        values.append([
+            _median([regret_at_cost(r, s, limit) for r in group if r.method == m])
+            for m in methods
+        ])
+    return problems, methods, values
+
+
+def matrix_markdown(problems: list[str], methods: list[str], values: list[list[float]]) -> str:
+    """Markdown of :func:`regret_matrix`; the best value of each row in bold.
+
+    Example:
+        >>> print(matrix_markdown(["p"], ["a", "b"], [[1.0, 2.0]]).splitlines()[2])
+        | `p` | **1** | 2 |
+    """
+    out = ["| problem | " + " | ".join(f"`{m}`" for m in methods) + " |",
+           "|---|" + "---|" * len(methods)]
+    for p, row in zip(problems, values, strict=True):
+        finite = [v for v in row if not math.isnan(v)]
+        best = min(finite) if finite else math.nan
+        cells = [("**" + f"{v:.3g}" + "**") if v == best else f"{v:.3g}" for v in row]
+        out.append(f"| `{p}` | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def suite_markdown(runs: list[Any]) -> str:
+    """Suite-level tables: final regret, and regret at equal total cost for s = 1, 10, 100."""
+    parts = ["## Median simple regret at the end of the budget (equal evaluations)", "",
+             matrix_markdown(*regret_matrix(runs, 0.0)), ""]
+    for s in (1.0, 10.0, 100.0):
+        parts += [f"## Median simple regret at equal total cost, s = {s:g}", "",
+                  "(per problem: at the smallest final cost `evaluations + s x switches` "
+                  "any run of it reached)", "", matrix_markdown(*regret_matrix(runs, s)), ""]
+    return "\n".join(parts)
+
+
+__all__ = [
+    "NOISY_SUITE",
+    "SUITES",
+    "SUITE_METHODS",
+    "ShiftedFunction",
+    "SuiteProblem",
+    "function_range",
+    "matrix_markdown",
+    "problem_table",
+    "regret_matrix",
+    "suite_markdown",
+    "suite_problems",
+]

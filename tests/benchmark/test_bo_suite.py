@@ -1,0 +1,88 @@
+"""Tests of the noisy problem suite (``lowswitch.benchmark.suite``) and ``bo --suite``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from lowswitch.benchmark.bo import NoisyObjective, RunResult, main, parse_method
+from lowswitch.benchmark.suite import (
+    NOISY_SUITE,
+    SUITE_METHODS,
+    function_range,
+    matrix_markdown,
+    problem_table,
+    regret_matrix,
+    suite_problems,
+)
+
+
+def test_suite_spans_dimensions_noise_levels_and_box_kinds() -> None:
+    assert len(NOISY_SUITE) >= 10
+    dims = {p.make().bounds.shape[1] for p in NOISY_SUITE.values()}
+    assert min(dims) == 2 and max(dims) == 10
+    fractions = [p.noise_fraction for p in NOISY_SUITE.values()]
+    assert min(fractions) == 0.01 and max(fractions) == 0.20
+    widths = [float((p.make().bounds[1] - p.make().bounds[0]).max()) for p in NOISY_SUITE.values()]
+    assert max(widths) >= 20.0  # at least one wide box
+    lows = [float(p.make().bounds[0].min()) for p in NOISY_SUITE.values()]
+    assert max(lows) >= 100.0  # a far-shifted box
+    for method in SUITE_METHODS.split(","):
+        parse_method(method)
+
+
+@pytest.mark.parametrize("name", sorted(NOISY_SUITE))
+def test_stored_range_matches_its_definition_and_optimum_has_zero_regret(name: str) -> None:
+    entry = NOISY_SUITE[name]
+    assert function_range(entry.make()) == pytest.approx(entry.f_range, rel=1e-3)
+    obj = NoisyObjective(entry.problem(), seed=0)
+    if obj.f._optimizers is not None:  # BoTorch gives no optimiser for Michalewicz-5
+        x_star = torch.as_tensor(obj.f._optimizers[0], dtype=torch.float64)
+        assert obj.regret(x_star) == pytest.approx(0.0, abs=1e-3)
+    assert obj.regret(obj.bounds[0]) > 0.01
+    assert entry.noise_std == pytest.approx(entry.noise_fraction * entry.f_range, rel=1e-3)
+
+
+def test_problem_table_lists_every_problem() -> None:
+    table = problem_table()
+    for name in NOISY_SUITE:
+        assert f"`{name}`" in table
+    assert "[-5, 10] x [0, 15]" in table and "[1000, 1001]^6" in table
+
+
+def test_regret_matrix_compares_at_the_smallest_reached_cost() -> None:
+    a = RunResult("p", "ei-C2", 4, 0, trace=[[2, 1, 0.9, 0.0], [4, 1, 0.5, 0.0]])
+    b = RunResult("p", "random", 4, 0, trace=[[1, 1, 2.0, 0.0], [4, 4, 1.0, 0.0]])
+    problems, methods, values = regret_matrix([a, b], 0.0)
+    assert (problems, methods, values) == (["p"], ["ei-C2", "random"], [[0.5, 1.0]])
+    # s = 10: costs reached are 14 and 44, so both are read at 14
+    assert regret_matrix([a, b], 10.0)[2] == [[0.5, 2.0]]
+    assert "**0.5**" in matrix_markdown(*regret_matrix([a, b], 10.0))
+    assert math.isnan(regret_matrix([a], 0.0, cost=1.0)[2][0][0])
+
+
+def test_unknown_suite_is_refused() -> None:
+    with pytest.raises(ValueError, match="--suite"):
+        suite_problems("clean")
+
+
+def test_suite_smoke_run_writes_tables_json_and_plot(tmp_path: Path) -> None:
+    argv = ["--suite", "noisy", "--problems", "branin,hartmann3", "--budgets", "10",
+            "--seeds", "1", "--methods", "ei-C2,ei-C2-s10,optuna-tpe,random",
+            "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {(r["problem"], r["method"]) for r in data["summary"]} == {
+        (p, m) for p in ("branin", "hartmann3")
+        for m in ("ei-C2", "ei-C2-s10", "optuna-tpe", "random")
+    }
+    assert data["noise_std"] == {"branin": NOISY_SUITE["branin"].noise_std,
+                                 "hartmann3": NOISY_SUITE["hartmann3"].noise_std}
+    assert all(r["evaluations"] == 10 for r in data["runs"])
+    suite_md = (tmp_path / "suite.md").read_text()
+    assert "equal total cost, s = 10" in suite_md and "`hartmann3`" in suite_md
+    assert (tmp_path / "regret.png").stat().st_size > 0
