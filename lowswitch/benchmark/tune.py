@@ -55,6 +55,9 @@ from lowswitch.space import Float, Int, Space
 METHODS = ("lowswitch", "optuna_tpe", "optuna_gp", "random")
 #: low-switch with a named acquisition (``lowswitch`` itself is the Tuner's default, EI)
 EXTRA_METHODS = {"lowswitch_ucb": "ucb", "lowswitch_ei": "ei", "lowswitch_ts": "ts"}
+#: low-switch (default acquisition) with ``switch_cost="auto"``: the measured set-up /
+#: evaluation time ratio is the switch cost
+COST_METHODS = {"lowswitch_auto": "auto"}
 
 # The default space is a practitioner's range around the RBF-SVM's natural scale
 # (gamma ~ 1 / total feature variance); "wide" adds regions where the SVM collapses
@@ -188,6 +191,7 @@ def run_lowswitch(
     progress: bool,
     space: Space = SPACE,
     policy: str | None = None,
+    switch_cost: str | float = 0.0,
 ) -> dict[str, Any]:
     from lowswitch.tune import minimize
 
@@ -201,6 +205,7 @@ def run_lowswitch(
         setup=DigitsSetup(seed, n_max),
         seed=seed,
         switch_threshold=threshold,
+        switch_cost=switch_cost,
         progress=progress,
         **extra,
     )
@@ -214,6 +219,7 @@ def run_lowswitch(
         "objective": res.time_objective,
         "n_switches": res.n_switches,
         "n_evaluations": len(df),
+        "switch_cost": res.switch_cost,
         "curve_t": df["t_end"].tolist(),
         "curve_best": df["best_so_far"].tolist(),
     }
@@ -294,6 +300,11 @@ def run(
                 if method == "lowswitch" or method in EXTRA_METHODS:
                     policy = EXTRA_METHODS.get(method)  # None for "lowswitch"
                     r = run_lowswitch(budget, seed, n_max, threshold, progress, space, policy)
+                elif method in COST_METHODS:
+                    r = run_lowswitch(
+                        budget, seed, n_max, threshold, progress, space,
+                        switch_cost=COST_METHODS[method],
+                    )
                 else:
                     r = run_optuna(method, budget, seed, n_max, space)
                 r["optimizer"] = max(r["total"] - r["setup"] - r["objective"], 0.0)
@@ -386,8 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--methods",
         default=",".join(METHODS),
-        help=f"comma-separated subset of {','.join((*METHODS, *EXTRA_METHODS))} "
-        "(lowswitch = the Tuner's default, EI; _ucb, _ei, _ts name the acquisition)",
+        help=f"comma-separated subset of {','.join((*METHODS, *EXTRA_METHODS, *COST_METHODS))} "
+        "(lowswitch = the Tuner's default, EI; _ucb, _ei, _ts name the acquisition; "
+        "lowswitch_auto = the default with switch_cost='auto', the measured set-up/evaluation "
+        "time ratio)",
     )
     p.add_argument("--switch-threshold", type=float, default=2.0)
     p.add_argument(
@@ -419,9 +432,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.from_json:
         return _merge(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS and m not in EXTRA_METHODS]
+    known = (*METHODS, *EXTRA_METHODS, *COST_METHODS)
+    bad = [m for m in methods if m not in known]
     if bad:
-        p.error(f"unknown method(s) {bad}; choose from {[*METHODS, *EXTRA_METHODS]}")
+        p.error(f"unknown method(s) {bad}; choose from {list(known)}")
     budget, seeds, n_max = a.budget, list(range(a.seeds)), a.n_max
     if a.quick:
         budget, seeds, n_max = 5, [0], 200

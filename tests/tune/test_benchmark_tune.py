@@ -68,3 +68,13 @@ def test_from_json_merges_and_renames(tmp_path: Path) -> None:
     data = json.loads((merged / "tune.json").read_text())
     assert set(data["summary"]) == {"random", "lowswitch_ei"}
     assert len(data["runs"]) == 2 and (merged / "tune.png").stat().st_size > 1000
+
+
+def test_auto_switch_cost_method_measures_the_ratio(tmp_path: Path) -> None:
+    rc = bench.main(["--quick", "--methods", "lowswitch_auto", "--out", str(tmp_path),
+                     "--no-progress"])
+    assert rc == 0
+    (run,) = json.loads((tmp_path / "tune.json").read_text())["runs"]
+    assert run["method"] == "lowswitch_auto"
+    # the set-up (feature extraction) is measured and dearer than nothing: a positive cost
+    assert run["switch_cost"] > 0.0
