@@ -1,22 +1,34 @@
 """Rarely-switching GP-UCB / GP-EI / GP-TS policies with an ask/tell interface.
 
-See :mod:`lowswitch.policies.base` for the shared contract and
+See :mod:`lowswitch.policies.base` for the shared contract,
+:mod:`lowswitch.policies.config` for the settings (:class:`PolicyConfig`),
+:mod:`lowswitch.policies.registry` for acquisitions by name and
 :mod:`lowswitch.policies.switch` for the switch rule.
 
 Example:
     >>> from lowswitch.policies import LowSwitchGPUCB, switch_repeats
     >>> switch_repeats(0.25, 1.0, 2.0)
     4
+    >>> get_policy("ucb") is LowSwitchGPUCB
+    True
 """
 
 from __future__ import annotations
 
-from lowswitch.policies.base import Block, LowSwitchPolicy
+from lowswitch.policies.base import LowSwitchPolicy
 from lowswitch.policies.beta import ConstantBeta, IGPUCBBeta
+from lowswitch.policies.block import Block
+from lowswitch.policies.config import PolicyConfig
 from lowswitch.policies.ei import LowSwitchGPEI
+from lowswitch.policies.registry import get_policy, policy_names, register, resolve_policy
+from lowswitch.policies.seeds import derive_seed
 from lowswitch.policies.switch import switch_repeats
 from lowswitch.policies.ts import LowSwitchGPTS
 from lowswitch.policies.ucb import LowSwitchGPUCB
+
+register("ucb", LowSwitchGPUCB)
+register("ei", LowSwitchGPEI)
+register("ts", LowSwitchGPTS)
 
 __all__ = [
     "Block",
@@ -26,5 +38,11 @@ __all__ = [
     "LowSwitchGPTS",
     "LowSwitchGPUCB",
     "LowSwitchPolicy",
+    "PolicyConfig",
+    "derive_seed",
+    "get_policy",
+    "policy_names",
+    "register",
+    "resolve_policy",
     "switch_repeats",
 ]

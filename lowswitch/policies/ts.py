@@ -26,6 +26,8 @@ from lowswitch.bandit import GaussianArms
 from lowswitch.errors import InputError
 from lowswitch.policies.base import LowSwitchPolicy
 
+_DEFAULTS: dict[str, Any] = {"n_discrete": 1024, "n_local": 512, "local_scale": 0.05}
+
 
 class LowSwitchGPTS(LowSwitchPolicy):
     """Rarely-switching GP Thompson sampling with ask/tell.
@@ -33,10 +35,14 @@ class LowSwitchGPTS(LowSwitchPolicy):
     Args:
         bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
             :class:`~lowswitch.policies.base.LowSwitchPolicy`.
-        n_discrete: Sobol points of the pool (continuous boxes), default 1,024.
-        n_local: perturbations of the best evaluated points (continuous boxes), default 512.
-        local_scale: their standard deviation as a fraction of the box width, default 0.05.
-        **kwargs: ``budget``, ``n_initial``, ``num_restarts``, ``raw_samples``.
+        n_discrete (option): Sobol points of the pool (continuous boxes), default 1,024.
+        n_local (option): perturbations of the best evaluated points (continuous boxes),
+            default 512.
+        local_scale (option): their standard deviation as a fraction of the box width,
+            default 0.05.
+        config: a :class:`~lowswitch.policies.config.PolicyConfig`; the three options then
+            go in its ``options``.
+        **kwargs: other ``PolicyConfig`` fields.
 
     Example:
         >>> import torch
@@ -50,35 +56,16 @@ class LowSwitchGPTS(LowSwitchPolicy):
         True
     """
 
-    def __init__(
-        self,
-        bounds: Tensor,
-        candidates: Tensor | None = None,
-        switch_threshold: float = 2.0,
-        maximize: bool = True,
-        seed: int | None = 0,
-        max_repeats: int | None = None,
-        *,
-        n_discrete: int = 1024,
-        n_local: int = 512,
-        local_scale: float = 0.05,
-        **kwargs: Any,
-    ) -> None:
-        self._ts_args = {"n_discrete": n_discrete, "n_local": n_local, "local_scale": local_scale}
-        super().__init__(
-            bounds, candidates, switch_threshold, maximize, seed, max_repeats, **kwargs
-        )
-
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in ("n_discrete", "n_local"):
-            value = self._ts_args[name]
+            value = cfg.get(name, _DEFAULTS[name])
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InputError(f"{name}: expected an int >= 0, got {value!r}")
             out[name] = value
         if out["n_discrete"] + out["n_local"] < 1:
             raise InputError("n_discrete + n_local: expected at least 1 pool point")
-        scale = self._ts_args["local_scale"]
+        scale = cfg.get("local_scale", _DEFAULTS["local_scale"])
         if not isinstance(scale, int | float) or not (math.isfinite(scale) and scale > 0):
             raise InputError(f"local_scale: expected a finite number > 0, got {scale!r}")
         out["local_scale"] = float(scale)

@@ -21,16 +21,15 @@ class LowSwitchGPUCB(LowSwitchPolicy):
     """Rarely-switching GP-UCB with ask/tell (``switch_threshold=1`` is plain GP-UCB).
 
     Args:
-        bounds: ``(2, d)`` box.
-        candidates: optional ``(m, d)`` finite candidate set.
-        switch_threshold: ``C >= 1`` of the switch rule.
-        maximize: maximise (default) or minimise.
-        seed: non-negative int seed.
-        max_repeats: optional cap on the repeats of one block.
-        beta: ``None``/``"igp-ucb"`` (default :class:`~lowswitch.policies.beta.IGPUCBBeta`),
+        bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
+            :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+        beta (option): ``None``/``"igp-ucb"`` (default
+            :class:`~lowswitch.policies.beta.IGPUCBBeta`),
             a positive number (constant ``beta``) or a schedule; also a dict from
             :func:`~lowswitch.policies.beta.beta_to_dict`.
-        **kwargs: ``budget``, ``n_initial``, ``num_restarts``, ``raw_samples`` (see
+        config: a :class:`~lowswitch.policies.config.PolicyConfig`; ``beta`` then goes in
+            its ``options`` (``PolicyConfig(options={"beta": 2.0})``).
+        **kwargs: other ``PolicyConfig`` fields (see
             :class:`~lowswitch.policies.base.LowSwitchPolicy`).
 
     Example:
@@ -45,25 +44,8 @@ class LowSwitchGPUCB(LowSwitchPolicy):
         True
     """
 
-    def __init__(
-        self,
-        bounds: Tensor,
-        candidates: Tensor | None = None,
-        switch_threshold: float = 2.0,
-        maximize: bool = True,
-        seed: int | None = 0,
-        max_repeats: int | None = None,
-        *,
-        beta: BetaSchedule | float | str | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._beta_arg = beta
-        super().__init__(
-            bounds, candidates, switch_threshold, maximize, seed, max_repeats, **kwargs
-        )
-
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        beta = cfg.get("beta", getattr(self, "_beta_arg", None))
+        beta = cfg.get("beta")
         schedule = beta_from_dict(beta) if isinstance(beta, dict) else make_beta(beta)
         return {"beta": schedule}
 

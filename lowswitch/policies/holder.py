@@ -1,0 +1,176 @@
+"""``ModelHolder``: the told rows, the fitted hyperparameters and the GP built from them.
+
+The model used for a decision is a pure function of (all told rows, fitted
+hyperparameters): rows told since the last fit are kept as *chunks* and conditioned into
+the model incrementally (``add_observations``); a refit folds them into the fitted rows.
+Values are stored with the internal sign (``y`` when maximising, ``-y`` otherwise).
+
+Hyperparameters are saved as plain data, ``{parameter name: nested list}``
+(:func:`hyper_to_data`), and loaded onto a fresh model by :func:`load_hyper`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lowswitch.policies.noise import replicate_noise_floor
+from lowswitch.policies.seeds import FIT_STREAM, seeded_generator
+
+_DTYPE = torch.float64
+
+Hyper = dict[str, Any]
+
+
+def hyper_to_data(model: Any) -> Hyper:
+    """A model's hyperparameters as JSON-safe plain data (raw, unconstrained values).
+
+    Example:
+        >>> import torch
+        >>> from lowswitch import UniquePointGP
+        >>> X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+        >>> m = UniquePointGP(X, torch.tensor([[0.0], [1.0]], dtype=torch.float64))
+        >>> load_hyper(m, hyper_to_data(m)) is m
+        True
+    """
+    return {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
+
+
+def load_hyper(model: Any, hyper: Hyper) -> Any:
+    """Copy saved hyperparameters (from :func:`hyper_to_data`) into ``model``; returns it."""
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in hyper.items():
+            params[name].copy_(torch.tensor(value, dtype=params[name].dtype))
+    return model
+
+
+class ModelHolder:
+    """Told rows, chunks since the last fit, hyperparameters and the current GP.
+
+    Args:
+        bounds: ``(2, d)`` box (the model normalises inputs with it).
+
+    Example:
+        >>> import torch
+        >>> h = ModelHolder(torch.tensor([[0.0], [1.0]], dtype=torch.float64))
+        >>> h.add(torch.tensor([[0.2], [0.2]], dtype=torch.float64),
+        ...       torch.tensor([1.0, 1.1], dtype=torch.float64))
+        >>> h.n_evaluations, h.model is None
+        (2, True)
+    """
+
+    def __init__(self, bounds: Tensor) -> None:
+        self.bounds = bounds
+        d = int(bounds.shape[1])
+        self.X_fit = torch.empty(0, d, dtype=_DTYPE)
+        self.Y_fit = torch.empty(0, dtype=_DTYPE)  # internal sign
+        self.chunks: list[tuple[Tensor, Tensor]] = []  # told since the last fit
+        self.hyper: Hyper | None = None
+        self.model: Any = None  # UniquePointGP | None
+        self.n_evaluations = 0
+
+    def rows(self) -> tuple[Tensor, Tensor]:
+        """All told rows ``(X (t, d), Y (t,))``, fitted ones first."""
+        if not self.chunks:
+            return self.X_fit, self.Y_fit
+        X = torch.cat([self.X_fit, *[c[0] for c in self.chunks]])
+        Y = torch.cat([self.Y_fit, *[c[1] for c in self.chunks]])
+        return X, Y
+
+    def add(self, X: Tensor, y: Tensor) -> None:
+        """Tell rows ``X (k, d)`` with values ``y (k,)`` (internal sign); O(q^2) update."""
+        if self.model is not None:
+            self.model.add_observations(X, y.unsqueeze(-1))
+        self.chunks.append((X, y))
+        self.n_evaluations += int(y.shape[0])
+
+    def build(self, X: Tensor, Y: Tensor, hyper: Hyper | None) -> Any:
+        """The GP on rows ``X`` ``(t, d)`` (user units), ``Y`` ``(t,)`` (internal sign).
+
+        Inputs are normalised to the unit cube inside the model (BoTorch ``Normalize`` with
+        the box's fixed bounds): unique points stay exact in user units, the kernel and its
+        lengthscale prior see ``(x - lower) / (upper - lower)``. The noise variance is
+        floored at :func:`~lowswitch.policies.noise.replicate_noise_floor` of the rows.
+        """
+        from botorch.models.transforms.input import Normalize
+        from gpytorch.constraints import GreaterThan
+
+        from lowswitch.gp.model import UniquePointGP
+
+        d = int(self.bounds.shape[1])
+        model = UniquePointGP(X, Y.unsqueeze(-1), input_transform=Normalize(d, bounds=self.bounds))
+        noise = model.likelihood.noise_covar
+        floor = replicate_noise_floor(model)
+        if floor is not None:
+            _, sd = model.outcome_scale
+            lower = max(float(noise.raw_noise_constraint.lower_bound), floor / sd**2)
+            noise.register_constraint("raw_noise", GreaterThan(lower, transform=None))
+        if hyper is not None:
+            load_hyper(model, hyper)
+        with torch.no_grad():  # a warm start from a fit with a lower floor
+            noise.raw_noise.clamp_min_(float(noise.raw_noise_constraint.lower_bound))
+        model.clear_cache()
+        model.eval()
+        return model
+
+    def needs_refit(self, refit_growth: float) -> bool:
+        """No model yet, or data arrived and the evaluations grew by ``refit_growth``."""
+        if self.model is None:
+            return True
+        return bool(self.chunks) and (self.n_evaluations >= refit_growth * self.X_fit.shape[0])
+
+    def refit(self, seed: int, n_asks: int) -> None:
+        """Refit hyperparameters on all told rows (a switch boundary).
+
+        Two starts: the previous fit (warm) and the prior's default initialisation, so a
+        refit is never stuck where an earlier, smaller data set left it; the higher
+        (log-likelihood + log-prior) wins, ties to the warm start. ``fit_gp``'s random
+        restarts draw from a generator seeded by ``(seed, FIT_STREAM, n_asks)``, not from
+        the caller's global RNG, so that runs and restored runs agree.
+        """
+        from lowswitch.gp.fit import fit_gp
+        from lowswitch.gp.likelihood import ExactReplicateMLL
+
+        X, Y = self.rows()
+        starts = [self.hyper, None] if self.hyper is not None else [None]
+        best: tuple[float, Any] | None = None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seeded_generator(seed, FIT_STREAM, n_asks).initial_seed()))
+            for start in starts:
+                model = self.build(X, Y, start)
+                model.train()
+                fit_gp(model)
+                model.train()
+                with torch.no_grad():
+                    value = float(ExactReplicateMLL(model)())
+                model.eval()
+                if best is None or value > best[0]:
+                    best = (value, model)
+        assert best is not None
+        self.load(X, Y, hyper_to_data(best[1]))
+
+    def load(self, X: Tensor, Y: Tensor, hyper: Hyper | None) -> None:
+        """Make ``(X, Y)`` the fitted rows with ``hyper`` (no chunks; ``None``: no model).
+
+        The model is rebuilt from (rows, hyperparameters) alone, so a live optimiser and a
+        restored one hold bit-identical models; it is factorised so later tells update it.
+        """
+        self.X_fit, self.Y_fit, self.chunks = X, Y, []
+        self.n_evaluations = int(X.shape[0])
+        self.hyper = hyper
+        self.model = None
+        if hyper is not None:
+            self.model = self.build(X, Y, hyper)
+            self.model.factorize()
+
+    def hallucinated(self, X: Tensor, n: list[int]) -> Any:
+        """The model with ``n_i`` zero-innovation observations at ``X[i]`` (GP-BUCB)."""
+        if X.shape[0] == 0:
+            return self.model
+        return self.model.hallucinate(X, n)
+
+
+__all__ = ["Hyper", "ModelHolder", "hyper_to_data", "load_hyper"]

@@ -1,0 +1,64 @@
+"""Trajectories of UCB / EI / TS pinned bit for bit across the policy-core refactor.
+
+``pinned_trajectories.json`` was recorded from commit 6d29f8b (before ``PolicyConfig``, the
+registry and the split of ``base.py``): every block's point (as ``float.hex``), repeats and
+candidate row, then the recommendation, on a noisy 2-d problem (box and 6 x 6 grid, one
+block per ask and batches of two, a switch-cost run). EI runs with ``ei_variant="plain"``,
+the rule EI had at that commit (its default has changed since; the maths of the other
+rules is not part of the pin).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lowswitch.policies import PolicyConfig, get_policy
+
+_PINNED = json.loads((Path(__file__).parent / "pinned_trajectories.json").read_text())
+_BOUNDS = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+_GRID = torch.cartesian_prod(*[torch.linspace(0, 1, 6, dtype=torch.float64)] * 2)
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "ucb": {}, "ei": {"ei_variant": "plain"}, "ts": {"n_discrete": 64, "n_local": 16},
+}
+
+
+def _f(x: torch.Tensor) -> float:
+    return -float(((x - 0.3) ** 2).sum()) + 0.5 * float(torch.sin(5 * x).sum())
+
+
+def _run(name: str, cands: torch.Tensor | None, threshold: float, n_blocks: int | None,
+         options: dict[str, Any], via_config: bool, **extra: Any) -> list[Any]:
+    cls = get_policy(name)
+    settings = dict(switch_threshold=threshold, seed=3, num_restarts=2, raw_samples=32,
+                    budget=40, **extra)
+    if via_config:
+        opt = cls(_BOUNDS, candidates=cands, config=PolicyConfig(**settings, options=options))
+    else:
+        opt = cls(_BOUNDS, candidates=cands, **settings, **options)
+    noise = torch.Generator().manual_seed(11)
+    out: list[Any] = []
+    while opt.n_evaluations < 40:
+        blocks = opt.ask(n_blocks=n_blocks) if n_blocks else [opt.ask()]
+        for b in blocks:
+            out.append([[v.hex() for v in b.x.tolist()], b.repeats, b.index])
+            y = _f(b.x) + 0.1 * torch.randn(b.repeats, generator=noise, dtype=torch.float64)
+            opt.tell(b.x, y)
+    out.append([v.hex() for v in opt.recommend().tolist()])
+    return out
+
+
+@pytest.mark.parametrize("name", ["ucb", "ei", "ts"])
+def test_trajectories_are_bit_identical_to_the_pinned_ones(name: str) -> None:
+    opts = _OPTIONS[name]
+    assert _run(name, None, 2.0, None, opts, via_config=False) == _PINNED[f"{name}-box-C2"]
+    assert _run(name, _GRID, 2.0, 2, opts, via_config=True) == _PINNED[f"{name}-cand-C2-nb2"]
+
+
+def test_switch_cost_trajectory_is_bit_identical_to_the_pinned_one() -> None:
+    got = _run("ucb", _GRID, 1.5, None, {"beta": 2.0}, via_config=True, switch_cost=2.0)
+    assert got == _PINNED["ucb-cand-C1-cost"]
