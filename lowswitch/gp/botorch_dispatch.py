@@ -28,6 +28,7 @@ from gpytorch.models import ExactGP
 from linear_operator.operators import DiagLinearOperator
 from torch import Tensor
 
+from lowswitch.errors import InputError
 from lowswitch.gp.model import UniquePointGP
 
 __all__: list[str] = []
@@ -42,6 +43,12 @@ def _gaussian_update_unique_points(
     noise_covariance: Any = None,
     **kwargs: Any,
 ) -> Any:
+    if getattr(model, "batch_stats", None) is not None:
+        raise InputError(
+            "pathwise sampling (draw_matheron_paths, get_optimal_samples) is not supported "
+            "on a batched UniquePointGP (its padding points have no finite noise); build "
+            "one UniquePointGP per training set"
+        )
     if noise_covariance is None:
         _, precision = model._standardized()
         noise_covariance = DiagLinearOperator(1.0 / precision.detach())

@@ -128,7 +128,7 @@ class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[m
         _rows: tuple[Tensor, Tensor, Tensor] | None = None,
     ) -> None:
         super().__init__()
-        self._d = base.stats.d
+        self._d = base.unique_X.shape[-1]
         self._base_cache: _Cache = base._get_cache()
         self.covar_module = copy.deepcopy(base.covar_module)
         self.mean_module = copy.deepcopy(base.mean_module)
@@ -137,20 +137,32 @@ class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[m
             module = getattr(base, name, None)
             if module is not None:
                 setattr(self, name, copy.deepcopy(module))
+        Xt, Yt, V = self._prepare_rows(X, Y, noise)
+        if _rows is not None:  # earlier rows of a nested conditioning come first
+            Xt, Yt, V = _concat_rows(_rows, (Xt, Yt, V))
+        self._rows = (Xt, Yt, V)
+        self._setup()
+
+    def _prepare_rows(
+        self, X: Tensor, Y: Tensor, noise: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Transformed inputs, standardised outcomes and noise variances of new rows.
+
+        For a base model with batch shape ``(b,)`` the standardisation constants and the
+        default noise are per set, broadcast over the rows' batch dimensions.
+        """
         dtype = self._base_cache.L.dtype
         Xt = self._transform_X(X.to(dtype))
         Yt = Y.to(dtype)
         tf = getattr(self, "outcome_transform", None)
         if tf is not None:
-            Yt = (Yt - tf.means.reshape(())) / tf.stdvs.reshape(())
-        if noise is None:
-            V = self.likelihood.noise.reshape(()).detach().expand(Yt.shape[-1])
-        else:
-            V = noise.to(dtype)
-        if _rows is not None:  # earlier rows of a nested conditioning come first
-            Xt, Yt, V = _concat_rows(_rows, (Xt, Yt, V))
-        self._rows = (Xt, Yt, V)
-        self._setup()
+            Yt = (Yt - tf.means[..., 0]) / tf.stdvs[..., 0]  # means (b, 1, 1) or (1, 1)
+        if noise is not None:
+            return Xt, Yt, noise.to(dtype)
+        sigma2 = self.likelihood.noise.detach()  # (b, 1) or (1,)
+        if sigma2.ndim == 1:
+            return Xt, Yt, sigma2.reshape(()).expand(Yt.shape[-1])
+        return Xt, Yt, sigma2.expand(*sigma2.shape[:-1], Yt.shape[-1])
 
     def _transform_X(self, X: Tensor) -> Tensor:
         tf = getattr(self, "input_transform", None)
@@ -163,7 +175,10 @@ class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[m
         """Base posterior mean ``(..., m)`` and ``V`` ``(..., q, m)`` at transformed inputs."""
         c = self._base_cache
         Kxu = self.covar_module(Xt, c.U).to_dense()
-        mean = self.mean_module(Xt) + Kxu @ c.alpha
+        if c.alpha.ndim == 1:
+            mean = self.mean_module(Xt) + Kxu @ c.alpha
+        else:  # batched base model: alpha (b, q), Kxu (..., b, m, q)
+            mean = self.mean_module(Xt) + (Kxu @ c.alpha.unsqueeze(-1)).squeeze(-1)
         V = torch.linalg.solve_triangular(
             c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2), upper=False
         )
@@ -232,17 +247,7 @@ class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[m
         Xr, Yr, Vr = check_condition_args(X, Y, noise, self._d)
         new = copy.copy(self)
         new._modules = dict(self._modules)  # share the (frozen) snapshot modules
-        dtype = self._base_cache.L.dtype
-        Xt = self._transform_X(Xr.to(dtype))
-        Yt = Yr.to(dtype)
-        tf = getattr(self, "outcome_transform", None)
-        if tf is not None:
-            Yt = (Yt - tf.means.reshape(())) / tf.stdvs.reshape(())
-        if Vr is None:
-            V = self.likelihood.noise.reshape(()).detach().expand(Yt.shape[-1])
-        else:
-            V = Vr.to(dtype)
-        new._rows = _concat_rows(self._rows, (Xt, Yt, V))
+        new._rows = _concat_rows(self._rows, self._prepare_rows(Xr, Yr, Vr))
         new._setup()
         return new
 

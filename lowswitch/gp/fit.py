@@ -8,6 +8,7 @@ import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.optim.closures import ForwardBackwardClosure
 
+from lowswitch.gp.batched import BatchedUniquePointGP, pooled_noise_start
 from lowswitch.gp.likelihood import ExactReplicateMLL
 from lowswitch.gp.model import UniquePointGP
 
@@ -94,8 +95,16 @@ def _init_noise_from_replicates(model: UniquePointGP) -> bool:
     """Start sigma2 at the pooled within-point variance ``sum Q / (t - q)``, if replicated.
 
     That estimate is unbiased for sigma2 whatever f is, so the optimiser starts close to
-    the answer; it is clamped into the noise constraint. Returns whether it applied.
+    the answer; it is clamped into the noise constraint. Returns whether it applied. A
+    batched model starts each set at its own pooled variance (if every set has
+    replicates); the fit then maximises the sum of the sets' objectives jointly.
     """
+    if isinstance(model, BatchedUniquePointGP):
+        start = pooled_noise_start(model)
+        if start is None:
+            return False
+        model.likelihood.noise = start
+        return True
     s = model.stats
     if model.heteroscedastic or s.t - s.q < 2:
         return False

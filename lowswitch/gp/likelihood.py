@@ -44,11 +44,12 @@ def precision_factor(K_U: Tensor, precision: Tensor) -> Tensor:
     """Cholesky factor of ``A = I + S K_U S``, ``S = diag(sqrt(precision))``.
 
     Args:
-        K_U: ``(q, q)`` prior covariance of the unique points.
-        precision: ``(q,)`` precision of each unique point's mean.
+        K_U: ``(..., q, q)`` prior covariance of the unique points.
+        precision: ``(..., q)`` precision of each unique point's mean (0 for a padding
+            point of a batched model: its row of ``A`` is then the identity's).
 
     Returns:
-        ``(q, q)`` lower-triangular factor.
+        ``(..., q, q)`` lower-triangular factor.
 
     Example:
         >>> p = torch.tensor([3.0, 0.0], dtype=torch.float64)
@@ -57,7 +58,7 @@ def precision_factor(K_U: Tensor, precision: Tensor) -> Tensor:
         [2.0, 1.0]
     """
     s = precision.sqrt()
-    A = s[:, None] * K_U * s[None, :]
+    A = s[..., :, None] * K_U * s[..., None, :]
     A = A + torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     return cholesky_psd(A)
 
@@ -186,6 +187,8 @@ class ExactReplicateMLL(MarginalLogLikelihood):
     shrinks the kernel gradients below L-BFGS-B's tolerance when t >> q (measured: at
     t = 1e6, q = 50 the lengthscales never left their initial values). The optimum is the
     same; only the stopping rule sees a better-scaled problem. With no replicates q = t.
+    For a batched model the value is ``(sum over sets of the log-likelihoods + log
+    priors) / sum_j q_j`` (a scalar; the sets share no parameter).
 
     Example:
         >>> from lowswitch.gp.model import UniquePointGP
@@ -200,6 +203,13 @@ class ExactReplicateMLL(MarginalLogLikelihood):
         super().__init__(model.likelihood, model)
 
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        from lowswitch.gp.batched import BatchedUniquePointGP
+
+        if isinstance(self.model, BatchedUniquePointGP):
+            # a scalar: the sum over the training sets, priors counted once
+            batched: Any = self.model
+            objective: Tensor = batched.scaled_objective(batched.named_priors())
+            return objective
         model = self.model
         value = model.exact_marginal_log_likelihood()
         for _, module, prior, closure, _ in model.named_priors():

@@ -61,7 +61,7 @@ def cholesky_psd(A: Tensor, max_tries: int = 6) -> Tensor:
 
 
 def solve_lower(L: Tensor, B: Tensor) -> Tensor:
-    """Solve ``L X = B`` for lower-triangular ``L`` (``(q, q)``), ``B`` ``(..., q, m)``.
+    """Solve ``L X = B``, ``L`` lower-triangular ``(q, q)`` or ``(b, q, q)``, ``B`` ``(..., q, m)``.
 
     Batch dimensions of ``B`` are folded into its columns for one solve: broadcasting a 2-D
     ``L`` over a batch would copy it per batch element (an acquisition scored on
@@ -72,6 +72,15 @@ def solve_lower(L: Tensor, B: Tensor) -> Tensor:
         flat = B.movedim(-2, 0).reshape(q, -1)
         out = torch.linalg.solve_triangular(L, flat, upper=False)
         return out.reshape(q, *B.shape[:-2], B.shape[-1]).movedim(0, -2)
+    extra = B.dim() - L.dim()
+    if L.dim() > 2 and extra > 0 and B.shape[extra:-1] == L.shape[:-1]:
+        # batched factor (b, q, q), B (..., b, q, m): fold the leading dimensions into
+        # the columns, (b, q, ... * m), for one solve per factor
+        lead = tuple(range(extra))
+        moved = B.movedim(lead, tuple(range(-extra - 1, -1)))  # (b, q, ..., m)
+        flat = moved.reshape(*L.shape[:-1], -1)
+        out = torch.linalg.solve_triangular(L, flat, upper=False).reshape(moved.shape)
+        return out.movedim(tuple(range(-extra - 1, -1)), lead)
     return torch.linalg.solve_triangular(L, B, upper=False)
 
 

@@ -233,9 +233,11 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
             noise is then known) and for other likelihoods (the replicate reduction holds
             for Gaussian noise with one variance per row only).
 
-    Training data are one ``(t, d)`` set: batched training data ``(b, t, d)`` is refused
-    with an :class:`~lowswitch.errors.InputError` (build one model per batch, e.g. in a
-    ``ModelListGP``). Fantasy models from :meth:`fantasize` and
+    Batched training data ``train_X`` ``(b, t, d)``, ``train_Y`` ``(b, t, 1)`` builds a
+    :class:`~lowswitch.gp.batched.BatchedUniquePointGP` (a subclass: ``b`` independent
+    GPs with their own hyperparameters, as a batched ``SingleTaskGP``; each set grouped
+    separately and padded with zero-count points to the largest number of unique points).
+    Fantasy models from :meth:`fantasize` and
     :meth:`condition_on_observations` are batched (see
     :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP`).
 
@@ -259,6 +261,16 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
 
     _num_outputs = 1
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> UniquePointGP:
+        # batched training data (b, t, d) builds the batched subclass, as SingleTaskGP
+        # takes batched data; copies and unpickling call this without arguments
+        train_X = args[0] if args else kwargs.get("train_X")
+        if cls is UniquePointGP and isinstance(train_X, Tensor) and train_X.ndim == 3:
+            from lowswitch.gp.batched import BatchedUniquePointGP
+
+            cls = BatchedUniquePointGP
+        return super().__new__(cls)  # type: ignore[no-any-return]
+
     def __init__(
         self,
         train_X: Tensor,
@@ -272,9 +284,9 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
     ) -> None:
         if isinstance(train_X, Tensor) and train_X.ndim > 2:
             raise InputError(
-                f"train_X: expected one (t, d) training set, got shape {tuple(train_X.shape)}; "
-                "batched training data is not supported: build one UniquePointGP per batch "
-                "(e.g. in a botorch ModelListGP)"
+                f"train_X: expected (t, d) or (b, t, d) training data, got shape "
+                f"{tuple(train_X.shape)}; for several batch dimensions build one model per "
+                "batch (e.g. in a botorch ModelListGP)"
             )
         X, Y, V = validate_observations(
             train_X, train_Y, train_Yvar, names=("train_X", "train_Y", "train_Yvar")
@@ -357,6 +369,11 @@ class UniquePointGP(GPyTorchModel, ExactGP, FantasizeMixin):  # type: ignore[mis
             X, Y = chunk[0], chunk[1]
             V = chunk[2] if len(chunk) == 3 else None
             if model is None:
+                if isinstance(X, Tensor) and X.ndim != 2:
+                    raise InputError(
+                        f"chunks[0] X: expected shape (rows, d), got {tuple(X.shape)} "
+                        "(from_chunks builds unbatched models only)"
+                    )
                 model = cls(X, Y, V, **kwargs)
                 continue
             names = (f"chunks[{i}] X", f"chunks[{i}] Y", f"chunks[{i}] Yvar")

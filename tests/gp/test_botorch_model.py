@@ -283,10 +283,10 @@ def test_likelihood_argument():
         UniquePointGP(X, Y, torch.full_like(Y, 0.1), likelihood=GaussianLikelihood())
 
 
-def test_batched_training_data_and_nonlinear_outcome_transforms_are_refused():
+def test_two_batch_dimensions_and_nonlinear_outcome_transforms_are_refused():
     _, X, Y = data(0)
-    with pytest.raises(InputError, match="batched training data is not supported"):
-        UniquePointGP(X.expand(2, *X.shape), Y.expand(2, *Y.shape))
+    with pytest.raises(InputError, match="one model per batch"):
+        UniquePointGP(X.expand(2, 2, *X.shape), Y.expand(2, 2, *Y.shape))
     with pytest.raises(InputError, match="Log"):
         UniquePointGP(X, Y.exp(), outcome_transform=Log())
     with pytest.raises(InputError, match="batch_shape"):
