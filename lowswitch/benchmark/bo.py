@@ -325,7 +325,9 @@ def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
         return X[int(torch.argmax(model.posterior(X).mean.reshape(-1)))]
 
 
-_OPTION_KEYS = {"g": "refit_growth", "r": "initial_repeats", "s": "switch_cost"}
+_OPTION_KEYS = {
+    "g": "refit_growth", "r": "initial_repeats", "s": "switch_cost", "v": "ei_variant"
+}
 
 
 def split_options(name: str) -> tuple[str, dict[str, Any]]:
@@ -335,7 +337,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     (hyperparameter refits only once the evaluations grew by that factor; default: at
     every switch boundary), ``-r<n>`` sets ``initial_repeats`` (evaluations per
     initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``) and ``-s<cost>``
-    sets ``switch_cost`` (what a switch costs in evaluations; default 0).
+    sets ``switch_cost`` (what a switch costs in evaluations; default 0); for EI only,
+    ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -344,6 +347,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ei-C2', {})
         >>> split_options("ei-C2-s10")
         ('ei-C2', {'switch_cost': 10.0})
+        >>> split_options("ei-C2-vplain")
+        ('ei-C2', {'ei_variant': 'plain'})
     """
     parts = name.split("-")
     if parts[0] not in {"ucb", "ei", "ts"} or len(parts) < 3:
@@ -351,7 +356,13 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     opts: dict[str, Any] = {}
     for part in parts[2:]:
         key = _OPTION_KEYS.get(part[:1])
-        if key is None or key in opts:
+        if key == "ei_variant" and parts[0] == "ei" and key not in opts:
+            if part[1:] not in {"augmented", "plain", "noisy"}:
+                raise ValueError(f"method: option {part!r} in {name!r}: expected "
+                                 "-vaugmented, -vplain or -vnoisy")
+            opts[key] = part[1:]
+            continue
+        if key is None or key == "ei_variant" or key in opts:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
                 "(expected at most one each of -r<n>, -g<growth> and -s<switch cost>)"
@@ -384,7 +395,8 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>], random, "
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-v<EI rule>], "
+        "random, "
         "optuna-gp, optuna-tpe or "
         "botorch-qlognei, "
         f"got {name!r}"
