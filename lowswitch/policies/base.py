@@ -12,26 +12,10 @@ evaluates the block (all at once, in parallel, or piecewise) and tells the resul
 
 Life cycle of :class:`LowSwitchPolicy`:
 
-* **Initial design.** Until ``n_initial`` design blocks are issued (or the told data
-  already holds ``n_initial`` unique points) ``ask`` returns blocks of
-  ``initial_repeats`` evaluations at scrambled-Sobol points of the box (finite sets: a
-  random permutation of the candidates), drawn from the policy's seed. The default size
-  is ``2 d`` (at least 2, at most 20 and at most the number of candidates). The GP is
-  never fitted on fewer than 2 unique points: the design is extended while that is the
-  case. ``initial_repeats`` defaults to 2 when ``C > 1`` and to 1 when ``C = 1``: with
-  single evaluations only, the noise variance is not identified and the MAP fit tends to
-  explain noise by short lengthscales and a tiny ``sigma2`` (measured on Hartmann-6 with
-  noise variance 0.25: learned 0.002), which would also make the switch rule
-  meaningless; a duplicate per design point puts the within-point sum of squares into
-  the exact likelihood. ``C = 1`` keeps one evaluation per decision (the standard
-  baseline).
-* **Epochs.** At every ``ask`` where data arrived since the last fit (a switch boundary),
-  the hyperparameters of the :class:`~lowswitch.gp.model.UniquePointGP` are refitted with
-  :func:`~lowswitch.gp.fit.fit_gp` on the exact likelihood, warm-started from the previous
-  values (with ``refit_growth > 1``: only once the evaluations have grown by that factor
-  since the last fit; the model is conditioned on every observation either way). Between
-  asks, ``tell`` conditions the model incrementally with
-  ``add_observations`` (O(q^2), no refit, no acquisition optimisation).
+* **Initial design** (:mod:`~lowswitch.policies.design`): ``n_initial`` blocks of
+  ``initial_repeats`` evaluations at points drawn from the seed.
+* **Epochs** (:mod:`~lowswitch.policies.holder`): hyperparameters refitted at switch
+  boundaries; ``tell`` conditions the model incrementally in between.
 * **Several blocks** (``ask(n_blocks=k, pending=...)``): after each block the model is
   copied with ``B_h`` zero-innovation observations at ``x_h`` (``model.hallucinate``,
   GP-BUCB), and the pending blocks the caller hands in are hallucinated first. The
@@ -53,9 +37,7 @@ Signs: internally the GP models ``y`` if ``maximize`` else ``-y``; blocks, ``tel
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any, overload
 
 import numpy as np
@@ -65,66 +47,24 @@ from torch import Tensor
 
 from lowswitch.errors import InputError, StateError
 from lowswitch.policies import checks
+from lowswitch.policies.batch import choose_blocks
 from lowswitch.policies.block import Block
-from lowswitch.policies.config import PolicyConfig, field_names
-from lowswitch.policies.design import default_n_initial, design_point
-from lowswitch.policies.holder import Hyper, ModelHolder
-from lowswitch.policies.persist import check_header, policy_state, restore_into
-from lowswitch.policies.seeds import ASK_STREAM, seeded_generator
+from lowswitch.policies.config import PolicyConfig, build_config
+from lowswitch.policies.design import default_n_initial
+from lowswitch.policies.holder import ModelHolder
+from lowswitch.policies.persist import PersistMixin
+from lowswitch.policies.seeds import seeded_generator
 from lowswitch.policies.selection import (
-    BatchModel,
     argmax_acquisition,
-    argmax_scores,
-    cost_aware_repeats,
 )
-from lowswitch.policies.switch import check_switch_cost, switch_repeats
+from lowswitch.policies.switch import check_switch_cost
 
 _DTYPE = torch.float64
 _UNSET: Any = object()
 _POSITIONAL = ("switch_threshold", "maximize", "seed", "max_repeats")
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError, RuntimeError):
-        return a is b
-
-
-def build_config(config: PolicyConfig | None, given: Mapping[str, Any]) -> PolicyConfig:
-    """``config``, or one built from keyword settings (fields, the rest as options).
-
-    With both, a keyword left at its ``PolicyConfig`` default is ignored (subclasses pass
-    the positional defaults on) and every other keyword must agree with ``config``: a
-    keyword convenience never silently overrides a config.
-
-    Example:
-        >>> build_config(None, {"switch_threshold": 3, "beta": 2.0}).options["beta"]
-        2.0
-    """
-    fields = set(field_names()) - {"options"}
-    if config is None:
-        if "options" in given:
-            raise InputError("options: pass acquisition options as keywords or in "
-                             "config=PolicyConfig(options=...)")
-        return PolicyConfig(
-            **{k: v for k, v in given.items() if k in fields},
-            options={k: v for k, v in given.items() if k not in fields},
-        )
-    if not isinstance(config, PolicyConfig):
-        raise InputError(f"config: expected a PolicyConfig, got {type(config).__name__}")
-    defaults = PolicyConfig()
-    for k, v in given.items():
-        if k in fields and _same(v, getattr(defaults, k)):
-            continue
-        have = getattr(config, k) if k in fields else config.options.get(k, _UNSET)
-        if not _same(v, have):
-            raise InputError(f"{k}: given both as a keyword ({v!r}) and in config ({have!r}); "
-                             f"give it in one place")
-    return config
-
-
-class LowSwitchPolicy(ABC):
+class LowSwitchPolicy(PersistMixin, ABC):
     """Base class: a thin ask/tell façade over the design, the model holder and selection.
 
     Subclasses implement :meth:`_select` (choose one point on a given model); options of
@@ -226,7 +166,7 @@ class LowSwitchPolicy(ABC):
         """
         return {}
 
-    def _apply_extra(self, extra: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+    def _apply_extra(self, extra: dict[str, Any]) -> None:
         """Subclass hook: set the checked options."""
 
     def _extra_config(self) -> dict[str, Any]:
@@ -280,10 +220,6 @@ class LowSwitchPolicy(ABC):
     def _model(self) -> Any:  # the name subclasses read
         return self._holder.model
 
-    def _check_x(self, name: str, x: Any) -> tuple[Tensor, int | None]:
-        """Validate one point; returns ``(x (d,), index or None)``."""
-        return checks.check_point(name, x, self.bounds, self._index)
-
     # ---------------------------------------------------------------- tell
     def tell(self, x: Any, y: Any) -> None:
         """Record observations ``y`` made at ``x``.
@@ -304,70 +240,6 @@ class LowSwitchPolicy(ABC):
         yt = checks.check_values(y)
         y_int = yt if self.maximize else -yt
         self._holder.add(xt.unsqueeze(0).expand(yt.shape[0], -1).clone(), y_int)
-
-    # ---------------------------------------------------------- warm start
-    def warm_start(self, x: Any, y: Any, hyper: Hyper | None = None) -> None:
-        """Start a fresh policy from prior evaluations, optionally with their fit.
-
-        Args:
-            x: ``(t, d)`` evaluated points (inside ``bounds``, rows of ``candidates`` if
-                given), in any order, repeats allowed.
-            y: ``(t,)`` their observations, in the objective's own units.
-            hyper: hyperparameters fitted on exactly these rows (from
-                :attr:`hyperparameters` of an earlier policy on the same problem). Given,
-                the rows become the fitted data and the next ``ask`` uses this fit as it is
-                (no refit until more data is told); omitted, the rows are told as ordinary
-                observations and the next ``ask`` fits from scratch.
-
-        Raises:
-            StateError: the policy has already been asked or told.
-            InputError: bad rows or values, or ``hyper`` not a fit of this model (nothing
-                changes).
-
-        Example:
-            >>> import torch
-            >>> from lowswitch import LowSwitchGPUCB
-            >>> box = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
-            >>> X = torch.tensor([[0.1], [0.1], [0.5], [0.9]], dtype=torch.float64)
-            >>> y = torch.tensor([0.0, 0.1, 1.0, 0.2], dtype=torch.float64)
-            >>> first = LowSwitchGPUCB(box, seed=0)
-            >>> first.warm_start(X, y)
-            >>> _ = first.ask()                      # fits the GP on the four rows
-            >>> second = LowSwitchGPUCB(box, seed=0)
-            >>> second.warm_start(X, y, hyper=first.hyperparameters)
-            >>> second.hyperparameters == first.hyperparameters
-            True
-        """
-        if self.n_evaluations or self._n_asks:
-            raise StateError("warm_start: expected a fresh policy (nothing asked or told yet)")
-        X = checks.as_float64("x", x)
-        if X.dim() != 2 or X.shape[0] < 1:
-            raise InputError(f"x: expected shape (t, {self.dim}) with t >= 1, got "
-                             f"{tuple(X.shape)}")
-        rows = torch.stack([self._check_x(f"x[{i}]", X[i])[0] for i in range(X.shape[0])])
-        Y = checks.check_values(y)
-        if Y.shape[0] != rows.shape[0]:
-            raise InputError(f"y: expected {rows.shape[0]} values (one per row of x), got "
-                             f"{Y.shape[0]}")
-        y_int = Y if self.maximize else -Y
-        if hyper is None:
-            self._holder.add(rows, y_int)
-            return
-        if not isinstance(hyper, dict):
-            raise InputError(f"hyper: expected a dict or None, got {type(hyper).__name__}")
-        holder = ModelHolder(self.bounds)
-        try:
-            holder.load(rows, y_int, hyper)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise InputError(f"hyper: not a fit of this model ({type(err).__name__}: "
-                             f"{err})") from None
-        self._holder = holder
-
-    @property
-    def hyperparameters(self) -> Hyper | None:
-        """The last fit's hyperparameters as plain data (``None`` before the first fit)."""
-        hyper = self._holder.hyper
-        return None if hyper is None else copy.deepcopy(hyper)
 
     # ----------------------------------------------------------------- ask
     @overload
@@ -403,8 +275,8 @@ class LowSwitchPolicy(ABC):
                     f"ask: budget of {self.budget} evaluations exhausted "
                     f"({self.n_evaluations} told, {int(np_.sum())} pending)"
                 )
-        blocks, cursor = self._choose_blocks(k, list(Xp), [int(n) for n in np_.tolist()],
-                                             remaining)
+        blocks, cursor = choose_blocks(self, k, list(Xp), [int(n) for n in np_.tolist()],
+                                       remaining)
         # ---- commit counters
         self._n_asks += 1
         self._design_cursor = cursor
@@ -413,70 +285,6 @@ class LowSwitchPolicy(ABC):
                 self._n_switches += 1
             self._last_x = b.x
         return blocks[0] if n_blocks is None else blocks
-
-    def _choose_blocks(
-        self, k: int, hall_X: list[Tensor], hall_n: list[int], remaining: int | None
-    ) -> tuple[list[Block], int]:
-        """Up to ``k`` blocks (design first, then model blocks) and the new design cursor."""
-        gen = seeded_generator(self.seed, ASK_STREAM, self._n_asks)
-        blocks: list[Block] = []
-        cursor = self._design_cursor
-        batch: BatchModel | None = None
-        n_told_unique = self.n_unique
-        m = None if self.candidates is None else self.candidates.shape[0]
-        while len(blocks) < k and (remaining is None or remaining >= 1):
-            if m is not None and len(blocks) >= m:
-                break
-            if n_told_unique < 2 or (cursor < self.n_initial and n_told_unique < self.n_initial):
-                x, idx = design_point(self.seed, cursor, self.bounds, self.candidates,
-                                      [b.x for b in blocks])
-                cursor += 1
-                repeats = self.initial_repeats
-                if remaining is not None:
-                    repeats = min(repeats, remaining)
-            else:
-                if batch is None:
-                    batch = self._start_batch(hall_X, hall_n)
-                elif blocks:
-                    batch.add(blocks[-1])
-                x, idx, repeats = self._model_block(batch, gen, blocks, remaining)
-            blocks.append(Block(x=x, repeats=repeats, index=idx))
-            hall_X.append(x)
-            hall_n.append(repeats)
-            if remaining is not None:
-                remaining -= repeats
-        return blocks, cursor
-
-    def _start_batch(self, hall_X: list[Tensor], hall_n: list[int]) -> BatchModel:
-        """Refit at a switch boundary if due, then hallucinate what is pending."""
-        if self._holder.needs_refit(self.refit_growth):
-            self._holder.refit(self.seed, self._n_asks)
-        return BatchModel.start(self._model, hall_X, hall_n, self.candidates,
-                                self._scores_from_moments)
-
-    def _model_block(
-        self, batch: BatchModel, gen: torch.Generator, blocks: list[Block],
-        remaining: int | None,
-    ) -> tuple[Tensor, int | None, int]:
-        """One block chosen on the batch's model: ``(x, row or None, repeats)``."""
-        if batch.cand_post is not None:
-            values = self._candidate_scores(batch.cand_post.mean, batch.cand_post.variance)
-            idx: int | None = argmax_scores(values, [b.index for b in blocks])
-            x = self.candidates[idx].clone()  # type: ignore[index]
-            var = float(batch.cand_post.variance[idx])
-        else:
-            x, idx = self._select(
-                batch.model, gen, [b.x for b in blocks], [b.index for b in blocks]
-            )
-            with torch.no_grad():
-                var = float(batch.model.posterior(x.unsqueeze(0)).variance.reshape(()))
-        noise = float(self._model.noise_variance)
-        repeats = switch_repeats(var, noise, self.switch_threshold, remaining, self.max_repeats)
-        if self.switch_cost:
-            previous = blocks[-1].x if blocks else self._last_x
-            repeats = cost_aware_repeats(repeats, self._model, x, var, noise, self.switch_cost,
-                                         previous, (remaining, self.max_repeats))
-        return x, idx, repeats
 
     # ------------------------------------------------------------ selection
     #: whether :meth:`_candidate_scores` computes the acquisition from posterior moments
@@ -534,63 +342,7 @@ class LowSwitchPolicy(ABC):
             U = self._model.unique_X
             mean = self._model.posterior_mean(U).reshape(-1)
             return U[int(torch.argmax(mean))].detach().clone().to(_DTYPE)
-        X, Y = self._holder.rows()
-        if X.shape[0] == 0:
-            raise StateError("recommend: no observations told yet")
-        U, inverse = torch.unique(X, dim=0, return_inverse=True)
-        sums = torch.zeros(U.shape[0], dtype=_DTYPE).index_add_(0, inverse, Y)
-        counts = torch.bincount(inverse, minlength=U.shape[0]).to(_DTYPE)
-        return U[int(torch.argmax(sums / counts))].clone()
-
-    # ---------------------------------------------------------------- state
-    def _config(self) -> dict[str, Any]:
-        """The flat constructor keywords of this policy (JSON-safe)."""
-        cfg = self.config.to_dict()
-        cfg["n_initial"] = self._base_config.n_initial
-        cfg["initial_repeats"] = self._base_config.initial_repeats
-        options = cfg.pop("options")
-        return {
-            "bounds": self.bounds.tolist(),
-            "candidates": None if self.candidates is None else self.candidates.tolist(),
-            **cfg,
-            **options,
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue identically, as JSON-safe plain data.
-
-        Layout: see :mod:`lowswitch.policies.persist`. Size O(t d).
-
-        Example:
-            >>> import json
-            >>> from lowswitch import LowSwitchGPUCB
-            >>> opt = LowSwitchGPUCB(torch.tensor([[0.0], [1.0]]))
-            >>> _ = json.dumps(opt.state_dict())
-        """
-        return policy_state(self)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (configuration included).
-
-        The state is validated and rebuilt into a fresh object first; on any error an
-        :class:`~lowswitch.errors.InputError` is raised and this optimiser is unchanged.
-        """
-        check_header(state, type(self).__name__)
-        try:
-            fresh = type(self)(**state["config"])
-            restore_into(fresh, state)
-        except InputError:
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
-            raise InputError(f"state: malformed ({type(err).__name__}: {err})") from None
-        self.__dict__.update(fresh.__dict__)
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> LowSwitchPolicy:
-        """Build an optimiser directly from a :meth:`state_dict`."""
-        opt = cls(**state["config"])
-        opt.load_state_dict(state)
-        return opt
+        return self._holder.best_sample_mean()
 
 
 __all__ = ["Block", "LowSwitchPolicy", "build_config", "seeded_generator"]

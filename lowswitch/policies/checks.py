@@ -132,6 +132,21 @@ def check_values(y: Any) -> Tensor:
     return yt
 
 
+def check_rows(x: Any, y: Any, bounds: Tensor, index: RowIndex | None) -> tuple[Tensor, Tensor]:
+    """``(t, d)`` points and their ``(t,)`` values (each row checked as by ``check_point``)."""
+    X = as_float64("x", x)
+    if X.dim() != 2 or X.shape[0] < 1:
+        raise InputError(f"x: expected shape (t, {bounds.shape[1]}) with t >= 1, got "
+                         f"{tuple(X.shape)}")
+    rows = torch.stack([check_point(f"x[{i}]", X[i], bounds, index)[0]
+                        for i in range(X.shape[0])])
+    Y = check_values(y)
+    if Y.shape[0] != rows.shape[0]:
+        raise InputError(f"y: expected {rows.shape[0]} values (one per row of x), got "
+                         f"{Y.shape[0]}")
+    return rows, Y
+
+
 def check_block_count(n_blocks: Any) -> int:
     """``None`` -> 1, else an int ``>= 1``."""
     k = 1 if n_blocks is None else n_blocks
@@ -149,5 +164,6 @@ __all__ = [
     "check_candidates",
     "check_pending",
     "check_point",
+    "check_rows",
     "check_values",
 ]

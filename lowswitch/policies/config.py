@@ -28,6 +28,8 @@ from lowswitch.errors import InputError
 from lowswitch.policies.switch import check_threshold
 from lowswitch.validation import check_switch_cost
 
+_MISSING: Any = object()
+
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
@@ -209,6 +211,46 @@ class PolicyConfig:
         return cls.from_dict(data)
 
 
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):
+        return a is b
+
+
+def build_config(config: PolicyConfig | None, given: Mapping[str, Any]) -> PolicyConfig:
+    """``config``, or one built from keyword settings (fields, the rest as options).
+
+    With both, a keyword left at its ``PolicyConfig`` default is ignored (subclasses pass
+    the positional defaults on) and every other keyword must agree with ``config``: a
+    keyword convenience never silently overrides a config.
+
+    Example:
+        >>> build_config(None, {"switch_threshold": 3, "beta": 2.0}).options["beta"]
+        2.0
+    """
+    fields = set(field_names()) - {"options"}
+    if config is None:
+        if "options" in given:
+            raise InputError("options: pass acquisition options as keywords or in "
+                             "config=PolicyConfig(options=...)")
+        return PolicyConfig(
+            **{k: v for k, v in given.items() if k in fields},
+            options={k: v for k, v in given.items() if k not in fields},
+        )
+    if not isinstance(config, PolicyConfig):
+        raise InputError(f"config: expected a PolicyConfig, got {type(config).__name__}")
+    defaults = PolicyConfig()
+    for k, v in given.items():
+        if k in fields and _same(v, getattr(defaults, k)):
+            continue
+        have = getattr(config, k) if k in fields else config.options.get(k, _MISSING)
+        if not _same(v, have):
+            raise InputError(f"{k}: given both as a keyword ({v!r}) and in config ({have!r}); "
+                             f"give it in one place")
+    return config
+
+
 def field_names() -> tuple[str, ...]:
     """Names of the :class:`PolicyConfig` fields, in declaration order.
 
@@ -262,4 +304,11 @@ def facade_config(
     return PolicyConfig(**fields, options=options)
 
 
-__all__ = ["PolicyConfig", "check_refit_growth", "check_seed", "facade_config", "field_names"]
+__all__ = [
+    "PolicyConfig",
+    "build_config",
+    "check_refit_growth",
+    "check_seed",
+    "facade_config",
+    "field_names",
+]

@@ -5,6 +5,14 @@ hyperparameters): rows told since the last fit are kept as *chunks* and conditio
 the model incrementally (``add_observations``); a refit folds them into the fitted rows.
 Values are stored with the internal sign (``y`` when maximising, ``-y`` otherwise).
 
+* **Epochs.** At every ``ask`` where data arrived since the last fit (a switch boundary),
+  the hyperparameters of the :class:`~lowswitch.gp.model.UniquePointGP` are refitted with
+  :func:`~lowswitch.gp.fit.fit_gp` on the exact likelihood, warm-started from the previous
+  values (with ``refit_growth > 1``: only once the evaluations have grown by that factor
+  since the last fit; the model is conditioned on every observation either way). Between
+  asks, ``tell`` conditions the model incrementally with
+  ``add_observations`` (O(q^2), no refit, no acquisition optimisation).
+
 Hyperparameters are saved as plain data, ``{parameter name: nested list}``
 (:func:`hyper_to_data`), and loaded onto a fresh model by :func:`load_hyper`.
 """
@@ -16,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lowswitch.errors import StateError
 from lowswitch.policies.noise import replicate_noise_floor
 from lowswitch.policies.seeds import FIT_STREAM, seeded_generator
 
@@ -165,6 +174,20 @@ class ModelHolder:
         if hyper is not None:
             self.model = self.build(X, Y, hyper)
             self.model.factorize()
+
+    def best_sample_mean(self) -> Tensor:
+        """The told point ``(d,)`` with the best sample mean (internal sign).
+
+        Raises:
+            StateError: nothing told yet.
+        """
+        X, Y = self.rows()
+        if X.shape[0] == 0:
+            raise StateError("recommend: no observations told yet")
+        U, inverse = torch.unique(X, dim=0, return_inverse=True)
+        sums = torch.zeros(U.shape[0], dtype=_DTYPE).index_add_(0, inverse, Y)
+        counts = torch.bincount(inverse, minlength=U.shape[0]).to(_DTYPE)
+        return U[int(torch.argmax(sums / counts))].clone()
 
     def hallucinated(self, X: Tensor, n: list[int]) -> Any:
         """The model with ``n_i`` zero-innovation observations at ``X[i]`` (GP-BUCB)."""

@@ -9,9 +9,15 @@ states written before :class:`PolicyConfig` existed load unchanged.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
-from lowswitch.errors import InputError
+from torch import Tensor
+
+from lowswitch.errors import InputError, StateError
+from lowswitch.policies import checks
+from lowswitch.policies.checks import RowIndex
+from lowswitch.policies.holder import Hyper, ModelHolder
 from lowswitch.policies.state import state_count, state_matrix, state_vector
 from lowswitch.validation import MAX_ABS_MEASUREMENT
 
@@ -42,6 +48,21 @@ def policy_state(policy: LowSwitchPolicy) -> dict[str, Any]:
             "design_cursor": policy._design_cursor,
             "last_x": None if policy._last_x is None else policy._last_x.tolist(),
         },
+    }
+
+
+def flat_config(policy: LowSwitchPolicy) -> dict[str, Any]:
+    """The flat constructor keywords of ``policy``: bounds, candidates, fields, options."""
+    cfg = policy.config.to_dict()
+    base = policy._base_config
+    cfg["n_initial"] = base.n_initial  # None when defaulted (the default depends on d, m)
+    cfg["initial_repeats"] = base.initial_repeats
+    options = cfg.pop("options")
+    return {
+        "bounds": policy.bounds.tolist(),
+        "candidates": None if policy.candidates is None else policy.candidates.tolist(),
+        **cfg,
+        **options,
     }
 
 
@@ -112,4 +133,122 @@ def _replay_chunks(policy: LowSwitchPolicy, chunks: Any) -> None:
             raise InputError(f"state: data.chunks[{j}]: {err}") from None
 
 
-__all__ = ["STATE_VERSION", "check_header", "policy_state", "restore_into"]
+class PersistMixin:
+    """State, warm start and hyperparameters of a policy (mixed into ``LowSwitchPolicy``)."""
+
+    _holder: ModelHolder
+    _index: RowIndex | None
+    _n_asks: int
+    bounds: Tensor
+    maximize: bool
+
+    def _check_x(self, name: str, x: Any) -> tuple[Tensor, int | None]:
+        return checks.check_point(name, x, self.bounds, self._index)
+
+    # ---------------------------------------------------------- warm start
+    def warm_start(self, x: Any, y: Any, hyper: Hyper | None = None) -> None:
+        """Start a fresh policy from prior evaluations, optionally with their fit.
+
+        Args:
+            x: ``(t, d)`` evaluated points (inside ``bounds``, rows of ``candidates`` if
+                given), in any order, repeats allowed.
+            y: ``(t,)`` their observations, in the objective's own units.
+            hyper: hyperparameters fitted on exactly these rows (from
+                :attr:`hyperparameters` of an earlier policy on the same problem). Given,
+                the rows become the fitted data and the next ``ask`` uses this fit as it is
+                (no refit until more data is told); omitted, the rows are told as ordinary
+                observations and the next ``ask`` fits from scratch.
+
+        Raises:
+            StateError: the policy has already been asked or told.
+            InputError: bad rows or values, or ``hyper`` not a fit of this model (nothing
+                changes).
+
+        Example:
+            >>> import torch
+            >>> from lowswitch import LowSwitchGPUCB
+            >>> box = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+            >>> X = torch.tensor([[0.1], [0.1], [0.5], [0.9]], dtype=torch.float64)
+            >>> y = torch.tensor([0.0, 0.1, 1.0, 0.2], dtype=torch.float64)
+            >>> first = LowSwitchGPUCB(box, seed=0)
+            >>> first.warm_start(X, y)
+            >>> _ = first.ask()                      # fits the GP on the four rows
+            >>> second = LowSwitchGPUCB(box, seed=0)
+            >>> second.warm_start(X, y, hyper=first.hyperparameters)
+            >>> second.hyperparameters == first.hyperparameters
+            True
+        """
+        if self._holder.n_evaluations or self._n_asks:
+            raise StateError("warm_start: expected a fresh policy (nothing asked or told yet)")
+        rows, Y = checks.check_rows(x, y, self.bounds, self._index)
+        y_int = Y if self.maximize else -Y
+        if hyper is None:
+            self._holder.add(rows, y_int)
+            return
+        if not isinstance(hyper, dict):
+            raise InputError(f"hyper: expected a dict or None, got {type(hyper).__name__}")
+        holder = ModelHolder(self.bounds)
+        try:
+            holder.load(rows, y_int, hyper)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise InputError(f"hyper: not a fit of this model ({type(err).__name__}: "
+                             f"{err})") from None
+        self._holder = holder
+
+    @property
+    def hyperparameters(self) -> Hyper | None:
+        """The last fit's hyperparameters as plain data (``None`` before the first fit)."""
+        hyper = self._holder.hyper
+        return None if hyper is None else copy.deepcopy(hyper)
+
+    # ---------------------------------------------------------------- state
+    def _config(self) -> dict[str, Any]:
+        """The flat constructor keywords of this policy (JSON-safe)."""
+        return flat_config(self)  # type: ignore[arg-type]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue identically, as JSON-safe plain data.
+
+        Layout: see :mod:`lowswitch.policies.persist`. Size O(t d).
+
+        Example:
+            >>> import json
+            >>> import torch
+            >>> from lowswitch import LowSwitchGPUCB
+            >>> opt = LowSwitchGPUCB(torch.tensor([[0.0], [1.0]]))
+            >>> _ = json.dumps(opt.state_dict())
+        """
+        return policy_state(self)  # type: ignore[arg-type]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (configuration included).
+
+        The state is validated and rebuilt into a fresh object first; on any error an
+        :class:`~lowswitch.errors.InputError` is raised and this optimiser is unchanged.
+        """
+        check_header(state, type(self).__name__)
+        try:
+            fresh = type(self)(**state["config"])
+            restore_into(fresh, state)  # type: ignore[arg-type]
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
+            raise InputError(f"state: malformed ({type(err).__name__}: {err})") from None
+        self.__dict__.update(fresh.__dict__)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Any:
+        """Build an optimiser directly from a :meth:`state_dict`."""
+        opt = cls(**state["config"])
+        opt.load_state_dict(state)
+        return opt
+
+
+__all__ = [
+    "STATE_VERSION",
+    "PersistMixin",
+    "check_header",
+    "flat_config",
+    "policy_state",
+    "restore_into",
+]

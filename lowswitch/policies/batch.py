@@ -1,0 +1,98 @@
+"""One ``ask``: the blocks of a decision, design blocks first, then model blocks.
+
+* **Design blocks** come from :mod:`~lowswitch.policies.design` while fewer than
+  ``n_initial`` design blocks were issued and the told data holds fewer than
+  ``n_initial`` unique points (and always while it holds fewer than 2).
+* **Model blocks**: at the first one of an ask, the hyperparameters are refitted if a
+  switch boundary is due (:meth:`~lowswitch.policies.holder.ModelHolder.needs_refit`), the
+  pending blocks and the blocks chosen so far are hallucinated
+  (:class:`~lowswitch.policies.selection.BatchModel`), and the policy's acquisition picks
+  the point; the switch rule (with the switch cost, if any) sets its repeats. Each later
+  block of the same ask is chosen after hallucinating the previous one (GP-BUCB).
+
+Every ask draws from its own generator seeded by ``(seed, ASK_STREAM, ask number)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from lowswitch.policies.block import Block
+from lowswitch.policies.design import design_point
+from lowswitch.policies.seeds import ASK_STREAM, seeded_generator
+from lowswitch.policies.selection import BatchModel, argmax_scores, cost_aware_repeats
+from lowswitch.policies.switch import switch_repeats
+
+if TYPE_CHECKING:
+    from lowswitch.policies.base import LowSwitchPolicy
+
+
+def choose_blocks(
+    policy: LowSwitchPolicy, k: int, hall_X: list[Tensor], hall_n: list[int], remaining: int | None
+) -> tuple[list[Block], int]:
+    """Up to ``k`` blocks (design first, then model blocks) and the new design cursor."""
+    gen = seeded_generator(policy.seed, ASK_STREAM, policy._n_asks)
+    blocks: list[Block] = []
+    cursor = policy._design_cursor
+    batch: BatchModel | None = None
+    n_told_unique = policy.n_unique
+    m = None if policy.candidates is None else policy.candidates.shape[0]
+    while len(blocks) < k and (remaining is None or remaining >= 1):
+        if m is not None and len(blocks) >= m:
+            break
+        if n_told_unique < 2 or (cursor < policy.n_initial and n_told_unique < policy.n_initial):
+            x, idx = design_point(policy.seed, cursor, policy.bounds, policy.candidates,
+                                  [b.x for b in blocks])
+            cursor += 1
+            repeats = policy.initial_repeats
+            if remaining is not None:
+                repeats = min(repeats, remaining)
+        else:
+            if batch is None:
+                batch = _start_batch(policy, hall_X, hall_n)
+            elif blocks:
+                batch.add(blocks[-1])
+            x, idx, repeats = _model_block(policy, batch, gen, blocks, remaining)
+        blocks.append(Block(x=x, repeats=repeats, index=idx))
+        hall_X.append(x)
+        hall_n.append(repeats)
+        if remaining is not None:
+            remaining -= repeats
+    return blocks, cursor
+
+def _start_batch(policy: LowSwitchPolicy, hall_X: list[Tensor], hall_n: list[int]) -> BatchModel:
+    """Refit at a switch boundary if due, then hallucinate what is pending."""
+    if policy._holder.needs_refit(policy.refit_growth):
+        policy._holder.refit(policy.seed, policy._n_asks)
+    return BatchModel.start(policy._model, hall_X, hall_n, policy.candidates,
+                            policy._scores_from_moments)
+
+def _model_block(
+    policy: LowSwitchPolicy, batch: BatchModel, gen: torch.Generator, blocks: list[Block],
+    remaining: int | None,
+) -> tuple[Tensor, int | None, int]:
+    """One block chosen on the batch's model: ``(x, row or None, repeats)``."""
+    if batch.cand_post is not None:
+        values = policy._candidate_scores(batch.cand_post.mean, batch.cand_post.variance)
+        idx: int | None = argmax_scores(values, [b.index for b in blocks])
+        x = policy.candidates[idx].clone()  # type: ignore[index]
+        var = float(batch.cand_post.variance[idx])
+    else:
+        x, idx = policy._select(
+            batch.model, gen, [b.x for b in blocks], [b.index for b in blocks]
+        )
+        with torch.no_grad():
+            var = float(batch.model.posterior(x.unsqueeze(0)).variance.reshape(()))
+    noise = float(policy._model.noise_variance)
+    repeats = switch_repeats(var, noise, policy.switch_threshold, remaining, policy.max_repeats)
+    if policy.switch_cost:
+        previous = blocks[-1].x if blocks else policy._last_x
+        repeats = cost_aware_repeats(repeats, policy._model, x, var, noise, policy.switch_cost,
+                                     previous, (remaining, policy.max_repeats))
+    return x, idx, repeats
+
+
+__all__ = ["choose_blocks"]
