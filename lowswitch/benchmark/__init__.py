@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "cli-start": "lowswitch.benchmark.cli_start",
     "campaign-reads": "lowswitch.benchmark.campaign_reads",
     "fantasize": "lowswitch.benchmark.fantasize",
+    "gp-batched": "lowswitch.benchmark.gp_batched",
 }
 
 __all__ = ["BENCHMARKS"]
