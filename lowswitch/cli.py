@@ -34,7 +34,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the database and the report.")] = Path(
         "results/demo"
     ),
-    policy: Annotated[str, typer.Option(help="ucb, ei, ts or random.")] = "ucb",
+    policy: Annotated[
+        str, typer.Option(help="A registered policy (ucb, ei, ts, ...) or random.")
+    ] = "ucb",
     switch_threshold: Annotated[float, typer.Option(help="C of the switch rule.")] = 2.0,
 ) -> None:
     """Simulated wet-lab campaign on the bundled aryl halide screen (about a minute)."""

@@ -182,6 +182,13 @@ def _finish(res: RunResult, obj: NoisyObjective, rec: Tensor, t0: float, unique:
     res.unique_points = unique
 
 
+def _policy_names() -> set[str]:
+    """Registered acquisition names (:func:`lowswitch.policies.policy_names`)."""
+    from lowswitch.policies import policy_names
+
+    return set(policy_names())
+
+
 def run_lowswitch(
     kind: str,
     threshold: float,
@@ -192,12 +199,11 @@ def run_lowswitch(
     time_limit: float | None = None,
     options: dict[str, Any] | None = None,
 ) -> None:
-    """Run a low-switch policy (``kind`` in ucb/ei/ts) at switch threshold ``threshold``."""
-    from lowswitch.policies.ei import LowSwitchGPEI
-    from lowswitch.policies.ts import LowSwitchGPTS
-    from lowswitch.policies.ucb import LowSwitchGPUCB
+    """Run a low-switch policy (``kind``: a registered name, e.g. ucb/ei/ts) at switch
+    threshold ``threshold``."""
+    from lowswitch.policies import get_policy
 
-    cls = {"ucb": LowSwitchGPUCB, "ei": LowSwitchGPEI, "ts": LowSwitchGPTS}[kind]
+    cls = get_policy(kind)
     opt = cls(
         obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, **(options or {})
     )
@@ -351,7 +357,7 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ei-C2', {'ei_variant': 'plain'})
     """
     parts = name.split("-")
-    if parts[0] not in {"ucb", "ei", "ts"} or len(parts) < 3:
+    if parts[0] not in _policy_names() or len(parts) < 3:
         return name, {}
     opts: dict[str, Any] = {}
     for part in parts[2:]:
@@ -390,7 +396,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
     name = split_options(name)[0]
     if "-C" in name:
         kind, c = name.split("-C", 1)
-        if kind in {"ucb", "ei", "ts"}:
+        if kind in _policy_names():
             return kind, float(c)
     if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None

@@ -53,8 +53,22 @@ import numpy as np
 from lowswitch.space import Float, Int, Space
 
 METHODS = ("lowswitch", "optuna_tpe", "optuna_gp", "random")
-#: low-switch with a named acquisition (``lowswitch`` itself is the Tuner's default, EI)
-EXTRA_METHODS = {"lowswitch_ucb": "ucb", "lowswitch_ei": "ei", "lowswitch_ts": "ts"}
+
+
+def extra_methods() -> dict[str, str]:
+    """Low-switch with a named acquisition, ``lowswitch_<name>`` for every registered name
+    (:func:`lowswitch.policies.policy_names`; ``lowswitch`` itself is the Tuner's default,
+    EI).
+
+    Example:
+        >>> extra_methods()["lowswitch_ucb"]
+        'ucb'
+    """
+    from lowswitch.policies import policy_names
+
+    return {f"lowswitch_{name}": name for name in policy_names()}
+
+
 #: low-switch (default acquisition) with ``switch_cost="auto"``: the measured set-up /
 #: evaluation time ratio is the switch cost
 COST_METHODS = {"lowswitch_auto": "auto"}
@@ -297,8 +311,8 @@ def run(
     with threadpool_limits(1):
         for seed in seeds:
             for method in methods:
-                if method == "lowswitch" or method in EXTRA_METHODS:
-                    policy = EXTRA_METHODS.get(method)  # None for "lowswitch"
+                if method == "lowswitch" or method in extra_methods():
+                    policy = extra_methods().get(method)  # None for "lowswitch"
                     r = run_lowswitch(budget, seed, n_max, threshold, progress, space, policy)
                 elif method in COST_METHODS:
                     r = run_lowswitch(
@@ -397,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--methods",
         default=",".join(METHODS),
-        help=f"comma-separated subset of {','.join((*METHODS, *EXTRA_METHODS, *COST_METHODS))} "
+        help=f"comma-separated subset of {','.join((*METHODS, *extra_methods(), *COST_METHODS))} "
         "(lowswitch = the Tuner's default, EI; _ucb, _ei, _ts name the acquisition; "
         "lowswitch_auto = the default with switch_cost='auto', the measured set-up/evaluation "
         "time ratio)",
@@ -432,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.from_json:
         return _merge(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    known = (*METHODS, *EXTRA_METHODS, *COST_METHODS)
+    known = (*METHODS, *extra_methods(), *COST_METHODS)
     bad = [m for m in methods if m not in known]
     if bad:
         p.error(f"unknown method(s) {bad}; choose from {list(known)}")

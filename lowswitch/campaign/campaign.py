@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pandas, torch and the GP stack load only in the methods tha
     import torch
 
     from lowswitch.campaign.planner import PlanConfig
+    from lowswitch.policies.config import PolicyConfig
     from lowswitch.space import Space
 
 DIRECTIONS = ("maximize", "minimize")
@@ -97,7 +98,7 @@ class Campaign:
         """The stored planner settings."""
         from lowswitch.campaign.planner import PlanConfig
 
-        return PlanConfig(**self.config["plan"])
+        return PlanConfig.from_dict(self.config["plan"])
 
     @cached_property
     def space(self) -> Space:
@@ -116,15 +117,16 @@ class Campaign:
         inputs: Sequence[str],
         objective: str,
         direction: str = "maximize",
-        seed: int = 0,
+        seed: int | None = None,
         descriptors: Sequence[str] = (),
         policy: str = "ucb",
-        switch_threshold: float = 2.0,
+        switch_threshold: float | None = None,
         max_repeats: int | None = None,
         max_conditions: int | None = None,
         initial_conditions: int = 8,
         float_levels: int = 11,
-        switch_cost: float = 0.0,
+        switch_cost: float | None = None,
+        config: PolicyConfig | None = None,
     ) -> Campaign:
         """Create a campaign from a candidate table (or a search space) and store it.
 
@@ -139,18 +141,27 @@ class Campaign:
             inputs: condition columns of the table (for a space: its names, in order).
             objective: name of the measured quantity (a column of results files).
             direction: ``"maximize"`` or ``"minimize"``.
-            seed: seed of the campaign (initial design, policy randomness).
+            seed: seed of the campaign (initial design, policy randomness; default
+                ``PolicyConfig``'s, 0).
             descriptors: numeric columns of the table that encode the categorical input they
                 belong to (see :mod:`lowswitch.campaign.encoding`); other categoricals are
                 one-hot.
-            policy: ``"ucb"`` (default), ``"ei"``, ``"ts"`` or ``"random"``.
-            switch_threshold: C of the switch rule; 1.0 = one well per decision.
+            policy: a registered policy name (``"ucb"``, the default, ``"ei"``, ``"ts"`` or
+                one added with :func:`lowswitch.policies.register`) or ``"random"``.
+            switch_threshold: C of the switch rule; 1.0 = one well per decision (default
+                ``PolicyConfig``'s, 2.0).
             max_repeats: cap on replicates per block.
             max_conditions: cap on distinct conditions per plate.
             initial_conditions: distinct conditions of the initial random design.
             float_levels: levels per ``Float`` parameter when ``candidates`` is a space.
             switch_cost: wells that setting up a new condition costs (0: the plain switch
                 rule); new conditions then get more replicates, a plate fewer conditions.
+            config: every policy setting as one
+                :class:`~lowswitch.policies.config.PolicyConfig` (options of the
+                acquisition included), stored with the campaign as JSON and handed to each
+                plate's policy (``direction`` sets ``maximize``; each plate derives its
+                seed from ``config.seed``); then leave ``seed``, ``switch_threshold``,
+                ``max_repeats`` and ``switch_cost`` out.
 
         Returns:
             The new campaign.
@@ -160,6 +171,7 @@ class Campaign:
         """
         from lowswitch.campaign.encoding import space_rows, table_space
         from lowswitch.campaign.planner import PlanConfig
+        from lowswitch.policies.config import facade_config
         from lowswitch.space import Space
 
         if direction not in DIRECTIONS:
@@ -183,17 +195,17 @@ class Campaign:
             )
             rows = validate_candidates(frame, inputs, descriptors)
             space = table_space(rows, inputs, descriptors)
+        given = {"seed": seed, "switch_threshold": switch_threshold,
+                 "max_repeats": max_repeats, "switch_cost": switch_cost}
+        policy_config = facade_config(config, given).replace(maximize=direction == "maximize")
         plan = PlanConfig(
             policy=policy,
-            switch_threshold=float(switch_threshold),
-            maximize=direction == "maximize",
-            seed=int(seed),
-            max_repeats=max_repeats,
+            config=policy_config,
             max_conditions=max_conditions,
-            initial_conditions=int(initial_conditions),
-            switch_cost=switch_cost,
+            initial_conditions=initial_conditions,
         )
-        config = {
+        policy_config.to_json()  # options must be storable: refuse now, not when reading
+        stored = {
             "inputs": list(inputs),
             "objective": objective,
             "direction": direction,
@@ -202,7 +214,7 @@ class Campaign:
             "plan": plan.to_dict(),
         }
         store = _storage(storage)
-        CampaignStore(store).create_campaign(name, config, rows)
+        CampaignStore(store).create_campaign(name, stored, rows)
         return cls(store, name)
 
     @classmethod

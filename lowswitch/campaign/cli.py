@@ -92,6 +92,29 @@ def _open(storage: str, name: str) -> Any:
     return Campaign.open(storage, name)
 
 
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    """``["beta=2.5", "ei_variant=plain"]`` -> ``{"beta": 2.5, "ei_variant": "plain"}``.
+
+    A value is read as JSON when it parses (numbers, true/false, null, lists), else kept
+    as text.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--option: expected NAME=VALUE, got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out[name.strip()] = value
+    return out
+
+
+# Every PolicyConfig field has an option here with the same default; the values go into
+# one PolicyConfig, so the checks are PolicyConfig's (tests/campaign/test_cli_config.py
+# compares the two). Exceptions: ``maximize`` is ``--direction``; ``n_initial`` is the
+# campaign's ``--initial-conditions`` (the planner sets the policy's design size).
 @app.command()
 def create(
     name: Name,
@@ -104,7 +127,9 @@ def create(
     descriptors: Annotated[
         str, typer.Option(help="Comma-separated numeric columns describing a categorical input.")
     ] = "",
-    policy: Annotated[str, typer.Option(help="ucb, ei, ts or random.")] = "ucb",
+    policy: Annotated[
+        str, typer.Option(help="A registered policy (ucb, ei, ts, ...) or random.")
+    ] = "ucb",
     switch_threshold: Annotated[
         float, typer.Option(help="C of the switch rule (1 = one well per decision).")
     ] = 2.0,
@@ -114,17 +139,43 @@ def create(
     switch_cost: Annotated[
         float, typer.Option(help="Wells that setting up a new condition costs (0 = ignore).")
     ] = 0.0,
+    budget: Annotated[
+        int | None, typer.Option(help="Cap on the wells one plate's policy may plan.")
+    ] = None,
+    initial_repeats: Annotated[
+        int | None, typer.Option(help="Policy: evaluations per design point (default 2 if C > 1).")
+    ] = None,
+    num_restarts: Annotated[
+        int, typer.Option(help="Policy: acquisition optimiser restarts (continuous boxes).")
+    ] = 4,
+    raw_samples: Annotated[
+        int, typer.Option(help="Policy: Sobol points scored for the restarts (continuous boxes).")
+    ] = 256,
+    refit_growth: Annotated[
+        float, typer.Option(help="Policy: refit once its evaluations grew by this factor.")
+    ] = 1.0,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="Acquisition option NAME=VALUE (JSON value), repeatable, "
+                     "e.g. --option beta=2.5."),
+    ] = None,
 ) -> None:
     """Create a campaign from a candidates CSV."""
     from lowswitch.campaign.campaign import Campaign
+    from lowswitch.policies.config import PolicyConfig
 
     with _user_errors():
+        config = PolicyConfig(
+            switch_threshold=switch_threshold, maximize=direction == "maximize", seed=seed,
+            max_repeats=max_repeats, budget=budget, initial_repeats=initial_repeats,
+            num_restarts=num_restarts, raw_samples=raw_samples, refit_growth=refit_growth,
+            switch_cost=switch_cost, options=_parse_options(option or []),
+        )
         camp = Campaign.create(
             storage, name, candidates, inputs=_csv_list(inputs), objective=objective,
-            direction=direction, seed=seed, descriptors=_csv_list(descriptors),
-            policy=policy, switch_threshold=switch_threshold,
-            max_repeats=max_repeats, max_conditions=max_conditions,
-            initial_conditions=initial_conditions, switch_cost=switch_cost,
+            direction=direction, descriptors=_csv_list(descriptors), policy=policy,
+            max_conditions=max_conditions, initial_conditions=initial_conditions,
+            config=config,
         )
     typer.echo(f"created campaign {name!r}: {len(camp.candidates)} candidates, "
                f"{camp.features.shape[1]} features, storage {camp.storage.url}")

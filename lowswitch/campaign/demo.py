@@ -45,7 +45,8 @@ def run_demo(
         seed: seed of the campaign and of the simulated noise.
         out: folder for the database (when ``storage`` is None) and the report.
         storage: database URL; default a fresh SQLite file ``out/demo.db``.
-        policy: campaign policy (``ucb``, ``ei``, ``ts``, ``random``).
+        policy: campaign policy: a registered name (``ucb``, ``ei``, ``ts``, ...) or
+            ``random``.
         switch_threshold: C of the switch rule.
         max_conditions: cap on distinct conditions per plate.
         quiet: print nothing.

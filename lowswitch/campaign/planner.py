@@ -37,15 +37,22 @@ import torch
 
 from lowswitch.campaign.repository import Fit
 from lowswitch.errors import InputError
-from lowswitch.validation import check_switch_cost
+from lowswitch.policies.config import PolicyConfig, check_refit_growth, facade_config
+from lowswitch.policies.registry import check_policy_config, get_policy, policy_names
+from lowswitch.policies.seeds import derive_seed
 
-POLICIES: dict[str, str] = {
-    "ucb": "LowSwitchGPUCB",
-    "ei": "LowSwitchGPEI",
-    "ts": "LowSwitchGPTS",
-    "random": "",
-}
-"""Policy names accepted by a campaign -> class in :mod:`lowswitch`."""
+RANDOM = "random"
+"""The campaign-only policy name: distinct random conditions, one well each."""
+
+
+def campaign_policies() -> list[str]:
+    """Policy names a campaign accepts: the registered acquisitions and ``"random"``.
+
+    Example:
+        >>> {"ei", "random", "ts", "ucb"} <= set(campaign_policies())
+        True
+    """
+    return sorted([*policy_names(), RANDOM])
 
 
 class Block(NamedTuple):
@@ -60,63 +67,139 @@ class Block(NamedTuple):
     replicates: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PlanConfig:
-    """Planning settings stored with a campaign.
+    """Planning settings stored with a campaign: the policy's name and config, and the
+    settings of the campaign's own plate planning.
 
-    Attributes:
-        policy: ``"ucb"``, ``"ei"``, ``"ts"`` or ``"random"``.
-        switch_threshold: C of the switch rule (1.0 = one evaluation per decision).
-        maximize: direction of the objective.
-        seed: campaign seed; plate p uses a seed derived from (seed, p).
-        max_repeats: cap on a block's replicates (None: no cap beyond the plate).
+    Args:
+        policy: a registered policy name (``"ucb"``, ``"ei"``, ``"ts"`` or one added with
+            :func:`lowswitch.policies.register`) or ``"random"``.
+        config: the policy's :class:`~lowswitch.policies.config.PolicyConfig`; its seed is
+            the campaign seed (plate p uses a seed derived from (seed, p)), its
+            ``maximize`` the direction. Each plate's policy gets it unchanged except that
+            seed and ``n_initial`` (the campaign's ``initial_conditions``).
         max_conditions: cap on distinct conditions per plate (None: the policy decides).
         initial_conditions: distinct conditions of the initial random design.
-        refit_growth: refit the GP hyperparameters when the number of measured conditions
-            has grown by this factor since the last fit (1.0: at every plate, the policy's
-            own rule); otherwise the stored hyperparameters are reused as they are.
-        switch_cost: what setting up a new condition costs, in wells (0: the plain switch
-            rule). A condition then gets replicates while one more well there still yields
-            more information per well than setting up a fresh condition would, so a plate
-            holds fewer distinct conditions (see :func:`lowswitch.policies.switch.stay_repeats`).
+        refit_growth: refit the GP hyperparameters when the number of measured
+            *conditions* has grown by this factor since the last stored fit (1.0: at every
+            plate); otherwise the stored hyperparameters are reused as they are
+            (``warm_start``). Not ``PolicyConfig.refit_growth``, which counts evaluations
+            inside one policy's life.
+        switch_threshold, maximize, seed, max_repeats, switch_cost: conveniences that
+            build ``config`` (give them or ``config``, not both); read back as properties.
+            ``switch_cost`` is in wells; a campaign takes one number.
 
     Example:
         >>> cfg = PlanConfig(policy="ucb", switch_threshold=2.0, max_conditions=8)
-        >>> cfg.to_dict()["max_conditions"]
-        8
+        >>> cfg.to_dict()["max_conditions"], cfg.switch_threshold
+        (8, 2.0)
+        >>> PlanConfig.from_dict(cfg.to_dict()) == cfg
+        True
     """
 
-    policy: str = "ucb"
-    switch_threshold: float = 2.0
-    maximize: bool = True
-    seed: int = 0
-    max_repeats: int | None = None
-    max_conditions: int | None = None
-    initial_conditions: int = 8
-    refit_growth: float = 1.2
-    switch_cost: float = 0.0
+    policy: str
+    config: PolicyConfig
+    max_conditions: int | None
+    initial_conditions: int
+    refit_growth: float
 
-    def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise InputError(f"policy: expected one of {sorted(POLICIES)}, got {self.policy!r}")
-        if not self.switch_threshold >= 1.0:
-            raise InputError(f"switch_threshold: expected >= 1, got {self.switch_threshold}")
-        for name in ("max_repeats", "max_conditions"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InputError(f"{name}: expected None or >= 1, got {value}")
-        if not self.refit_growth >= 1.0:
-            raise InputError(f"refit_growth: expected >= 1, got {self.refit_growth}")
-        cost = check_switch_cost(self.switch_cost)
-        if not isinstance(cost, float):
-            raise InputError(f"switch_cost: expected one number >= 0, got {self.switch_cost!r}")
-        object.__setattr__(self, "switch_cost", cost)
-        if self.initial_conditions < 1:
-            raise InputError(f"initial_conditions: expected >= 1, got {self.initial_conditions}")
+    def __init__(
+        self,
+        policy: str = "ucb",
+        config: PolicyConfig | None = None,
+        max_conditions: int | None = None,
+        initial_conditions: int = 8,
+        refit_growth: float = 1.2,
+        *,
+        switch_threshold: float | None = None,
+        maximize: bool | None = None,
+        seed: int | None = None,
+        max_repeats: int | None = None,
+        switch_cost: float | None = None,
+    ) -> None:
+        if policy != RANDOM:
+            get_policy(policy)  # InputError naming the registered ones
+        given = {"switch_threshold": switch_threshold, "maximize": maximize, "seed": seed,
+                 "max_repeats": max_repeats, "switch_cost": switch_cost}
+        cfg = facade_config(config, given)
+        if cfg.seed is None:
+            raise InputError("seed: a campaign needs an int seed (its plates derive theirs)")
+        if not isinstance(cfg.switch_cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got "
+                             f"{list(cfg.switch_cost)!r}")
+        if max_conditions is not None and (
+            isinstance(max_conditions, bool) or not isinstance(max_conditions, int)
+            or max_conditions < 1
+        ):
+            raise InputError(f"max_conditions: expected None or an int >= 1, got "
+                             f"{max_conditions!r}")
+        if isinstance(initial_conditions, bool) or not isinstance(initial_conditions, int) or (
+            initial_conditions < 1
+        ):
+            raise InputError(f"initial_conditions: expected an int >= 1, got "
+                             f"{initial_conditions!r}")
+        if policy != RANDOM:
+            check_policy_config(policy, cfg)  # the acquisition's options, now
+        for name, value in (("policy", policy), ("config", cfg),
+                            ("max_conditions", max_conditions),
+                            ("initial_conditions", initial_conditions),
+                            ("refit_growth", check_refit_growth(refit_growth))):
+            object.__setattr__(self, name, value)
+
+    @property
+    def switch_threshold(self) -> float:
+        """``config.switch_threshold``."""
+        return self.config.switch_threshold
+
+    @property
+    def maximize(self) -> bool:
+        """``config.maximize``."""
+        return self.config.maximize
+
+    @property
+    def seed(self) -> int:
+        """``config.seed`` (the campaign seed)."""
+        return int(self.config.seed)  # type: ignore[arg-type]
+
+    @property
+    def max_repeats(self) -> int | None:
+        """``config.max_repeats``."""
+        return self.config.max_repeats
+
+    @property
+    def switch_cost(self) -> float:
+        """``config.switch_cost`` (wells)."""
+        return float(self.config.switch_cost)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return dict(self.__dict__)
+        """JSON-safe form (the policy config nested under ``"config"``)."""
+        return {"policy": self.policy, "config": self.config.to_dict(),
+                "max_conditions": self.max_conditions,
+                "initial_conditions": self.initial_conditions,
+                "refit_growth": self.refit_growth}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanConfig:
+        """Inverse of :meth:`to_dict`; also reads the flat form stored before
+        ``PolicyConfig`` (``switch_threshold``, ``seed``, ... at the top level).
+
+        Example:
+            >>> old = {"policy": "ei", "switch_threshold": 4.0, "maximize": True, "seed": 3,
+            ...        "max_repeats": None, "max_conditions": None, "initial_conditions": 8,
+            ...        "refit_growth": 1.2, "switch_cost": 0.0}
+            >>> PlanConfig.from_dict(old).config.switch_threshold
+            4.0
+        """
+        if not isinstance(data, Mapping):
+            raise InputError(f"plan: expected a mapping, got {type(data).__name__}")
+        kwargs = dict(data)
+        if "config" in kwargs:
+            kwargs["config"] = PolicyConfig.from_dict(kwargs["config"])
+        try:
+            return cls(**kwargs)
+        except TypeError as err:
+            raise InputError(f"plan: unexpected settings ({err})") from None
 
 
 def plate_seed(seed: int, plate: int) -> int:
@@ -126,7 +209,7 @@ def plate_seed(seed: int, plate: int) -> int:
         >>> plate_seed(0, 1) == plate_seed(0, 1) != plate_seed(0, 2)
         True
     """
-    return int(np.random.SeedSequence([int(seed), int(plate)]).generate_state(1)[0])
+    return derive_seed(seed, plate)
 
 
 def _share(slots: int, chosen: Sequence[int]) -> list[Block]:
@@ -158,8 +241,8 @@ def build_policy(
 
     Without ``fit`` every observation is told (one ``tell`` per condition, in order of first
     measurement) and the GP is fitted from scratch at the next ``ask``. With ``fit``, the
-    policy is restored (``load_state_dict``) with the first ``fit.n_observations``
-    observations as its fitted data and ``fit.hyper`` as its hyperparameters; the newer
+    policy is warm-started (:meth:`~lowswitch.policies.base.LowSwitchPolicy.warm_start`) with
+    the first ``fit.n_observations`` observations and ``fit.hyper`` as their fit; the newer
     observations are pending tells, so the next ``ask`` refits warm-started from ``fit``.
     If the measured conditions grew by less than ``config.refit_growth`` since ``fit``,
     every observation goes into the fitted data and ``ask`` does not refit.
@@ -173,21 +256,11 @@ def build_policy(
         fit: the last stored fit, if any.
 
     Returns:
-        A :class:`lowswitch.LowSwitchGPUCB` / ``GPEI`` / ``GPTS`` holding the observations.
+        The registered policy ``config.policy`` holding the observations.
     """
-    import lowswitch
-
-    cls = getattr(lowswitch, POLICIES[config.policy])
-    opt = cls(
-        bounds,
-        candidates=X,
-        switch_threshold=config.switch_threshold,
-        maximize=config.maximize,
-        seed=seed,
-        max_repeats=config.max_repeats,
-        n_initial=max(2, min(config.initial_conditions, X.shape[0])),
-        switch_cost=config.switch_cost,
-    )
+    cls = get_policy(config.policy)
+    opt = cls(bounds, candidates=X, config=config.config.replace(
+        seed=seed, n_initial=max(2, min(config.initial_conditions, X.shape[0]))))
     idx = [int(i) for i in observed_idx]
     ys = [float(y) for y in observed_y]
     n_fit = 0
@@ -196,15 +269,8 @@ def build_policy(
         if len(set(idx)) < config.refit_growth * fit.n_unique:
             n_fit = len(idx)
     if n_fit and fit is not None:
-        state = opt.state_dict()
-        state["data"] = {
-            "X_fit": X[torch.tensor(idx[:n_fit])].tolist(),
-            "Y_fit": ys[:n_fit],  # objective's own units
-            "chunks": [],
-        }
-        state["hyper"] = fit.hyper
-        state["counters"]["n_evaluations"] = n_fit
-        opt.load_state_dict(state)
+        opt.warm_start(X[torch.tensor(idx[:n_fit])], torch.tensor(ys[:n_fit], dtype=X.dtype),
+                       hyper=fit.hyper)
     groups: dict[int, list[float]] = {}
     for i, y in zip(idx[n_fit:], ys[n_fit:], strict=True):
         groups.setdefault(i, []).append(y)
@@ -263,7 +329,7 @@ def plan_plate(
     seed = plate_seed(config.seed, plate)
     rng = np.random.default_rng(seed)
     seen = set(handed_out) if handed_out is not None else set(observed_idx) | set(pending)
-    if config.policy == "random":
+    if config.policy == RANDOM:
         return _random_blocks(m, set(), slots, slots, rng), None
     if len(seen) < config.initial_conditions or len(observed_idx) < 2:
         n_init = max(config.initial_conditions - len(seen), 1)
@@ -308,4 +374,13 @@ def plan_plate(
     return blocks, new_fit
 
 
-__all__ = ["POLICIES", "Block", "Fit", "PlanConfig", "build_policy", "plan_plate", "plate_seed"]
+__all__ = [
+    "RANDOM",
+    "Block",
+    "Fit",
+    "PlanConfig",
+    "build_policy",
+    "campaign_policies",
+    "plan_plate",
+    "plate_seed",
+]

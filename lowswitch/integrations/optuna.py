@@ -76,9 +76,13 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 
 from lowswitch.errors import InputError
+from lowswitch.policies.config import PolicyConfig, facade_config
+from lowswitch.policies.registry import check_policy_config, get_policy
+from lowswitch.policies.seeds import derive_seed
 from lowswitch.space import Categorical, Float, Int, Param, Space
-from lowswitch.tune.tuner import _load_policy_class
-from lowswitch.validation import MAX_ABS_MEASUREMENT, check_switch_cost
+from lowswitch.validation import MAX_ABS_MEASUREMENT
+
+_UNSET: Any = object()
 
 ATTR_BLOCK = "lowswitch:block"
 USER_REPEAT = "lowswitch.repeat"
@@ -191,10 +195,11 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         space: optional :class:`~lowswitch.space.Space`; then it is the relative search
             space from the first trial on. Without it, the intersection search space of the
             study is used (the first trial is sampled at random).
-        switch_threshold: ``C`` of the switch rule.
-        seed: seed of the initial design and the policy (``None``: a fresh seed drawn from
-            OS entropy, kept in ``sampler.seed``; every worker then draws its own).
-        policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
+        switch_threshold: ``C`` of the switch rule (default ``PolicyConfig``'s, 2.0).
+        seed: seed of the initial design and the policy (default 0; ``None``: a fresh seed
+            drawn from OS entropy, kept in ``sampler.seed``; every worker then draws its own).
+        policy: a registered policy name: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or one
+            added with :func:`lowswitch.policies.register`.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         n_initial: number of single-repeat design blocks at random configs before the GP
             policy takes over (default ``clip(2 D, 2, 20)`` for ``D`` encoded columns).
@@ -203,6 +208,12 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             choose their blocks before choosing its own (see the module docstring).
         switch_cost: what a new config costs, in evaluations (``0``: the plain switch
             rule); blocks that move repeat more (see :class:`~lowswitch.tune.tuner.Tuner`).
+        config: every policy setting as one
+            :class:`~lowswitch.policies.config.PolicyConfig` (its ``seed`` and
+            ``n_initial`` also drive the sampler's own initial design; each block's policy
+            gets it with ``maximize`` from the study and a seed derived from ``(seed,
+            block)``); then leave ``switch_threshold``, ``seed``, ``max_repeats``,
+            ``n_initial`` and ``switch_cost`` out.
 
     Example:
         >>> sampler = LowSwitchSampler(seed=1, switch_threshold=2.0)
@@ -214,37 +225,42 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         self,
         space: Space | None = None,
         *,
-        switch_threshold: float = 2.0,
-        seed: int | None = 0,
+        switch_threshold: float | None = None,
+        seed: int | None = _UNSET,
         policy: str = "ei",
         max_repeats: int | None = None,
         n_initial: int | None = None,
         candidates_limit: int = 4096,
         sync_timeout: float = 20.0,
-        switch_cost: float = 0.0,
+        switch_cost: float | None = None,
+        config: PolicyConfig | None = None,
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
-        if not isinstance(switch_threshold, (int, float)) or not switch_threshold >= 1.0:
-            raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
-        if seed is None:  # as in Optuna: a fresh seed, drawn once from OS entropy
-            seed = secrets.randbits(31)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InputError(f"seed: expected a non-negative int or None, got {seed!r}")
+        given = {"switch_threshold": switch_threshold, "max_repeats": max_repeats,
+                 "n_initial": n_initial, "switch_cost": switch_cost}
+        cfg = facade_config(config, given)
+        if seed is not _UNSET:
+            if config is not None:
+                raise InputError("seed: give it in config=PolicyConfig(seed=...), not both")
+            cfg = cfg.replace(seed=seed)
+        if cfg.seed is None:  # as in Optuna: a fresh seed, drawn once from OS entropy
+            cfg = cfg.replace(seed=secrets.randbits(31))
         if (isinstance(sync_timeout, bool) or not isinstance(sync_timeout, (int, float))
                 or not sync_timeout >= 0):
             raise InputError(f"sync_timeout: expected a number of seconds >= 0, got "
                              f"{sync_timeout!r}")
-        cost = check_switch_cost(switch_cost)
-        if not isinstance(cost, float):
-            raise InputError(f"switch_cost: expected one number >= 0, got {switch_cost!r}")
-        self._policy_cls = _load_policy_class(policy)
-        self.switch_cost = cost
+        if not isinstance(cfg.switch_cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {cfg.switch_cost!r}")
+        self._policy_cls = get_policy(policy)
+        check_policy_config(self._policy_cls, cfg)  # its options, now (blocks build it later)
+        self.config: PolicyConfig = cfg
+        self.switch_cost: float = cfg.switch_cost
         self.space = space
-        self.switch_threshold = float(switch_threshold)
-        self.seed = seed
-        self.max_repeats = max_repeats
-        self.n_initial = n_initial
+        self.switch_threshold = cfg.switch_threshold
+        self.seed: int = int(cfg.seed)  # type: ignore[arg-type]
+        self.max_repeats = cfg.max_repeats
+        self.n_initial = cfg.n_initial
         self.candidates_limit = candidates_limit
         self.sync_timeout = float(sync_timeout)
         self._gave_up: set[int] = set()  # undecided trials not waited for again
@@ -317,7 +333,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         _single_objective(study)
-        rs = optuna.samplers.RandomSampler(seed=_mix(self.seed, trial.number, 7))
+        rs = optuna.samplers.RandomSampler(seed=derive_seed(self.seed, trial.number, 7, bits=31))
         return rs.sample_independent(study, trial, param_name, param_distribution)
 
     def reseed_rng(self) -> None:
@@ -382,7 +398,7 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
             n_initial = min(n_initial, int(space.size))
         seen = set(obs) | set(pending)
         if len(obs) < max(n_initial, 2):
-            rng = np.random.default_rng(_mix(self.seed, block_id, 1))
+            rng = np.random.default_rng(derive_seed(self.seed, block_id, 1, bits=31))
             config = space.sample(1, rng)[0]
             for _ in range(64):
                 if space.key(config) not in seen:
@@ -390,12 +406,11 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
                 config = space.sample(1, rng)[0]
             return config, 1
         candidates = space.encode_many(space.enumerate()) if discrete else None
-        policy = self._policy_cls(
-            space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
+        block_cfg = self.config.replace(
             maximize=study.direction == optuna.study.StudyDirection.MAXIMIZE,
-            seed=_mix(self.seed, block_id, 2), max_repeats=self.max_repeats,
-            n_initial=n_initial, **({"switch_cost": self.switch_cost} if self.switch_cost else {}),
+            seed=derive_seed(self.seed, block_id, 2, bits=31), n_initial=n_initial,
         )
+        policy = self._policy_cls(space.bounds, candidates=candidates, config=block_cfg)
         for key, ys in obs.items():
             policy.tell(torch.tensor(key, dtype=torch.float64),
                         torch.tensor(ys, dtype=torch.float64))
@@ -466,12 +481,6 @@ def _single_objective(study: optuna.Study) -> None:
 def _usable(value: float) -> bool:
     """Whether a COMPLETE trial's value is a measurement the GP can take."""
     return math.isfinite(value) and abs(value) <= MAX_ABS_MEASUREMENT
-
-
-def _mix(seed: int, k: int, stream: int) -> int:
-    """A non-negative 31-bit seed from (seed, k, stream), stable across processes."""
-    h = np.random.SeedSequence([seed, k, stream]).generate_state(1)[0]
-    return int(h) & 0x7FFFFFFF
 
 
 __all__ = [

@@ -7,10 +7,12 @@ run side by side; when a block is exhausted while its trials still run, the next
 chosen with those trials hallucinated (pending). The config a trial receives is the block's
 config plus the repeat index under ``repeat_key`` (default ``"repeat"``).
 
-The search space is either a :class:`~lowswitch.space.Space` given to the searcher, or
-Ray's ``param_space`` (``tune.uniform``, ``tune.loguniform``, ``tune.randint``,
-``tune.lograndint``, ``tune.choice``; ``randint``'s upper bound is exclusive, as in Ray;
-plain constants are passed through unchanged).
+The search space is either a :class:`~lowswitch.space.Space` or a Ray search-space dict
+given to the searcher (as other Ray searchers take it), or Ray's ``param_space``
+(``tune.uniform``, ``tune.loguniform``, ``tune.randint``, ``tune.lograndint``,
+``tune.choice``; ``randint``'s upper bound is exclusive, as in Ray;
+plain constants are passed through unchanged; anything else, quantised or nested domains
+included, is refused with an :class:`~lowswitch.errors.InputError` naming the entry).
 
 Trials that error, or report a missing / non-finite metric, are recorded as failures.
 ``save`` / ``restore`` write and read JSON (the tuner's ``state_dict`` plus the map from
@@ -39,6 +41,8 @@ from ray.tune.search import Searcher
 from ray.tune.search import sample as ray_sample
 
 from lowswitch.errors import InputError, StateError
+from lowswitch.policies.config import PolicyConfig, facade_config
+from lowswitch.policies.registry import get_policy
 from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import Trial, Tuner
 from lowswitch.validation import check_measurement
@@ -90,48 +94,68 @@ class LowSwitchSearcher(Searcher):
     """Low-switch GP search for Ray Tune (see the module docstring).
 
     Args:
-        space: optional :class:`~lowswitch.space.Space`; else taken from ``param_space``.
+        space: optional :class:`~lowswitch.space.Space` or Ray search-space dict
+            (``{"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 4)}``, see
+            :func:`space_from_param_space`); else taken from ``param_space``.
         metric: name of the reported metric to optimise.
         mode: ``"min"`` or ``"max"``.
-        switch_threshold: ``C`` of the switch rule.
-        seed: policy seed.
-        policy: ``"ei"`` (default), ``"ucb"`` or ``"ts"``.
+        switch_threshold: ``C`` of the switch rule (default ``PolicyConfig``'s, 2.0).
+        seed: policy seed (default ``PolicyConfig``'s, 0).
+        policy: a registered policy name: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or one
+            added with :func:`lowswitch.policies.register`.
         max_repeats: cap on repeats per block.
         repeat_key: config key that carries the repeat index.
         switch_cost: what a new config costs, in evaluations (``0``: the plain switch
             rule; see :class:`~lowswitch.tune.tuner.Tuner`).
+        config: every policy setting as one
+            :class:`~lowswitch.policies.config.PolicyConfig`, handed to the
+            :class:`~lowswitch.tune.tuner.Tuner` unchanged (``mode`` sets ``maximize``);
+            then leave ``switch_threshold``, ``seed``, ``max_repeats`` and ``switch_cost``
+            out.
 
     Example:
         >>> s = LowSwitchSearcher(metric="loss", mode="min")
         >>> s.tuner is None
         True
+        >>> from ray import tune
+        >>> s = LowSwitchSearcher({"lr": tune.loguniform(1e-4, 1e-1), "epochs": 3},
+        ...                       metric="loss", mode="min")
+        >>> sorted(s.suggest("t0"))
+        ['epochs', 'lr', 'repeat']
     """
 
     def __init__(
         self,
-        space: Space | None = None,
+        space: Space | Mapping[str, Any] | None = None,
         metric: str | None = None,
         mode: str | None = None,
         *,
-        switch_threshold: float = 2.0,
-        seed: int = 0,
+        switch_threshold: float | None = None,
+        seed: int | None = None,
         policy: str = "ei",
         max_repeats: int | None = None,
         repeat_key: str = "repeat",
-        switch_cost: float = 0.0,
+        switch_cost: float | None = None,
+        config: PolicyConfig | None = None,
     ) -> None:
+        consts: dict[str, Any] = {}
+        if isinstance(space, Mapping):
+            space, consts = space_from_param_space(space)
         if space is not None and not isinstance(space, Space):
-            raise InputError(f"space: expected a lowswitch Space or None, got {space!r}")
+            raise InputError(f"space: expected a lowswitch Space, a Ray search-space dict or "
+                             f"None, got {space!r}")
         if mode not in (None, "min", "max"):
             raise InputError(f"mode: expected 'min', 'max' or None, got {mode!r}")
         if space is not None and repeat_key in space.params:
             raise InputError(f"repeat_key: {repeat_key!r} is also a parameter name")
+        given = {"switch_threshold": switch_threshold, "seed": seed,
+                 "max_repeats": max_repeats, "switch_cost": switch_cost}
+        cfg = facade_config(config, given)
+        get_policy(policy)  # a registered name (checked now, not at the first suggest)
         super().__init__(metric=metric, mode=mode)
         self._space = space
-        self._consts: dict[str, Any] = {}
-        self._settings = {"switch_threshold": float(switch_threshold), "seed": int(seed),
-                          "policy": policy, "max_repeats": max_repeats,
-                          "switch_cost": switch_cost}
+        self._consts = consts
+        self._settings: dict[str, Any] = {"policy": policy, "config": cfg.to_dict()}
         self.repeat_key = repeat_key
         self.tuner: Tuner | None = None
         self._live: dict[str, int] = {}  # Ray trial id -> tuner trial id
@@ -142,7 +166,8 @@ class LowSwitchSearcher(Searcher):
         if self.tuner is None and self._space is not None and self._mode is not None:
             self.tuner = Tuner(self._space,
                                direction="minimize" if self._mode == "min" else "maximize",
-                               **self._settings)  # type: ignore[arg-type]
+                               policy=self._settings["policy"],
+                               config=_settings_config(self._settings))
 
     def set_search_properties(self, metric: str | None, mode: str | None,
                               config: dict[str, Any], **spec: Any) -> bool:
@@ -214,6 +239,7 @@ class LowSwitchSearcher(Searcher):
         self._space = None if state["space"] is None else Space.from_dict(state["space"])
         self._consts = dict(state["consts"])
         self._settings = dict(state["settings"])
+        _settings_config(self._settings)  # checked before anything is rebuilt
         self.repeat_key = state["repeat_key"]
         self.tuner = None
         self._maybe_build()
@@ -241,6 +267,14 @@ class LowSwitchSearcher(Searcher):
         recs = self.tuner.trials
         return {rid: Trial(recs[t]["config"], recs[t]["repeat"], recs[t]["block_id"], t)
                 for rid, t in self._live.items()}
+
+
+def _settings_config(settings: Mapping[str, Any]) -> PolicyConfig:
+    """The policy config of stored searcher settings (also the flat pre-PolicyConfig form)."""
+    if "config" in settings:
+        return PolicyConfig.from_dict(settings["config"])
+    old = {k: settings.get(k) for k in ("switch_threshold", "seed", "max_repeats", "switch_cost")}
+    return facade_config(None, old)
 
 
 __all__ = ["LowSwitchSearcher", "space_from_param_space"]

@@ -17,9 +17,10 @@ Example:
 
 from __future__ import annotations
 
+from lowswitch.policies.config import PolicyConfig
 from lowswitch.space import Categorical, Float, Int, Space
 from lowswitch.tune.minimize import TuneResult, minimize
 from lowswitch.tune.tuner import Best, Trial, Tuner
 
-__all__ = ["Best", "Categorical", "Float", "Int", "Space", "Trial", "TuneResult", "Tuner",
-           "minimize"]
+__all__ = ["Best", "Categorical", "Float", "Int", "PolicyConfig", "Space", "Trial", "TuneResult",
+           "Tuner", "minimize"]

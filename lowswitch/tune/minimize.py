@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from lowswitch.errors import InputError
+from lowswitch.policies.config import PolicyConfig
 from lowswitch.space import Space
 from lowswitch.tune.tuner import Best, Trial, Tuner
 from lowswitch.tune.workers import WorkerPool
@@ -219,8 +220,8 @@ def minimize(
     n_workers: int = 1,
     *,
     direction: str = "minimize",
-    switch_threshold: float = 2.0,
-    seed: int = 0,
+    switch_threshold: float | None = None,
+    seed: int | None = None,
     policy: str | Callable[..., Any] = "ei",
     max_repeats: int | None = None,
     setup_in: str = "main",
@@ -229,7 +230,8 @@ def minimize(
     trial_timeout: float | None = None,
     progress: bool = True,
     tuner: Tuner | None = None,
-    switch_cost: float | str = 0.0,
+    switch_cost: float | str | None = None,
+    config: PolicyConfig | None = None,
 ) -> TuneResult:
     """Tune ``objective`` over ``space`` for ``budget`` evaluations with few switches.
 
@@ -242,9 +244,11 @@ def minimize(
         setup: optional ``setup(config) -> context``, called once per switch.
         n_workers: parallel worker processes (1: run in this process).
         direction: ``"minimize"`` or ``"maximize"``.
-        switch_threshold: ``C`` of the switch rule (1.0: no repeats by design).
-        seed: policy seed.
-        policy: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or a policy class.
+        switch_threshold: ``C`` of the switch rule (1.0: no repeats by design; default
+            ``PolicyConfig``'s, 2.0).
+        seed: policy seed (default ``PolicyConfig``'s, 0).
+        policy: a registered policy name (``"ei"``, the default, ``"ucb"``, ``"ts"`` or one
+            added with :func:`lowswitch.policies.register`) or a policy class.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         setup_in: ``"main"`` or ``"worker"`` (see the module docstring).
         mp_context: multiprocessing start method of the worker processes.
@@ -261,6 +265,11 @@ def minimize(
             ``"auto"`` (with ``setup``): measured as you go, the median set-up time over
             the median objective time of the trials so far (``result.switch_cost`` and
             ``tuner.switch_cost`` hold the last estimate).
+        config: every policy setting as one
+            :class:`~lowswitch.policies.config.PolicyConfig`, handed to the
+            :class:`~lowswitch.tune.tuner.Tuner` unchanged (``direction`` sets
+            ``maximize``); then leave ``switch_threshold``, ``seed``, ``max_repeats`` and a
+            numeric ``switch_cost`` out (``"auto"`` still works).
 
     Returns:
         A :class:`TuneResult`.
@@ -313,7 +322,8 @@ def minimize(
     if tuner is None:
         tuner = Tuner(space, direction=direction, switch_threshold=switch_threshold, seed=seed,
                       policy=policy, max_repeats=max_repeats,
-                      switch_cost=0.0 if auto_cost else switch_cost)  # type: ignore[arg-type]
+                      switch_cost=None if auto_cost else switch_cost,  # type: ignore[arg-type]
+                      config=config)
     elif tuner.space != space:
         raise InputError("tuner: built for a different search space")
     direction = tuner.direction

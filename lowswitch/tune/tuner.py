@@ -40,14 +40,9 @@ import numpy as np
 import torch
 
 from lowswitch.errors import InputError, StateError
+from lowswitch.policies.config import PolicyConfig, facade_config
 from lowswitch.space import Space
 from lowswitch.validation import check_measurement, check_switch_cost
-
-_POLICIES = {
-    "ucb": ("lowswitch.policies.ucb", "LowSwitchGPUCB"),
-    "ei": ("lowswitch.policies.ei", "LowSwitchGPEI"),
-    "ts": ("lowswitch.policies.ts", "LowSwitchGPTS"),
-}
 
 
 class Policy(Protocol):
@@ -129,13 +124,15 @@ class _Block:
         return self.handed - self.n_ok - self.n_failed
 
 
-def _load_policy_class(name: str) -> Callable[..., Policy]:
-    import importlib
+def _load_policy_class(policy: str | Callable[..., Policy]) -> Callable[..., Policy]:
+    """A registered policy name (:mod:`lowswitch.policies.registry`) or a class -> the class."""
+    if isinstance(policy, str):
+        from lowswitch.policies.registry import get_policy
 
-    if name not in _POLICIES:
-        raise InputError(f"policy: expected one of {sorted(_POLICIES)} or a class, got {name!r}")
-    module, cls = _POLICIES[name]
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+        return get_policy(policy)  # type: ignore[no-any-return]
+    if not callable(policy):
+        raise InputError(f"policy: expected a registered name or a policy class, got {policy!r}")
+    return policy
 
 
 def _as_value(value: Any) -> float:
@@ -161,20 +158,30 @@ class Tuner:
     Args:
         space: the search space.
         direction: ``"minimize"`` or ``"maximize"``.
-        switch_threshold: ``C`` of the switch rule (``1.0``: one evaluation per decision).
-        seed: seed of the policy.
-        policy: ``"ei"`` (default), ``"ucb"``, ``"ts"``, or a policy class with the
-            ``lowswitch.policies`` constructor and ask/tell contract.
+        switch_threshold: ``C`` of the switch rule (``1.0``: one evaluation per decision;
+            default: ``PolicyConfig``'s, 2.0).
+        seed: seed of the policy (default: ``PolicyConfig``'s, 0).
+        policy: a registered name (``"ei"``, the default, ``"ucb"``, ``"ts"`` or one added
+            with :func:`lowswitch.policies.register`), or a policy class with the
+            ``lowswitch.policies`` constructor (``cls(bounds, candidates=..., config=...)``)
+            and ask/tell contract.
         max_repeats: optional cap on a block's repeats (e.g. the number of CV folds).
         candidates_limit: a fully discrete space with at most this many configs is handed
             to the policy as a finite candidate set (exact); larger or continuous spaces use
             the continuous box and snap the policy's point to the space.
         impute_failures: impute the worst observed value at a config whose whole block failed.
-        policy_kwargs: extra keyword arguments for the policy constructor.
+        policy_kwargs: further :class:`~lowswitch.policies.config.PolicyConfig` fields and
+            acquisition options by name (e.g. ``{"beta": 2.0}`` for UCB).
         switch_cost: what setting up a new config costs, in evaluations (``0``: the plain
             switch rule). A block then repeats while one more evaluation still yields more
             information per unit cost than moving would (the marginal-value rule of
-            :func:`~lowswitch.policies.switch.stay_repeats`).
+            :func:`~lowswitch.policies.switch.stay_repeats`). One number: the encoded
+            columns of a space are not its parameters.
+        config: every policy setting as one
+            :class:`~lowswitch.policies.config.PolicyConfig`, passed to the policy
+            unchanged except ``maximize``, which ``direction`` sets; then give none of
+            ``switch_threshold``, ``seed``, ``max_repeats``, ``switch_cost``,
+            ``policy_kwargs``.
 
     Example:
         >>> from lowswitch.space import Space, Int
@@ -189,44 +196,41 @@ class Tuner:
         self,
         space: Space,
         direction: str = "minimize",
-        switch_threshold: float = 2.0,
-        seed: int = 0,
+        switch_threshold: float | None = None,
+        seed: int | None = None,
         policy: str | Callable[..., Policy] = "ei",
         max_repeats: int | None = None,
         candidates_limit: int = 4096,
         impute_failures: bool = True,
         policy_kwargs: Mapping[str, Any] | None = None,
-        switch_cost: float = 0.0,
+        switch_cost: float | None = None,
+        *,
+        config: PolicyConfig | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise InputError(f"space: expected a lowswitch.space.Space, got {type(space).__name__}")
         if direction not in ("minimize", "maximize"):
             raise InputError(f"direction: expected 'minimize' or 'maximize', got {direction!r}")
-        if not isinstance(switch_threshold, (int, float)) or not switch_threshold >= 1.0:
-            raise InputError(f"switch_threshold: expected a number >= 1, got {switch_threshold!r}")
-        if max_repeats is not None and (not isinstance(max_repeats, int) or max_repeats < 1):
-            raise InputError(f"max_repeats: expected a positive int or None, got {max_repeats!r}")
-        cost = check_switch_cost(switch_cost)
-        if not isinstance(cost, float):
-            raise InputError(f"switch_cost: expected one number >= 0, got {switch_cost!r}")
-        if policy_kwargs and "switch_cost" in policy_kwargs:
-            raise InputError("switch_cost: give it as Tuner(switch_cost=...), not in policy_kwargs")
+        given = {"switch_threshold": switch_threshold, "seed": seed,
+                 "max_repeats": max_repeats, "switch_cost": switch_cost}
+        cfg = facade_config(config, given, policy_kwargs).replace(
+            maximize=direction == "maximize")
+        if not isinstance(cfg.switch_cost, float):
+            raise InputError(f"switch_cost: expected one number >= 0, got {cfg.switch_cost!r}")
+        cls = _load_policy_class(policy)
         self.space = space
         self.direction = direction
-        self.switch_threshold = float(switch_threshold)
-        self.switch_cost = cost
-        self.seed = int(seed)
-        self.max_repeats = max_repeats
-        self.impute_failures = bool(impute_failures)
         self._policy_name = policy if isinstance(policy, str) else None
-        cls = _load_policy_class(policy) if isinstance(policy, str) else policy
         self._discrete = space.is_discrete and space.size <= candidates_limit
         candidates = space.encode_many(space.enumerate()) if self._discrete else None
-        self._policy: Policy = cls(
-            space.bounds, candidates=candidates, switch_threshold=self.switch_threshold,
-            maximize=direction == "maximize", seed=self.seed, max_repeats=max_repeats,
-            **({"switch_cost": cost} if cost else {}), **dict(policy_kwargs or {}),
-        )
+        self._policy: Policy = cls(space.bounds, candidates=candidates, config=cfg)
+        self.config: PolicyConfig = cfg
+        """The policy settings (as given; ``maximize`` from ``direction``)."""
+        self.switch_threshold = cfg.switch_threshold
+        self.switch_cost: float = cfg.switch_cost
+        self.seed = int(getattr(self._policy, "seed", cfg.seed or 0))
+        self.max_repeats = cfg.max_repeats
+        self.impute_failures = bool(impute_failures)
         self._blocks: list[_Block] = []
         self._trials: list[dict[str, Any]] = []
         self._obs: dict[tuple[float, ...], list[float]] = {}
@@ -264,9 +268,20 @@ class Tuner:
         return self._policy
 
     @property
-    def n_switches(self) -> int:
-        """Number of blocks started (each one a switch to a config)."""
+    def n_blocks(self) -> int:
+        """Number of blocks started (a block may continue the previous block's config)."""
         return len(self._blocks)
+
+    @property
+    def n_switches(self) -> int:
+        """Blocks whose config differs from the previous block's (the first counts).
+
+        The same definition as the policies' ``n_switches`` and
+        :attr:`~lowswitch.tune.minimize.TuneResult.n_switches`; :attr:`n_blocks` counts
+        every block.
+        """
+        return sum(1 for i, b in enumerate(self._blocks)
+                   if i == 0 or b.x != self._blocks[i - 1].x)
 
     @property
     def n_evaluations(self) -> int:

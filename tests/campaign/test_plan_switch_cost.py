@@ -71,7 +71,8 @@ def test_create_stores_switch_cost_and_the_cli_takes_it(tmp_path: Path) -> None:
                    "--inputs", ",".join(inputs), "--objective", "yield", "--switch-cost", "-2",
                    check=False)
     assert proc.returncode == 2 and "switch_cost" in proc.stderr
-    assert json.loads(json.dumps(PlanConfig(switch_cost=3).to_dict()))["switch_cost"] == 3.0
+    stored = json.loads(json.dumps(PlanConfig(switch_cost=3).to_dict()))
+    assert stored["config"]["switch_cost"] == 3.0
 
 
 @pytest.mark.parametrize("name", ["voided", "void_reason", "Voided"])

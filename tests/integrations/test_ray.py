@@ -191,3 +191,41 @@ def test_switch_cost_reaches_the_tuner() -> None:
     assert searcher.tuner is not None and searcher.tuner.switch_cost == 5.0
     with pytest.raises(InputError, match="switch_cost"):
         LowSwitchSearcher(space, metric="loss", mode="min", switch_cost=-1.0)
+
+
+def test_ray_search_space_dict_given_to_the_searcher() -> None:
+    """As other Ray searchers: a Ray search-space dict instead of a lowswitch Space."""
+    s = LowSwitchSearcher({"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 4),
+                           "act": tune.choice(["relu", "tanh"]), "epochs": 3},
+                          metric="loss", mode="min", seed=1)
+    assert s.tuner is not None
+    assert s.tuner.space == Space({"lr": Float(1e-4, 1e-1, log=True), "layers": Int(1, 3),
+                                   "act": Categorical(["relu", "tanh"])})
+    for i in range(6):
+        cfg = s.suggest(f"t{i}")
+        assert set(cfg) == {"lr", "layers", "act", "epochs", "repeat"} and cfg["epochs"] == 3
+        assert 1e-4 <= cfg["lr"] <= 1e-1 and cfg["layers"] in (1, 2, 3)
+        s.on_trial_complete(f"t{i}", {"loss": math.log10(cfg["lr"]) ** 2 + cfg["layers"]})
+    # what does not map exactly is refused, naming the entry
+    for bad, match in [({"x": tune.quniform(0.0, 1.0, 0.1)}, r"param_space\['x'\]"),
+                       ({"x": tune.randn(0.0, 1.0)}, r"param_space\['x'\]"),
+                       ({"g": tune.grid_search([1, 2])}, r"param_space\['g'\]")]:
+        with pytest.raises(InputError, match=match):
+            LowSwitchSearcher(bad, metric="loss", mode="min")
+
+
+def test_policy_config_reaches_the_tuner_and_survives_save_restore(tmp_path: Path) -> None:
+    from lowswitch.policies import PolicyConfig
+
+    space = Space({"k": Int(0, 7)})
+    config = PolicyConfig(switch_threshold=3.0, seed=4, options={"beta": 2.0})
+    a = LowSwitchSearcher(space, metric="loss", mode="max", policy="ucb", config=config)
+    assert a.tuner is not None and a.tuner.config == config.replace(maximize=True)
+    assert a.tuner.policy.beta_schedule(0.0) == 2.0  # type: ignore[attr-defined]
+    path = str(tmp_path / "s.json")
+    a.save(path)
+    b = LowSwitchSearcher(metric="loss", mode="max")
+    b.restore(path)
+    assert b.tuner is not None and b.tuner.config == a.tuner.config
+    with pytest.raises(InputError, match="not both"):
+        LowSwitchSearcher(space, metric="loss", mode="min", seed=1, config=config)

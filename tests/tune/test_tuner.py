@@ -51,7 +51,10 @@ def test_blocks_hand_out_repeats_of_one_config() -> None:
     for reps in by_config.values():
         assert reps == list(range(len(reps)))
     assert tuner.n_evaluations == 30
-    assert tuner.n_switches == len(by_block)
+    assert tuner.n_blocks == len(by_block)
+    xs = [tuner.trials[ts[0].trial_id]["x"] for _, ts in sorted(by_block.items())]
+    assert tuner.n_switches == sum(1 for i, x in enumerate(xs) if i == 0 or x != xs[i - 1])
+    assert tuner.n_switches <= tuner.n_blocks
     # repeats of a config merge into one unique point of the policy's GP
     keys = {tuple(_space().encode(t.config).tolist()) for t in trials}
     assert tuner.n_unique == len(keys) == tuner.policy.n_unique

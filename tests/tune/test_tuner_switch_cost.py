@@ -8,7 +8,7 @@ import pytest
 
 from lowswitch.errors import InputError
 from lowswitch.space import Float, Space
-from lowswitch.tune import Tuner, minimize
+from lowswitch.tune import PolicyConfig, Tuner, minimize
 
 SPACE = Space({"x": Float(-2.0, 2.0)})
 
@@ -40,8 +40,18 @@ def test_tuner_hands_switch_cost_to_the_policy_and_keeps_it_in_its_state() -> No
 def test_bad_switch_cost_is_refused(bad: object) -> None:
     with pytest.raises(InputError, match="switch_cost"):
         Tuner(SPACE, switch_cost=bad)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="switch_cost"):
-        Tuner(SPACE, policy_kwargs={"switch_cost": 3.0})
+    with pytest.raises(InputError, match="switch_cost"):  # a PolicyConfig field: same check
+        Tuner(SPACE, policy_kwargs={"switch_cost": bad})
+
+
+def test_switch_cost_in_policy_kwargs_or_config_is_the_same_setting() -> None:
+    a = Tuner(SPACE, policy_kwargs={"switch_cost": 3.0})
+    b = Tuner(SPACE, config=PolicyConfig(switch_cost=3.0))
+    assert a.switch_cost == b.switch_cost == a.policy.switch_cost == 3.0  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="given twice"):
+        Tuner(SPACE, switch_cost=1.0, policy_kwargs={"switch_cost": 3.0})
+    with pytest.raises(InputError, match="not both"):
+        Tuner(SPACE, switch_cost=1.0, config=PolicyConfig())
 
 
 def test_minimize_with_a_costly_switch_switches_less() -> None:
