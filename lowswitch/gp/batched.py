@@ -22,11 +22,10 @@ from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import (
     get_covar_module_with_dim_scaled_prior,
-    get_gaussian_likelihood_with_lognormal_prior,
 )
 from botorch.utils.types import DEFAULT, _DefaultType
 from gpytorch.kernels import Kernel
-from gpytorch.likelihoods import GaussianLikelihood, Likelihood
+from gpytorch.likelihoods import Likelihood
 from gpytorch.means import ConstantMean, Mean
 from gpytorch.mlls import MarginalLogLikelihood
 from gpytorch.models import ExactGP
@@ -38,38 +37,18 @@ from lowswitch.gp.batched_maths import (
     padded_means_log_density,
     padded_within_point_log_density,
 )
+from lowswitch.gp.cache import _Cache, _StateKey
+from lowswitch.gp.inputs import (
+    _check_mll,
+    checked_batched_likelihood,
+    checked_batched_outcome_transform,
+    validate_batched_observations,
+)
 from lowswitch.gp.likelihood import precision_factor
 from lowswitch.gp.linalg import solve_lower
-from lowswitch.gp.model import UniquePointGP, _Cache, _check_mll, _StateKey, validate_observations
+from lowswitch.gp.model import UniquePointGP
 
-__all__ = ["BatchedUniquePointGP", "validate_batched_observations"]
-
-
-def validate_batched_observations(X: Any, Y: Any) -> tuple[Tensor, Tensor]:
-    """Check and convert batched training data to float64 ``(b, t, d)`` and ``(b, t)``.
-
-    Each set is validated as unbatched training data (finite values, measurement range).
-
-    Example:
-        >>> X, Y = validate_batched_observations(torch.zeros(2, 3, 1), torch.ones(2, 3, 1))
-        >>> X.shape, Y.shape
-        (torch.Size([2, 3, 1]), torch.Size([2, 3]))
-    """
-    if not isinstance(Y, Tensor) or Y.ndim != 3 or Y.shape[-1] != 1:
-        shape = tuple(Y.shape) if isinstance(Y, Tensor) else type(Y).__name__
-        raise InputError(f"train_Y: expected shape (b, t, 1) for batched train_X, got {shape}")
-    if X.shape[0] != Y.shape[0] or X.shape[0] < 1:
-        raise InputError(
-            f"train_Y: expected batch size {X.shape[0]} to match train_X {tuple(X.shape)}, "
-            f"got {tuple(Y.shape)}"
-        )
-    parts = [
-        validate_observations(
-            X[j], Y[j], None, names=(f"train_X[{j}]", f"train_Y[{j}]", "train_Yvar")
-        )
-        for j in range(X.shape[0])
-    ]
-    return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
+__all__ = ["BatchedUniquePointGP", "pooled_noise_start"]
 
 
 class BatchedUniquePointGP(UniquePointGP):
@@ -131,8 +110,8 @@ class BatchedUniquePointGP(UniquePointGP):
         X, Y = validate_batched_observations(train_X, train_Y)
         b, d = X.shape[0], X.shape[-1]
         batch = torch.Size([b])
-        outcome_transform = _checked_outcome_transform(outcome_transform, batch)
-        likelihood = _checked_batched_likelihood(likelihood, batch)
+        outcome_transform = checked_batched_outcome_transform(outcome_transform, batch)
+        likelihood = checked_batched_likelihood(likelihood, batch)
         stats = PaddedStats.build(X, Y)
         ExactGP.__init__(
             self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
@@ -366,46 +345,6 @@ _PER_SET = (
     "{what}: not supported on a batched UniquePointGP (train_X of shape (b, t, d)); "
     "build one UniquePointGP per training set"
 )
-
-
-def _checked_outcome_transform(
-    outcome_transform: Standardize | _DefaultType | None, batch: torch.Size
-) -> Standardize | None:
-    if outcome_transform is DEFAULT:
-        return Standardize(m=1, batch_shape=batch)
-    if outcome_transform is None:
-        return None
-    if (
-        type(outcome_transform) is not Standardize
-        or outcome_transform._m != 1
-        or outcome_transform._outputs not in (None, [0])
-        or outcome_transform._batch_shape != batch
-    ):
-        got = type(outcome_transform).__name__
-        if isinstance(outcome_transform, Standardize):
-            got += (
-                f"(m={outcome_transform._m}, batch_shape={tuple(outcome_transform._batch_shape)})"
-            )
-        raise InputError(
-            f"outcome_transform: expected DEFAULT, None or botorch Standardize(m=1, "
-            f"batch_shape={tuple(batch)}) for batched training data, got {got}"
-        )
-    return outcome_transform
-
-
-def _checked_batched_likelihood(likelihood: Likelihood | None, batch: torch.Size) -> Likelihood:
-    if likelihood is None:
-        return get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
-    if type(likelihood) is not GaussianLikelihood or likelihood.noise_covar.raw_noise.shape != (
-        *batch,
-        1,
-    ):
-        raise InputError(
-            "likelihood: expected a gpytorch GaussianLikelihood with "
-            f"batch_shape={tuple(batch)} (one noise variance per training set), got "
-            f"{type(likelihood).__name__}"
-        )
-    return likelihood
 
 
 def pooled_noise_start(model: BatchedUniquePointGP) -> Tensor | None:

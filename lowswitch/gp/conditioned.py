@@ -37,7 +37,8 @@ from lowswitch.errors import InputError, StateError
 from lowswitch.gp.linalg import cholesky_psd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lowswitch.gp.model import UniquePointGP, _Cache
+    from lowswitch.gp.cache import _Cache
+    from lowswitch.gp.model import UniquePointGP
 
 __all__ = ["ConditionedUniquePointGP", "check_condition_args"]
 
