@@ -137,9 +137,12 @@ class LowSwitchGPEI(LowSwitchPolicy):
     Args:
         bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
             :class:`~lowswitch.policies.base.LowSwitchPolicy`.
-        ei_variant: ``"augmented"`` (default), ``"plain"`` or ``"noisy"`` (module docstring).
-        **kwargs: ``budget``, ``n_initial``, ``num_restarts``, ``raw_samples``,
-            ``switch_cost``, ... (see :class:`~lowswitch.policies.base.LowSwitchPolicy`).
+        ei_variant (option): ``"augmented"`` (default), ``"plain"`` or ``"noisy"`` (module
+            docstring); in a :class:`~lowswitch.policies.config.PolicyConfig` it goes in
+            ``options``.
+        config: a :class:`~lowswitch.policies.config.PolicyConfig`.
+        **kwargs: other ``PolicyConfig`` fields (see
+            :class:`~lowswitch.policies.base.LowSwitchPolicy`).
 
     Example:
         >>> import torch
@@ -153,25 +156,8 @@ class LowSwitchGPEI(LowSwitchPolicy):
         (torch.Size([1]), 'augmented')
     """
 
-    def __init__(
-        self,
-        bounds: Tensor,
-        candidates: Tensor | None = None,
-        switch_threshold: float = 2.0,
-        maximize: bool = True,
-        seed: int | None = 0,
-        max_repeats: int | None = None,
-        *,
-        ei_variant: str = "augmented",
-        **kwargs: Any,
-    ) -> None:
-        self._ei_variant_arg = ei_variant
-        super().__init__(
-            bounds, candidates, switch_threshold, maximize, seed, max_repeats, **kwargs
-        )
-
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        variant = cfg.get("ei_variant", getattr(self, "_ei_variant_arg", "augmented"))
+        variant = cfg.get("ei_variant", "augmented")
         if variant not in EI_VARIANTS:
             raise InputError(f"ei_variant: expected one of {list(EI_VARIANTS)}, got {variant!r}")
         return {"ei_variant": variant}

@@ -8,6 +8,7 @@ from botorch.acquisition import LogExpectedImprovement
 
 from lowswitch import LowSwitchGPEI, UniquePointGP
 from lowswitch.errors import InputError
+from lowswitch.policies.config import PolicyConfig
 from lowswitch.policies.ei import (
     LogAugmentedEI,
     log_augmentation,
@@ -105,5 +106,7 @@ def test_each_rule_runs_and_round_trips_through_the_state(variant: str) -> None:
 def test_default_rule_is_augmented_and_bad_rule_is_refused() -> None:
     bounds = torch.tensor([[0.0], [1.0]])
     assert LowSwitchGPEI(bounds).ei_variant == "augmented"
+    cfg = PolicyConfig(options={"ei_variant": "plain"})
+    assert LowSwitchGPEI(bounds, config=cfg).ei_variant == "plain"
     with pytest.raises(InputError, match="ei_variant"):
         LowSwitchGPEI(bounds, ei_variant="greedy")
