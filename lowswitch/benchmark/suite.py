@@ -256,7 +256,86 @@ def suite_markdown(runs: list[Any]) -> str:
         parts += [f"## Median simple regret at equal total cost, s = {s:g}", "",
                   "(per problem: at the smallest final cost `evaluations + s x switches` "
                   "any run of it reached)", "", matrix_markdown(*regret_matrix(runs, s)), ""]
+    acc = suite_acceptance(runs)
+    parts += ["## Acceptance figures (`suite_acceptance`)", "", acceptance_markdown(acc), ""]
     return "\n".join(parts)
+
+
+def suite_acceptance(
+    runs: list[Any],
+    default: str = "ei-C2",
+    baselines: tuple[str, ...] = ("optuna-gp", "optuna-tpe"),
+    cost_aware: dict[float, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The issue's acceptance figures per problem, from the runs that exist.
+
+    Per problem: ``default``'s median final regret against random's and against the better
+    of ``baselines`` (ratio); for each ``s -> method`` of ``cost_aware`` (default
+    ``{10: default + "-s10", 100: default + "-s100"}``), its median regret at equal total
+    cost against the best of ``baselines`` and the cost-blind ``default`` (ratio, and
+    whether it is strictly below all of them); and the median optimiser milliseconds per
+    evaluation of ``default`` and of ``optuna-gp``. Missing methods give NaN.
+
+    Example:
+        >>> from lowswitch.benchmark.bo import RunResult
+        >>> runs = [RunResult("p", m, 4, 0, evaluations=4, wall_time_s=w,
+        ...                   trace=[[4, k, r, w]])
+        ...         for m, k, r, w in [("ei-C2", 2, 0.5, 1.0), ("optuna-gp", 4, 1.0, 2.0),
+        ...                            ("optuna-tpe", 4, 2.0, 0.1), ("random", 4, 3.0, 0.0)]]
+        >>> row = suite_acceptance(runs, cost_aware={})[0]
+        >>> row["vs_random"], row["vs_best_baseline"], row["ms_per_eval"]
+        (0.16666666666666666, 0.5, 250.0)
+    """
+    from lowswitch.benchmark.bo import _median
+
+    if cost_aware is None:
+        cost_aware = {10.0: f"{default}-s10", 100.0: f"{default}-s100"}
+    out = []
+    for p in sorted({r.problem for r in runs}):
+        rs = [r for r in runs if r.problem == p]
+        _, names, values = regret_matrix(rs, 0.0)
+        final = dict(zip(names, values[0], strict=True))
+
+        def get(table: dict[str, float], m: str) -> float:
+            return table.get(m, math.nan)
+
+        best = min((get(final, m) for m in baselines), default=math.nan)
+        row: dict[str, Any] = {
+            "problem": p,
+            "default": get(final, default),
+            "random": get(final, "random"),
+            "best_baseline": best,
+            "vs_random": get(final, default) / get(final, "random")
+            if get(final, "random") > 0 else math.nan,
+            "vs_best_baseline": get(final, default) / best if best > 0 else math.nan,
+        }
+        for s, method in cost_aware.items():
+            group = [r for r in rs if r.method in {method, default, *baselines}]
+            if not any(r.method == method for r in group):
+                continue
+            methods, values = regret_matrix(group, s)[1:]
+            at = dict(zip(methods, values[0], strict=True))
+            others = [get(at, m) for m in (*baselines, default)]
+            ref = min(others)
+            row[f"s{s:g}_regret"] = at[method]
+            row[f"s{s:g}_vs_best_other"] = at[method] / ref if ref > 0 else math.nan
+            row[f"s{s:g}_below_all"] = all(at[method] < v for v in others)
+        for m, key in ((default, "ms_per_eval"), ("optuna-gp", "optuna_gp_ms_per_eval")):
+            times = [1e3 * r.wall_time_s / max(1, r.evaluations) for r in rs if r.method == m]
+            row[key] = _median(times)
+        out.append(row)
+    return out
+
+
+def acceptance_markdown(rows: list[dict[str, Any]]) -> str:
+    """Markdown of :func:`suite_acceptance` (ratios to 2 digits)."""
+    keys = [k for k in rows[0] if k != "problem"] if rows else []
+    out = ["| problem | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for r in rows:
+        cells = [f"{r.get(k, math.nan):.3g}" if not isinstance(r.get(k), bool) else
+                 str(r[k]).lower() for k in keys]
+        out.append(f"| `{r['problem']}` | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 __all__ = [
@@ -265,10 +344,12 @@ __all__ = [
     "SUITE_METHODS",
     "ShiftedFunction",
     "SuiteProblem",
+    "acceptance_markdown",
     "function_range",
     "matrix_markdown",
     "problem_table",
     "regret_matrix",
+    "suite_acceptance",
     "suite_markdown",
     "suite_problems",
 ]

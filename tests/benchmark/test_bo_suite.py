@@ -13,10 +13,12 @@ from lowswitch.benchmark.bo import NoisyObjective, RunResult, main, parse_method
 from lowswitch.benchmark.suite import (
     NOISY_SUITE,
     SUITE_METHODS,
+    acceptance_markdown,
     function_range,
     matrix_markdown,
     problem_table,
     regret_matrix,
+    suite_acceptance,
     suite_problems,
 )
 
@@ -86,3 +88,27 @@ def test_suite_smoke_run_writes_tables_json_and_plot(tmp_path: Path) -> None:
     suite_md = (tmp_path / "suite.md").read_text()
     assert "equal total cost, s = 10" in suite_md and "`hartmann3`" in suite_md
     assert (tmp_path / "regret.png").stat().st_size > 0
+
+
+def test_suite_acceptance_ratios_and_equal_cost_win() -> None:
+    def run(method: str, trace: list[list[float]], wall: float = 1.0) -> RunResult:
+        return RunResult("p", method, 10, 0, evaluations=int(trace[-1][0]), wall_time_s=wall,
+                         trace=trace)
+
+    runs = [
+        run("ei-C2", [[5, 2, 2.0, 0.0], [10, 4, 1.0, 0.0]], wall=2.0),
+        run("ei-C2-s10", [[5, 1, 1.5, 0.0], [10, 2, 0.8, 0.0]]),  # final cost 30 at s=10
+        run("optuna-gp", [[1, 1, 3.0, 0.0], [2, 2, 2.5, 0.0], [10, 10, 0.5, 0.0]], wall=4.0),
+        run("optuna-tpe", [[2, 2, 2.8, 0.0], [10, 10, 0.9, 0.0]]),
+        run("random", [[10, 10, 3.0, 0.0]]),
+    ]
+    (row,) = suite_acceptance(runs, cost_aware={10.0: "ei-C2-s10"})
+    assert row["vs_random"] == pytest.approx(1.0 / 3.0)
+    assert row["vs_best_baseline"] == pytest.approx(1.0 / 0.5)
+    # at cost 30 (s = 10): ei-C2-s10 0.8; ei-C2 (cost 14 then 50) 2.0; GP (cost 22) 2.5;
+    # TPE (cost 22) 2.8
+    assert row["s10_regret"] == 0.8
+    assert row["s10_vs_best_other"] == pytest.approx(0.8 / 2.0)
+    assert row["s10_below_all"] is True
+    assert row["ms_per_eval"] == 200.0 and row["optuna_gp_ms_per_eval"] == 400.0
+    assert "s10_below_all" in acceptance_markdown([row])
