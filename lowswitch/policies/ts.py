@@ -32,17 +32,13 @@ _DEFAULTS: dict[str, Any] = {"n_discrete": 1024, "n_local": 512, "local_scale": 
 class LowSwitchGPTS(LowSwitchPolicy):
     """Rarely-switching GP Thompson sampling with ask/tell.
 
-    Args:
-        bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
-            :class:`~lowswitch.policies.base.LowSwitchPolicy`.
-        n_discrete (option): Sobol points of the pool (continuous boxes), default 1,024.
-        n_local (option): perturbations of the best evaluated points (continuous boxes),
-            default 512.
-        local_scale (option): their standard deviation as a fraction of the box width,
-            default 0.05.
-        config: a :class:`~lowswitch.policies.config.PolicyConfig`; the three options then
-            go in its ``options``.
-        **kwargs: other ``PolicyConfig`` fields.
+    Takes the arguments of :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+
+    Options (keywords, or in ``PolicyConfig.options``):
+        ``n_discrete``: Sobol points of the pool (continuous boxes), default 1,024.
+        ``n_local``: perturbations of the best evaluated points (continuous boxes),
+        default 512. ``local_scale``: their standard deviation as a fraction of the box
+        width, default 0.05.
 
     Example:
         >>> import torch

@@ -20,17 +20,13 @@ from lowswitch.policies.beta import BetaSchedule, beta_from_dict, beta_to_dict, 
 class LowSwitchGPUCB(LowSwitchPolicy):
     """Rarely-switching GP-UCB with ask/tell (``switch_threshold=1`` is plain GP-UCB).
 
-    Args:
-        bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
-            :class:`~lowswitch.policies.base.LowSwitchPolicy`.
-        beta (option): ``None``/``"igp-ucb"`` (default
-            :class:`~lowswitch.policies.beta.IGPUCBBeta`),
-            a positive number (constant ``beta``) or a schedule; also a dict from
-            :func:`~lowswitch.policies.beta.beta_to_dict`.
-        config: a :class:`~lowswitch.policies.config.PolicyConfig`; ``beta`` then goes in
-            its ``options`` (``PolicyConfig(options={"beta": 2.0})``).
-        **kwargs: other ``PolicyConfig`` fields (see
-            :class:`~lowswitch.policies.base.LowSwitchPolicy`).
+    Takes the arguments of :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+
+    Options:
+        ``beta`` (a keyword, or ``PolicyConfig(options={"beta": ...})``): ``None`` /
+        ``"igp-ucb"`` (default :class:`~lowswitch.policies.beta.IGPUCBBeta`), a positive
+        number (constant ``beta``) or a schedule; also a dict from
+        :func:`~lowswitch.policies.beta.beta_to_dict`.
 
     Example:
         >>> import torch
