@@ -39,6 +39,7 @@ def posterior_at_measured(
         idx: sorted measured candidate indices (q,); mean, sd: posterior of f there (q,).
     """
     from lowswitch import UniquePointGP, fit_gp
+    from lowswitch.policies.holder import load_hyper
 
     index = torch.tensor(list(obs_idx), dtype=torch.long)
     train_X = X[index]
@@ -52,10 +53,7 @@ def posterior_at_measured(
     if hyper is None:
         fit_gp(model)
     else:
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in hyper.items():
-                params[name].copy_(torch.tensor(value, dtype=params[name].dtype))
+        load_hyper(model, dict(hyper))
         model.clear_cache()
         model.eval()
     with torch.no_grad():
@@ -102,11 +100,12 @@ def fit_hyper(
         'covar_module.raw_lengthscale'
     """
     from lowswitch import UniquePointGP, fit_gp
+    from lowswitch.policies.holder import hyper_to_data
 
     index = torch.tensor(list(obs_idx), dtype=torch.long)
     model = UniquePointGP(X[index], torch.tensor(list(obs_y), dtype=X.dtype).unsqueeze(-1))
     fit_gp(model)
-    return {n: p.detach().cpu().tolist() for n, p in model.named_parameters()}
+    return hyper_to_data(model)
 
 
 __all__ = ["fit_hyper", "posterior_at_measured", "reusable_hyper"]
