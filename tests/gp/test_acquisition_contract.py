@@ -4,7 +4,9 @@ Every public BoTorch acquisition function that accepts a single-output model (an
 qLogNEHVI on a ModelListGP of two UniquePointGPs) is built on a UniquePointGP and on a
 SingleTaskGP fitted to all t rows with the same hyperparameters, with the same seeds.
 Values at fixed inputs must agree to rel 1e-6; then ``optimize_acqf`` runs on the
-UniquePointGP version. docs/api/gp.md lists exactly these as supported.
+UniquePointGP version. Also ``ProximalAcquisitionFunction``, a one-stage
+``qMultiStepLookahead`` and ``qMultiFidelityKnowledgeGradient`` with a fidelity column.
+docs/api/gp.md lists exactly these as supported.
 """
 
 from __future__ import annotations
@@ -39,12 +41,16 @@ from botorch.acquisition import (
     qUpperConfidenceBound,
 )
 from botorch.acquisition.analytic import LogProbabilityOfImprovement
+from botorch.acquisition.cost_aware import InverseCostWeightedUtility
 from botorch.acquisition.joint_entropy_search import qJointEntropySearch
+from botorch.acquisition.knowledge_gradient import qMultiFidelityKnowledgeGradient
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_step_lookahead import qMultiStepLookahead, warmstart_multistep
 from botorch.acquisition.predictive_entropy_search import qPredictiveEntropySearch
-from botorch.acquisition.utils import get_optimal_samples
+from botorch.acquisition.proximal import ProximalAcquisitionFunction
+from botorch.acquisition.utils import get_optimal_samples, project_to_target_fidelity
 from botorch.exceptions import UnsupportedError
-from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models import AffineFidelityCostModel, ModelListGP, SingleTaskGP
 from botorch.optim import optimize_acqf
 from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
@@ -256,3 +262,95 @@ def test_analytic_noisy_ei_is_refused_by_botorch(models):
     for cls in (NoisyExpectedImprovement, LogNoisyExpectedImprovement):
         with pytest.raises(UnsupportedError):
             cls(models[0], models[0].unique_X, num_fantasies=4)
+
+
+def test_proximal_acquisition_function(models):
+    """Proximal weighting centres on ``train_inputs[0][-1]``: the newest *unique* input.
+
+    Here the last row is also a new unique input, so the two models agree; when the last
+    row repeats an earlier input they centre on different points (see the next test).
+    """
+    X, _ = _data(0)
+    assert torch.equal(models[0].unique_X[-1], X[-1])
+    weights = torch.tensor([0.5, 0.8], dtype=DT)
+
+    def make(m: Any) -> ProximalAcquisitionFunction:
+        return ProximalAcquisitionFunction(UpperConfidenceBound(m, beta=2.0), weights, beta=1.0)
+
+    _agree_and_optimize(make, models, q=1)
+
+
+def test_proximal_centre_is_the_newest_unique_input_not_the_last_row():
+    X, Y = _data(0)
+    X, Y = torch.cat([X, X[:1]]), torch.cat([Y, Y[:1] + 0.1])  # last row repeats row 0
+    model, ref = _hypers(UniquePointGP(X, Y)), _hypers(SingleTaskGP(X, Y))
+    assert torch.equal(model.train_inputs[0][-1], X[-2])  # newest unique input
+    assert torch.equal(ref.train_inputs[0][-1], X[0])  # last row
+    weights = torch.tensor([0.5, 0.8], dtype=DT)
+    acq = ProximalAcquisitionFunction(PosteriorMean(model), weights, beta=1.0)
+    newest = X[-2].reshape(1, 1, 2)  # proximal weight 1 at the centre
+    want = torch.nn.functional.softplus(PosteriorMean(model)(newest), beta=1.0)
+    torch.testing.assert_close(acq(newest), want, rtol=1e-12, atol=1e-12)
+    # SingleTaskGP's centre is the repeated row 0: its weight at the newest input is < 1
+    acq_ref = ProximalAcquisitionFunction(PosteriorMean(ref), weights, beta=1.0)
+    want_ref = torch.nn.functional.softplus(PosteriorMean(ref)(newest), beta=1.0)
+    assert float(acq_ref(newest)) < 0.99 * float(want_ref)
+
+
+def test_multi_step_lookahead(models):
+    """Two-stage lookahead (1 point, then 1 point per each of 2 fantasies) on fantasy models."""
+
+    def make(m: Any) -> qMultiStepLookahead:
+        return qMultiStepLookahead(m, batch_sizes=[1], samplers=[_sobol(2, seed=8)])
+
+    acq = make(models[0])
+    q_aug = acq.get_augmented_q_batch_size(1)
+    _agree_and_optimize(make, models, q=q_aug, X=_x(q_aug, b=3))  # optimised as one tree
+    # BoTorch's warm start reads the fantasy tree of a previous solution
+    x_full = _x(q_aug, b=1)  # (1, q_aug, d): a previous solution tree
+    assert warmstart_multistep(acq, BOUNDS, 2, 4, x_full).shape == (2, q_aug, 2)
+
+
+def _fidelity_models() -> tuple[Any, Any]:
+    """Data with a fidelity column (last input, in {0.5, 1}); d = 3."""
+    X, Y = _data(0)
+    s = (torch.arange(X.shape[0]) % 2).to(DT)[:, None] * 0.5 + 0.5
+    Xf = torch.cat([X, s], -1)
+    Yf = Y - 0.3 * (1.0 - s)
+
+    def hypers(m: Any) -> Any:
+        with torch.no_grad():
+            m.covar_module.lengthscale = torch.tensor([[0.35, 0.5, 1.5]], dtype=DT)
+            m.mean_module.constant.fill_(0.05)
+            m.likelihood.noise = torch.tensor([0.15], dtype=DT)
+        return m.eval()
+
+    return hypers(UniquePointGP(Xf, Yf)), hypers(SingleTaskGP(Xf, Yf))
+
+
+def test_multi_fidelity_knowledge_gradient():
+    models = _fidelity_models()
+    bounds = torch.tensor([[0.0, 0.0, 0.5], [1.0, 1.0, 1.0]], dtype=DT)
+    cost = InverseCostWeightedUtility(AffineFidelityCostModel({2: 1.0}, fixed_cost=0.5))
+
+    def project(X: Tensor) -> Tensor:
+        return project_to_target_fidelity(X, target_fidelities={2: 1.0}, d=3)
+
+    def make(m: Any) -> qMultiFidelityKnowledgeGradient:
+        return qMultiFidelityKnowledgeGradient(
+            m,
+            num_fantasies=4,
+            sampler=_sobol(4, seed=9),
+            current_value=torch.tensor(0.5, dtype=DT),
+            cost_aware_utility=cost,
+            project=project,
+        )
+
+    model, ref = models
+    X = torch.rand(3, 1 + 4, 3, generator=torch.Generator().manual_seed(3), dtype=DT)
+    X[..., 2] = 0.5 + 0.5 * X[..., 2]
+    got, want = make(model)(X), make(ref)(X)
+    torch.testing.assert_close(got, want, rtol=RTOL, atol=1e-9)
+    torch.manual_seed(1)
+    x, value = optimize_acqf(make(model), bounds, q=1, num_restarts=2, raw_samples=16)
+    assert bool(torch.isfinite(value).all()) and x.shape == (1, 3)
