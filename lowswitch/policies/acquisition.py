@@ -17,6 +17,8 @@ from botorch.optim import optimize_acqf
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from lowswitch.policies.checks import canonical, row_key
+
 _DTYPE = torch.float64
 
 
@@ -43,7 +45,7 @@ def maximize_on_box(
     Returns:
         ``(x (d,), None)`` (``None``: no candidate index on a continuous box).
     """
-    taken = {tuple(e.tolist()) for e in exclude_x}
+    taken = {row_key(e) for e in exclude_x}
     U = unique_X.detach().to(_DTYPE)
     keep = [j for j, row in enumerate(U.tolist()) if tuple(row) not in taken]
     U = U[keep]
@@ -70,17 +72,17 @@ def maximize_on_box(
         retry_on_optimization_warning=False,
     )
     z = z_opt.detach().reshape(-1).to(_DTYPE)
-    x = (lo + (hi - lo) * z + 0.0).clamp(lo, hi)  # + 0.0: -0.0 -> 0.0, as the GP's dedupe
+    x = canonical(lo + (hi - lo) * z).clamp(lo, hi)  # -0.0 -> 0.0, as the GP's dedupe
     best = float(v_opt) if v_opt is not None else -math.inf
     if U.shape[0]:
         u_vals = values[raw.shape[0] :]
         j = int(torch.argmax(u_vals))
         if float(u_vals[j]) >= best:
             x = U[j].clone()
-    if tuple(x.tolist()) in taken:  # the optimiser landed on a chosen block
+    if row_key(x) in taken:  # the optimiser landed on a chosen block
         order = torch.argsort(values, descending=True)
         for j in order.tolist():
-            if tuple(pool[j].tolist()) not in taken:
+            if row_key(pool[j]) not in taken:
                 return pool[j].clone(), None
     return x, None
 

@@ -36,6 +36,16 @@ def canonical(x: Tensor) -> Tensor:
     return x + 0.0
 
 
+def row_key(x: Tensor) -> tuple[float, ...]:
+    """A ``(d,)`` row as a hashable key (exact float values; canonicalise first).
+
+    Example:
+        >>> row_key(canonical(torch.tensor([-0.0, 1.5], dtype=torch.float64)))
+        (0.0, 1.5)
+    """
+    return tuple(x.tolist())
+
+
 def check_bounds(value: Any) -> Tensor:
     """A ``(2, d)`` finite box with lower < upper in every dimension."""
     bounds = as_float64("bounds", value)
@@ -83,7 +93,7 @@ def check_point(
         raise InputError(f"{name}: point {xt.tolist()} lies outside bounds")
     idx = None
     if index is not None:
-        idx = index.get(tuple(xt.tolist()))
+        idx = index.get(row_key(xt))
         if idx is None:
             raise InputError(f"{name}: point {xt.tolist()} is not a row of candidates")
     return xt, idx
@@ -166,4 +176,5 @@ __all__ = [
     "check_point",
     "check_rows",
     "check_values",
+    "row_key",
 ]

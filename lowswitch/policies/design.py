@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from lowswitch.errors import StateError
+from lowswitch.policies.checks import canonical, row_key
 from lowswitch.policies.seeds import DESIGN_STREAM, seeded_generator
 
 
@@ -57,11 +58,11 @@ def design_point(
     if candidates is not None:
         m = candidates.shape[0]
         perm = torch.randperm(m, generator=seeded_generator(seed, DESIGN_STREAM))
-        taken = {tuple(e.tolist()) for e in exclude}
+        taken = {row_key(e) for e in exclude}
         for j in range(m):
             i = int(perm[(cursor + j) % m])
             x = candidates[i].clone()
-            if tuple(x.tolist()) not in taken:
+            if row_key(x) not in taken:
                 return x, i
         raise StateError("ask: every candidate is already in this batch")  # pragma: no cover
     sobol_seed = int(seeded_generator(seed, DESIGN_STREAM).initial_seed() % (2**31))
@@ -69,7 +70,7 @@ def design_point(
     if cursor:
         engine.fast_forward(cursor)
     u = engine.draw(1, dtype=torch.float64)[0]
-    x = bounds[0] + (bounds[1] - bounds[0]) * u + 0.0
+    x = canonical(bounds[0] + (bounds[1] - bounds[0]) * u)
     return x.clamp(bounds[0], bounds[1]), None
 
 

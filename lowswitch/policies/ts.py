@@ -25,6 +25,7 @@ from torch.quasirandom import SobolEngine
 from lowswitch.bandit import GaussianArms
 from lowswitch.errors import InputError
 from lowswitch.policies.base import LowSwitchPolicy
+from lowswitch.policies.checks import canonical, row_key
 
 _DEFAULTS: dict[str, Any] = {"n_discrete": 1024, "n_local": 512, "local_scale": 0.05}
 
@@ -100,7 +101,7 @@ class LowSwitchGPTS(LowSwitchPolicy):
                 torch.minimum(torch.maximum(centres + self.local_scale * (hi - lo) * noise, lo), hi)
             )
         parts.append(U)
-        return torch.cat(parts) + 0.0
+        return canonical(torch.cat(parts))
 
     def _select(
         self,
@@ -121,9 +122,9 @@ class LowSwitchGPTS(LowSwitchPolicy):
                     sample[i] = -math.inf
             i = int(torch.argmax(sample))
             return self.candidates[i].clone(), i
-        taken = {tuple(e.tolist()) for e in exclude_x}
+        taken = {row_key(e) for e in exclude_x}
         for j in torch.argsort(sample, descending=True).tolist():
-            if tuple(pool[j].tolist()) not in taken:
+            if row_key(pool[j]) not in taken:
                 return pool[j].clone(), None
         raise InputError("ask: every pool point is already in this batch")  # pragma: no cover
 
