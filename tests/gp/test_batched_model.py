@@ -6,6 +6,8 @@ hyperparameters, the naive all-rows likelihood, and unbatched models fitted per 
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 from botorch.acquisition import (
@@ -53,10 +55,15 @@ def set_hypers(model, b: int = B) -> None:
         model.likelihood.noise = 0.05 + 0.3 * torch.rand(b, 1, generator=g, dtype=DT)
 
 
-def pair(normalize: bool = False, standardize: bool = True, **kw):
+def pair(normalize: bool | str = False, standardize: bool = True, **kw):
+    """Models with the same hyperparameters; ``normalize="per-set"``: per-set bounds."""
     X, Y = ragged(**kw)
     b = X.shape[0]
-    it = (lambda: Normalize(D)) if normalize else (lambda: None)
+    it = {
+        False: lambda: None,
+        True: lambda: Normalize(D),
+        "per-set": lambda: Normalize(D, batch_shape=torch.Size([b])),
+    }[normalize]
     ot = (lambda: Standardize(1, batch_shape=torch.Size([b]))) if standardize else (lambda: None)
     model = UniquePointGP(X, Y, input_transform=it(), outcome_transform=ot())
     ref = SingleTaskGP(X, Y, input_transform=it(), outcome_transform=ot())
@@ -83,7 +90,7 @@ def assert_close(a, b, rtol=1e-8, atol=1e-10):
 
 
 # ----------------------------------------------------------------- posterior
-@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("normalize", [False, True, "per-set"])
 @pytest.mark.parametrize("standardize", [False, True])
 def test_posterior_equals_batched_singletaskgp(normalize, standardize):
     X, _, model, ref = pair(normalize, standardize, scale=3.0)
@@ -105,6 +112,13 @@ def test_posterior_equals_batched_singletaskgp(normalize, standardize):
         assert_close(noisy, ref.posterior(Xt, observation_noise=True).variance)
     Xt = 3 * torch.rand(5, D, generator=g, dtype=DT)
     assert_close(model.posterior_mean(Xt), ref.posterior(Xt).mean.squeeze(-1))
+    if normalize == "per-set":  # padding repeats a real input: same bounds as the rows
+        assert model.input_transform.mins.shape == (B, 1, D)
+        assert_close(model.input_transform.mins, ref.input_transform.mins, rtol=0, atol=0)
+        assert_close(model.input_transform.ranges, ref.input_transform.ranges, rtol=0, atol=0)
+    copied = pickle.loads(pickle.dumps(model))
+    assert type(copied) is BatchedUniquePointGP
+    assert_close(copied.posterior(Xt).mean, ref.posterior(Xt).mean)
 
 
 def test_one_set_batch_equals_the_unbatched_model():
