@@ -229,3 +229,15 @@ def test_policy_config_reaches_the_tuner_and_survives_save_restore(tmp_path: Pat
     assert b.tuner is not None and b.tuner.config == a.tuner.config
     with pytest.raises(InputError, match="not both"):
         LowSwitchSearcher(space, metric="loss", mode="min", seed=1, config=config)
+
+
+def test_state_saved_before_policy_config_still_loads() -> None:
+    space = Space({"k": Int(0, 7)})
+    a = LowSwitchSearcher(space, metric="loss", mode="min", seed=3, switch_threshold=3.0)
+    state = a.get_state()
+    state["settings"] = {"switch_threshold": 3.0, "seed": 3, "policy": "ei",
+                         "max_repeats": None, "switch_cost": 0.0}  # the flat pre-config form
+    b = LowSwitchSearcher(metric="loss", mode="min")
+    b.set_state(json.loads(json.dumps(state)))
+    assert b.tuner is not None and a.tuner is not None and b.tuner.config == a.tuner.config
+    assert b.suggest("t0") == a.suggest("t0")
