@@ -367,7 +367,7 @@ def plan_plate(
         blocks[i % len(blocks)] = Block(b.candidate, b.replicates + 1)
         left -= 1
         i += 1
-    hyper = opt.state_dict()["hyper"]
+    hyper = opt.hyperparameters
     new_fit = None
     if hyper is not None and (fit is None or hyper != fit.hyper):
         new_fit = Fit(len(observed_idx), len(set(observed_idx)), hyper)
