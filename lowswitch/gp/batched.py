@@ -36,6 +36,7 @@ from lowswitch.gp.batched_maths import (
     PaddedStats,
     padded_means_log_density,
     padded_within_point_log_density,
+    padded_within_point_log_density_known_noise,
 )
 from lowswitch.gp.cache import _Cache, _StateKey
 from lowswitch.gp.inputs import (
@@ -59,7 +60,9 @@ class BatchedUniquePointGP(UniquePointGP):
     differences: ``covar_module``, ``mean_module`` and ``likelihood`` need
     ``batch_shape=(b,)`` (the defaults are ``SingleTaskGP``'s batched modules), the
     outcome transform is ``DEFAULT``, ``None`` or ``Standardize(m=1, batch_shape=(b,))``
-    (fitted per set on its t rows), and ``train_Yvar`` is refused.
+    (fitted per set on its t rows), and ``train_Yvar`` ``(b, t, 1)`` gives each set known
+    noise (precision-weighted means, a fixed likelihood holding each set's harmonic-mean
+    noise, as in the unbatched model).
 
     Ragged sets (``q_j`` unique points in set ``j``) are padded to ``q = max_j q_j`` with
     zero-count points: ``unique_X`` ``(b, q, d)`` repeats a set's first input in its
@@ -102,17 +105,12 @@ class BatchedUniquePointGP(UniquePointGP):
         if not isinstance(train_X, Tensor) or train_X.ndim != 3:
             shape = tuple(train_X.shape) if isinstance(train_X, Tensor) else type(train_X)
             raise InputError(f"train_X: expected shape (b, t, d), got {shape}")
-        if train_Yvar is not None:
-            raise InputError(
-                "train_Yvar: known noise is not supported with batched training data; "
-                "build one UniquePointGP per set (e.g. in a botorch ModelListGP)"
-            )
-        X, Y = validate_batched_observations(train_X, train_Y)
+        X, Y, V = validate_batched_observations(train_X, train_Y, train_Yvar)
         b, d = X.shape[0], X.shape[-1]
         batch = torch.Size([b])
         outcome_transform = checked_batched_outcome_transform(outcome_transform, batch)
-        likelihood = checked_batched_likelihood(likelihood, batch)
-        stats = PaddedStats.build(X, Y)
+        likelihood = checked_batched_likelihood(likelihood, batch, known_noise=V is not None)
+        stats = PaddedStats.build(X, Y, V)
         ExactGP.__init__(
             self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
         )
@@ -167,8 +165,8 @@ class BatchedUniquePointGP(UniquePointGP):
 
     @property
     def heteroscedastic(self) -> bool:
-        """Always False (known noise is refused with batched data)."""
-        return False
+        """Whether known per-observation noise variances were given."""
+        return self.batch_stats.W is not None
 
     @property
     def outcome_scale(self) -> tuple[float, float]:
@@ -190,7 +188,13 @@ class BatchedUniquePointGP(UniquePointGP):
 
     @property
     def noise_variance(self) -> Tensor:
-        """``(b,)`` per-observation noise variance of each set, original units."""
+        """``(b,)`` per-observation noise variance of each set, original units.
+
+        With known noise: each set's harmonic mean ``t / sum_s 1 / v_s``.
+        """
+        s = self.batch_stats
+        if s.W is not None:
+            return s.n.sum(-1) / s.W.sum(-1)
         _, sd = self.outcome_scales
         return self.likelihood.noise.detach().reshape(-1) * sd**2
 
@@ -208,6 +212,10 @@ class BatchedUniquePointGP(UniquePointGP):
             tf._stdvs_sq = tf.stdvs * tf.stdvs
             tf._is_trained = torch.tensor(True)
             tf.eval()
+            s = self.batch_stats
+            if s.W is not None:
+                harmonic = (s.n.sum(-1) / s.W.sum(-1)).to(device=dev, dtype=dt)
+                self.likelihood.noise = (harmonic / std.to(device=dev, dtype=dt) ** 2)[:, None]
         self._sync_train_data()
 
     def _standardized(self) -> tuple[Tensor, Tensor]:
@@ -215,9 +223,12 @@ class BatchedUniquePointGP(UniquePointGP):
         s = self.batch_stats
         dt, dev = self._dtype, self._device
         tf = getattr(self, "outcome_transform", None)
-        ybar = s.mean.to(device=dev, dtype=dt)
+        ybar = (s.mean if s.wmean is None else s.wmean).to(device=dev, dtype=dt)
         if tf is not None:
             ybar = (ybar - tf.means[..., 0]) / tf.stdvs[..., 0]
+        if s.W is not None:
+            _, sd = self.outcome_scales
+            return ybar, s.W.to(device=dev, dtype=dt) * sd[:, None] ** 2
         return ybar, s.n.to(device=dev, dtype=dt) / self.likelihood.noise
 
     def _sync_train_data(self) -> None:
@@ -247,10 +258,20 @@ class BatchedUniquePointGP(UniquePointGP):
         K = self.covar_module(U).to_dense()
         ybar, precision = self._standardized()
         value = padded_means_log_density(K, ybar - self.mean_module(U), precision)
-        sigma2 = self.likelihood.noise.reshape(-1)
         _, sd = self.outcome_scales
         n = s.n.to(dtype=self._dtype, device=self._device)
-        value = value + padded_within_point_log_density(n, s.m2.to(n) / sd[:, None] ** 2, sigma2)
+        if s.W is not None:
+            assert s.wm2 is not None and s.logvar is not None
+            value = value + padded_within_point_log_density_known_noise(
+                n,
+                s.W.to(n) * sd[:, None] ** 2,
+                s.wm2.to(n),
+                s.logvar.to(n) - n * (sd[:, None] ** 2).log(),
+            )
+        else:
+            sigma2 = self.likelihood.noise.reshape(-1)
+            m2 = s.m2.to(n) / sd[:, None] ** 2
+            value = value + padded_within_point_log_density(n, m2, sigma2)
         if original_units:
             value = value - n.sum(-1) * sd.log()
         return value
@@ -354,6 +375,8 @@ def pooled_noise_start(model: BatchedUniquePointGP) -> Tensor | None:
     (``t - q_j >= 2``).
     """
     s = model.batch_stats
+    if s.W is not None:
+        return None  # known noise: nothing to start
     q = torch.tensor(s.q, dtype=torch.float64)
     t = torch.tensor(s.t, dtype=torch.float64)
     if bool((t - q < 2).any()):

@@ -29,6 +29,7 @@ __all__ = [
     "PaddedStats",
     "padded_means_log_density",
     "padded_within_point_log_density",
+    "padded_within_point_log_density_known_noise",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -44,6 +45,8 @@ class PaddedStats:
         n: ``(b, q)`` counts, 0 on padding.
         mean: ``(b, q)`` mean observation per point, 0 on padding.
         m2: ``(b, q)`` within-point sums of squares, 0 on padding.
+        W, wmean, wm2, logvar: ``(b, q)`` known-noise statistics (see
+            :class:`~lowswitch.gp.stats.UniqueStats`), 0 on padding; None without known noise.
 
     Example:
         >>> X = torch.tensor([[[0.], [0.], [1.]], [[2.], [3.], [4.]]], dtype=torch.float64)
@@ -58,11 +61,17 @@ class PaddedStats:
     n: Tensor
     mean: Tensor
     m2: Tensor
+    W: Tensor | None = None
+    wmean: Tensor | None = None
+    wm2: Tensor | None = None
+    logvar: Tensor | None = None
 
     @classmethod
-    def build(cls, X: Tensor, Y: Tensor) -> PaddedStats:
+    def build(cls, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> PaddedStats:
         """Group each set ``X[j]`` ``(t, d)``, ``Y[j]`` ``(t,)`` separately; O(b t) + O(b q d)."""
-        return cls.from_sets([UniqueStats(X[j], Y[j]) for j in range(X.shape[0])])
+        return cls.from_sets(
+            [UniqueStats(X[j], Y[j], None if Yvar is None else Yvar[j]) for j in range(X.shape[0])]
+        )
 
     @classmethod
     def from_sets(cls, sets: list[UniqueStats]) -> PaddedStats:
@@ -73,7 +82,13 @@ class PaddedStats:
         n = torch.stack([_pad(s.n, q, zero) for s in sets])
         mean = torch.stack([_pad(s.mean, q, zero) for s in sets])
         m2 = torch.stack([_pad(s.m2, q, zero) for s in sets])
-        return cls(sets, X, n, mean, m2)
+        if not sets[0].heteroscedastic:
+            return cls(sets, X, n, mean, m2)
+        known = [
+            torch.stack([_pad(getattr(s, name), q, zero) for s in sets])
+            for name in ("W", "wmean", "wm2", "logvar")
+        ]
+        return cls(sets, X, n, mean, m2, *known)
 
     @property
     def q(self) -> list[int]:
@@ -124,6 +139,30 @@ def padded_within_point_log_density(n: Tensor, m2: Tensor, sigma2: Tensor) -> Te
     extra_rows = n.sum(-1) - real.sum(-1).to(n.dtype)  # sum of (n_i - 1) over real points
     log_n = torch.where(real, n, torch.ones_like(n)).log().sum(-1)
     return -(0.5 * extra_rows * (_LOG_2PI + sigma2.log()) + 0.5 * log_n + 0.5 * m2.sum(-1) / sigma2)
+
+
+def padded_within_point_log_density_known_noise(
+    n: Tensor, W: Tensor, wm2: Tensor, logvar: Tensor
+) -> Tensor:
+    """Known-noise within-point term of each set (padding, ``n = W = 0``, adds nothing).
+
+    Args:
+        n, W, wm2, logvar: ``(b, q)`` counts, total precisions, weighted sums of squares
+            and sums of log noise variances (standardised units).
+
+    Returns:
+        ``(b,)``.
+
+    Example:
+        >>> n = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+        >>> zeros = torch.zeros(1, 2, dtype=torch.float64)
+        >>> padded_within_point_log_density_known_noise(n, n, zeros, zeros).tolist()
+        [-0.0]
+    """
+    real = n > 0
+    extra_rows = n.sum(-1) - real.sum(-1).to(n.dtype)
+    log_W = torch.where(real, W, torch.ones_like(W)).log().sum(-1)
+    return -(0.5 * extra_rows * _LOG_2PI + 0.5 * logvar.sum(-1) + 0.5 * log_W + 0.5 * wm2.sum(-1))
 
 
 def padded_means_log_density(K_U: Tensor, residual: Tensor, precision: Tensor) -> Tensor:

@@ -142,15 +142,18 @@ def _checked_likelihood(likelihood: Likelihood | None, known_noise: bool) -> Gau
     return likelihood
 
 
-def validate_batched_observations(X: Any, Y: Any) -> tuple[Tensor, Tensor]:
-    """Check and convert batched training data to float64 ``(b, t, d)`` and ``(b, t)``.
+def validate_batched_observations(
+    X: Any, Y: Any, Yvar: Any = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Check and convert batched data to float64 ``(b, t, d)``, ``(b, t)``, ``(b, t)``.
 
-    Each set is validated as unbatched training data (finite values, measurement range).
+    Each set is validated as unbatched training data (finite values, measurement range,
+    positive noise variances).
 
     Example:
-        >>> X, Y = validate_batched_observations(torch.zeros(2, 3, 1), torch.ones(2, 3, 1))
-        >>> X.shape, Y.shape
-        (torch.Size([2, 3, 1]), torch.Size([2, 3]))
+        >>> X, Y, V = validate_batched_observations(torch.zeros(2, 3, 1), torch.ones(2, 3, 1))
+        >>> X.shape, Y.shape, V
+        (torch.Size([2, 3, 1]), torch.Size([2, 3]), None)
     """
     if not isinstance(Y, Tensor) or Y.ndim != 3 or Y.shape[-1] != 1:
         shape = tuple(Y.shape) if isinstance(Y, Tensor) else type(Y).__name__
@@ -160,13 +163,20 @@ def validate_batched_observations(X: Any, Y: Any) -> tuple[Tensor, Tensor]:
             f"train_Y: expected batch size {X.shape[0]} to match train_X {tuple(X.shape)}, "
             f"got {tuple(Y.shape)}"
         )
+    if Yvar is not None and (not isinstance(Yvar, Tensor) or Yvar.shape != Y.shape):
+        shape = tuple(Yvar.shape) if isinstance(Yvar, Tensor) else type(Yvar).__name__
+        raise InputError(f"train_Yvar: expected shape {tuple(Y.shape)} like train_Y, got {shape}")
     parts = [
         validate_observations(
-            X[j], Y[j], None, names=(f"train_X[{j}]", f"train_Y[{j}]", "train_Yvar")
+            X[j],
+            Y[j],
+            None if Yvar is None else Yvar[j],
+            names=(f"train_X[{j}]", f"train_Y[{j}]", f"train_Yvar[{j}]"),
         )
         for j in range(X.shape[0])
     ]
-    return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
+    V = None if Yvar is None else torch.stack([p[2] for p in parts if p[2] is not None])
+    return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), V
 
 
 def checked_batched_outcome_transform(
@@ -195,10 +205,25 @@ def checked_batched_outcome_transform(
     return outcome_transform
 
 
-def checked_batched_likelihood(likelihood: Likelihood | None, batch: torch.Size) -> Likelihood:
-    """BoTorch's batched default likelihood, or a ``GaussianLikelihood`` of that batch shape."""
+def checked_batched_likelihood(
+    likelihood: Likelihood | None, batch: torch.Size, known_noise: bool = False
+) -> Likelihood:
+    """BoTorch's batched default likelihood, or a ``GaussianLikelihood`` of that batch shape.
+
+    With known noise: a fixed (not trained) ``GaussianLikelihood`` holding each set's
+    harmonic-mean noise variance; a given likelihood is then refused.
+    """
     if likelihood is None:
-        return get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
+        if not known_noise:
+            return get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
+        fixed = GaussianLikelihood(batch_shape=batch, noise_constraint=Positive())
+        fixed.raw_noise.requires_grad_(False)
+        return fixed
+    if known_noise:
+        raise InputError(
+            "likelihood: expected None with train_Yvar (the noise variances are known), "
+            f"got {type(likelihood).__name__}"
+        )
     if type(likelihood) is not GaussianLikelihood or likelihood.noise_covar.raw_noise.shape != (
         *batch,
         1,

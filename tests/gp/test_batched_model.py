@@ -136,6 +136,47 @@ def test_one_set_batch_equals_the_unbatched_model():
     assert_close(batched.noise_variance[0], single.noise_variance)
 
 
+# ---------------------------------------------------------------- known noise
+def test_known_noise_equals_batched_singletaskgp():
+    X, Y = ragged(seed=2)
+    g = torch.Generator().manual_seed(6)
+    V = 0.02 + 0.1 * torch.rand(*Y.shape, generator=g, dtype=DT)
+    model, ref = UniquePointGP(X, Y, V), SingleTaskGP(X, Y, train_Yvar=V)
+    assert model.heteroscedastic
+    lengthscale = 0.2 + torch.rand(B, 1, D, generator=g, dtype=DT)
+    constant = torch.randn(B, generator=g, dtype=DT) * 0.3
+    for m in (model, ref):
+        with torch.no_grad():
+            m.covar_module.lengthscale = lengthscale
+            m.mean_module.constant.copy_(constant)
+        m.eval()
+    Xt = torch.rand(5, D, generator=g, dtype=DT)
+    pm, pr = model.posterior(Xt), ref.posterior(Xt)
+    assert_close(pm.mean, pr.mean)
+    assert_close(pm.covariance_matrix, pr.covariance_matrix)
+    # exact likelihood: all rows with their own noise (standardised)
+    tf = ref.outcome_transform
+    Yt = ((Y - tf.means) / tf.stdvs).squeeze(-1)
+    K = ref.covar_module(X).to_dense() + torch.diag_embed((V / tf.stdvs**2).squeeze(-1))
+    want = torch.distributions.MultivariateNormal(ref.mean_module(X), K).log_prob(Yt)
+    assert_close(model.exact_marginal_log_likelihood(), want, rtol=1e-10, atol=0)
+    for j in range(B):  # each set equals its own unbatched known-noise model
+        single = UniquePointGP(X[j], Y[j], V[j])
+        with torch.no_grad():
+            single.covar_module.lengthscale = lengthscale[j]
+            single.mean_module.constant.copy_(constant[j])
+        assert_close(model.noise_variance[j], single.noise_variance, rtol=1e-12, atol=0)
+        assert_close(
+            model.exact_marginal_log_likelihood()[j],
+            single.exact_marginal_log_likelihood(),
+            rtol=1e-12,
+            atol=0,
+        )
+    noise = model.likelihood.noise.clone()
+    fit_gp(model)  # kernel only: the noise is known
+    assert torch.equal(model.likelihood.noise, noise)
+
+
 # ---------------------------------------------------------------- likelihood
 @pytest.mark.parametrize("normalize", [False, True])
 def test_exact_mll_per_set_equals_all_rows_and_gradients_match(normalize):
@@ -275,8 +316,10 @@ def test_state_dict_round_trip_and_float_cast():
 def test_refusals_say_what_to_do():
     X, Y = ragged()
     model = UniquePointGP(X, Y)
-    with pytest.raises(InputError, match="known noise"):
-        UniquePointGP(X, Y, torch.full_like(Y, 0.1))
+    with pytest.raises(InputError, match="known"):
+        UniquePointGP(X, Y, torch.full_like(Y, 0.1), likelihood=model.likelihood)
+    with pytest.raises(InputError, match=r"train_Yvar\[2\]"):
+        UniquePointGP(X, Y, torch.where(torch.arange(B)[:, None, None] == 2, -1.0, 0.1 + 0 * Y))
     with pytest.raises(InputError, match=r"batch_shape=\(3,\)"):
         UniquePointGP(X, Y, outcome_transform=Standardize(m=1))
     with pytest.raises(InputError, match="per training set"):
