@@ -261,6 +261,43 @@ def suite_markdown(runs: list[Any]) -> str:
     return "\n".join(parts)
 
 
+def plot_suite(runs: list[Any], path: Any, s: float = 0.0, ncols: int = 4) -> None:
+    """Median simple regret vs total cost ``evaluations + s x switches``, one panel per
+    problem (``s = 0``: vs evaluations), ``ncols`` panels a row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lowswitch.benchmark.bo import _median_curve, line_style
+
+    problems = sorted({r.problem for r in runs})
+    nrows = -(-len(problems) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(3.2 * ncols, 2.7 * nrows))
+    for k, p in enumerate(problems):
+        ax = axes[k // ncols][k % ncols]
+        rs = [r for r in runs if r.problem == p]
+        top = max((r.trace[-1][0] + s * r.trace[-1][1] for r in rs if r.trace), default=2.0)
+        grid = torch.logspace(0, math.log10(max(top, 2.0)), 120, dtype=_DTYPE)
+        for m in sorted({r.method for r in rs}):
+            curve = _median_curve([r for r in rs if r.method == m], 0, s, grid)
+            ax.plot(grid.numpy(), curve.numpy(), label=m, **line_style(m))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(p, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("evaluations" if s == 0 else f"evaluations + {s:g} x switches", fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    for k in range(len(problems), nrows * ncols):
+        axes[k // ncols][k % ncols].axis("off")
+    for row in axes:
+        row[0].set_ylabel("median simple regret", fontsize=7)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def suite_acceptance(
     runs: list[Any],
     default: str = "ei-C2",
@@ -347,6 +384,7 @@ __all__ = [
     "acceptance_markdown",
     "function_range",
     "matrix_markdown",
+    "plot_suite",
     "problem_table",
     "regret_matrix",
     "suite_acceptance",

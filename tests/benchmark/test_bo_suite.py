@@ -16,6 +16,7 @@ from lowswitch.benchmark.suite import (
     acceptance_markdown,
     function_range,
     matrix_markdown,
+    plot_suite,
     problem_table,
     regret_matrix,
     suite_acceptance,
@@ -112,3 +113,10 @@ def test_suite_acceptance_ratios_and_equal_cost_win() -> None:
     assert row["s10_below_all"] is True
     assert row["ms_per_eval"] == 200.0 and row["optuna_gp_ms_per_eval"] == 400.0
     assert "s10_below_all" in acceptance_markdown([row])
+
+
+def test_plot_suite_writes_a_figure(tmp_path: Path) -> None:
+    runs = [RunResult(p, m, 4, 0, trace=[[2, 1, 0.9, 0.0], [4, 2, 0.5, 0.0]])
+            for p in ("a", "b") for m in ("ei-C2", "random")]
+    plot_suite(runs, tmp_path / "s.png", s=10.0, ncols=1)
+    assert (tmp_path / "s.png").stat().st_size > 0
