@@ -18,6 +18,7 @@ from botorch.acquisition import (
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
+from botorch.optim.closures import get_loss_closure
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.pathwise import draw_matheron_paths
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -236,7 +237,15 @@ def test_joint_fit_equals_fitting_each_set(how):
     if how == "fit_gp":
         fit_gp(model)
     else:
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        model.train()
+        # BoTorch's loss (used with a user closure/optimizer): the summed exact objective
+        priors = sum(p.log_prob(c(m)).sum() for _, m, p, c, _ in mll.named_priors())
+        want = -(model.exact_marginal_log_likelihood().sum() + priors) / sum(
+            model.n_unique_per_batch
+        )
+        torch.testing.assert_close(get_loss_closure(mll)(), want, rtol=1e-12, atol=0)
+        fit_gpytorch_mll(mll)
     for j, sep in enumerate(_per_set_models(X, Y)):
         joint = _set_model(model, X, Y, j)
         # same optimum to the optimiser's tolerance (ftol 1e-6 per unique point)
