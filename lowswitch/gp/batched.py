@@ -57,8 +57,10 @@ class BatchedUniquePointGP(UniquePointGP):
 
     Construct it as ``UniquePointGP(train_X, train_Y, ...)`` with batched ``train_X``;
     the arguments are those of :class:`~lowswitch.gp.model.UniquePointGP` with these
-    differences: ``covar_module``, ``mean_module`` and ``likelihood`` need
-    ``batch_shape=(b,)`` (the defaults are ``SingleTaskGP``'s batched modules), the
+    differences: the default kernel, mean and likelihood are ``SingleTaskGP``'s batched
+    modules (``batch_shape=(b,)``: hyperparameters per set; a kernel or mean passed
+    without batch shape shares its hyperparameters across the sets), a ``likelihood``
+    must be a ``GaussianLikelihood(batch_shape=(b,))``, the
     outcome transform is ``DEFAULT``, ``None`` or ``Standardize(m=1, batch_shape=(b,))``
     (fitted per set on its t rows), and ``train_Yvar`` ``(b, t, 1)`` gives each set known
     noise (precision-weighted means, a fixed likelihood holding each set's harmonic-mean
