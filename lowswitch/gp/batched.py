@@ -77,9 +77,10 @@ class BatchedUniquePointGP(UniquePointGP):
     ``fit_gpytorch_mll(ExactMarginalLogLikelihood(...))`` maximise the sum over sets
     (one joint L-BFGS-B run; the sets share no parameter, so each set's optimum is its
     own). ``fantasize`` and ``condition_on_observations`` are exact (batch shape
-    ``fantasies x b``). Refused with an :class:`~lowswitch.errors.InputError`:
-    ``add_observations``, ``hallucinate``, ``from_chunks`` and BoTorch's pathwise
-    sampling (``draw_matheron_paths``): build one model per set for those.
+    ``fantasies x b``); :meth:`add_observations` merges ``(b, k, d)`` rows (the factor
+    is then rebuilt, not updated). Refused with an :class:`~lowswitch.errors.InputError`:
+    ``hallucinate``, ``from_chunks`` and BoTorch's pathwise sampling
+    (``draw_matheron_paths``): build one model per set for those.
 
     Example:
         >>> import torch
@@ -356,8 +357,33 @@ class BatchedUniquePointGP(UniquePointGP):
         return ConditionedUniquePointGP(self, Xr, Yr, Vr)
 
     def add_observations(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> None:
-        """Refused: build one ``UniquePointGP`` per set to add observations in place."""
-        raise InputError(_PER_SET.format(what="add_observations"))
+        """Merge ``k`` new rows per set into the statistics, without refitting anything.
+
+        As in the unbatched model, new rows are standardised with the current constants
+        until :meth:`refit_outcome_transform` (or ``fit_gp``). Unlike it, the factor is
+        not updated incrementally: it is rebuilt at the next prediction (O(b q^3)).
+        Nothing is changed if validation fails.
+
+        Args:
+            X: ``(b, k, d)`` inputs; Y: ``(b, k, 1)`` observations; Yvar: ``(b, k, 1)``
+                known noise variances (required iff built with ``train_Yvar``).
+        """
+        s = self.batch_stats
+        b, d = s.X.shape[0], s.X.shape[-1]
+        if not isinstance(X, Tensor) or X.ndim != 3 or X.shape[0] != b or X.shape[-1] != d:
+            shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+            raise InputError(f"X: expected shape ({b}, k, {d}), got {shape}")
+        if (Yvar is None) == self.heteroscedastic:
+            raise InputError(
+                "Yvar: expected known noise variances (this model was built with train_Yvar)"
+                if self.heteroscedastic
+                else "Yvar: expected None (this model was built without train_Yvar)"
+            )
+        Xv, Yv, Vv = validate_batched_observations(X, Y, Yvar, names=("X", "Y", "Yvar"))
+        for j, stats in enumerate(s.sets):
+            stats.add(Xv[j], Yv[j], None if Vv is None else Vv[j])
+        self.batch_stats = PaddedStats.from_sets(s.sets)
+        self._sync_train_data()
 
     def hallucinate(self, X: Tensor, counts: Tensor | list[int]) -> UniquePointGP:
         """Refused: build one ``UniquePointGP`` per set for GP-BUCB hallucination."""

@@ -143,7 +143,10 @@ def _checked_likelihood(likelihood: Likelihood | None, known_noise: bool) -> Gau
 
 
 def validate_batched_observations(
-    X: Any, Y: Any, Yvar: Any = None
+    X: Any,
+    Y: Any,
+    Yvar: Any = None,
+    names: tuple[str, str, str] = ("train_X", "train_Y", "train_Yvar"),
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Check and convert batched data to float64 ``(b, t, d)``, ``(b, t)``, ``(b, t)``.
 
@@ -155,23 +158,24 @@ def validate_batched_observations(
         >>> X.shape, Y.shape, V
         (torch.Size([2, 3, 1]), torch.Size([2, 3]), None)
     """
+    nx, ny, nv = names
     if not isinstance(Y, Tensor) or Y.ndim != 3 or Y.shape[-1] != 1:
         shape = tuple(Y.shape) if isinstance(Y, Tensor) else type(Y).__name__
-        raise InputError(f"train_Y: expected shape (b, t, 1) for batched train_X, got {shape}")
+        raise InputError(f"{ny}: expected shape (b, t, 1) for batched {nx}, got {shape}")
     if X.shape[0] != Y.shape[0] or X.shape[0] < 1:
         raise InputError(
-            f"train_Y: expected batch size {X.shape[0]} to match train_X {tuple(X.shape)}, "
+            f"{ny}: expected batch size {X.shape[0]} to match {nx} {tuple(X.shape)}, "
             f"got {tuple(Y.shape)}"
         )
     if Yvar is not None and (not isinstance(Yvar, Tensor) or Yvar.shape != Y.shape):
         shape = tuple(Yvar.shape) if isinstance(Yvar, Tensor) else type(Yvar).__name__
-        raise InputError(f"train_Yvar: expected shape {tuple(Y.shape)} like train_Y, got {shape}")
+        raise InputError(f"{nv}: expected shape {tuple(Y.shape)} like {ny}, got {shape}")
     parts = [
         validate_observations(
             X[j],
             Y[j],
             None if Yvar is None else Yvar[j],
-            names=(f"train_X[{j}]", f"train_Y[{j}]", f"train_Yvar[{j}]"),
+            names=(f"{nx}[{j}]", f"{ny}[{j}]", f"{nv}[{j}]"),
         )
         for j in range(X.shape[0])
     ]

@@ -137,6 +137,28 @@ def test_one_set_batch_equals_the_unbatched_model():
     assert_close(batched.noise_variance[0], single.noise_variance)
 
 
+# ---------------------------------------------------------------- updates
+@pytest.mark.parametrize("known_noise", [False, True])
+def test_add_observations_equals_a_model_on_all_rows(known_noise):
+    X, Y = ragged(seed=5, t=30)
+    V = 0.05 + 0.1 * torch.rand(*Y.shape, generator=torch.Generator().manual_seed(1), dtype=DT)
+    V = V if known_noise else None
+    k = 12  # the last 12 rows of each set arrive later (new points and repeats)
+    part = UniquePointGP(X[:, :-k], Y[:, :-k], None if V is None else V[:, :-k])
+    full = UniquePointGP(X, Y, V)
+    Xt = torch.rand(4, D, dtype=DT)
+    for m in (part, full):
+        set_hypers(m)
+        m.posterior(Xt)  # a cached factor must be dropped by the update
+    part.add_observations(X[:, -k:], Y[:, -k:], None if V is None else V[:, -k:])
+    assert part.n_unique_per_batch == full.n_unique_per_batch
+    assert torch.equal(part.counts, full.counts)
+    part.refit_outcome_transform()  # new rows were standardised with the old constants
+    assert_close(part.posterior(Xt).mean, full.posterior(Xt).mean)
+    assert_close(part.posterior(Xt).variance, full.posterior(Xt).variance)
+    assert_close(part.exact_marginal_log_likelihood(), full.exact_marginal_log_likelihood())
+
+
 # ---------------------------------------------------------------- known noise
 def test_known_noise_equals_batched_singletaskgp():
     X, Y = ragged(seed=2)
@@ -331,8 +353,13 @@ def test_refusals_say_what_to_do():
         UniquePointGP(X, Y, torch.where(torch.arange(B)[:, None, None] == 2, -1.0, 0.1 + 0 * Y))
     with pytest.raises(InputError, match=r"batch_shape=\(3,\)"):
         UniquePointGP(X, Y, outcome_transform=Standardize(m=1))
-    with pytest.raises(InputError, match="per training set"):
+    with pytest.raises(InputError, match=r"expected shape \(3, k, 2\)"):
         model.add_observations(X[0, :1], Y[0, :1])
+    with pytest.raises(InputError, match=r"Y\[1\]"):
+        model.add_observations(
+            X[:, :1], torch.where(torch.arange(B)[:, None, None] == 1, 1e300, Y[:, :1])
+        )
+    assert model.n_observations == B * X.shape[1]  # nothing changed
     with pytest.raises(InputError, match="per training set"):
         model.hallucinate(X[0, :1], [1])
     with pytest.raises(InputError, match="pathwise"):
