@@ -366,7 +366,7 @@ def suite_acceptance(
 
 def acceptance_markdown(rows: list[dict[str, Any]]) -> str:
     """Markdown of :func:`suite_acceptance` (ratios to 2 digits)."""
-    keys = [k for k in rows[0] if k != "problem"] if rows else []
+    keys = list(dict.fromkeys(k for r in rows for k in r if k != "problem"))
     out = ["| problem | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for r in rows:
         cells = [f"{r.get(k, math.nan):.3g}" if not isinstance(r.get(k), bool) else
