@@ -134,15 +134,11 @@ class LogAugmentedEI(AnalyticAcquisitionFunction):
 class LowSwitchGPEI(LowSwitchPolicy):
     """Rarely-switching GP-EI with ask/tell; by default augmented EI, not greedy under noise.
 
-    Args:
-        bounds, candidates, switch_threshold, maximize, seed, max_repeats: as
-            :class:`~lowswitch.policies.base.LowSwitchPolicy`.
-        ei_variant (option): ``"augmented"`` (default), ``"plain"`` or ``"noisy"`` (module
-            docstring); in a :class:`~lowswitch.policies.config.PolicyConfig` it goes in
-            ``options``.
-        config: a :class:`~lowswitch.policies.config.PolicyConfig`.
-        **kwargs: other ``PolicyConfig`` fields (see
-            :class:`~lowswitch.policies.base.LowSwitchPolicy`).
+    Takes the arguments of :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+
+    Options (a keyword, or in ``PolicyConfig.options``):
+        ``ei_variant``: ``"augmented"`` (default), ``"plain"`` or ``"noisy"`` (module
+        docstring).
 
     Example:
         >>> import torch
