@@ -40,6 +40,7 @@ from typing import Any
 from ray.tune.search import Searcher
 from ray.tune.search import sample as ray_sample
 
+from lowswitch.bandit.state import read_header, state_header
 from lowswitch.errors import InputError, StateError
 from lowswitch.policies.config import PolicyConfig, facade_config
 from lowswitch.policies.registry import get_policy
@@ -47,7 +48,9 @@ from lowswitch.space import Categorical, Float, Int, Param, Space
 from lowswitch.tune.tuner import Trial, Tuner
 from lowswitch.validation import check_measurement
 
-_STATE_VERSION = 1
+_STATE_KIND = "lowswitch.LowSwitchSearcher"
+#: 1: ``{"version": 1}`` alone (before the shared header); 2: the shared header
+_STATE_VERSIONS = (1, 2)
 
 
 def space_from_param_space(param_space: Mapping[str, Any]) -> tuple[Space, dict[str, Any]]:
@@ -221,7 +224,7 @@ class LowSwitchSearcher(Searcher):
     def get_state(self) -> dict[str, Any]:
         """JSON-safe state (tuner state, live trial map, settings)."""
         return {
-            "version": _STATE_VERSION,
+            **state_header(_STATE_KIND, _STATE_VERSIONS[-1]),
             "metric": self._metric,
             "mode": self._mode,
             "space": None if self._space is None else self._space.to_dict(),
@@ -233,8 +236,8 @@ class LowSwitchSearcher(Searcher):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        if not isinstance(state, Mapping) or state.get("version") != _STATE_VERSION:
-            raise InputError("state: expected a LowSwitchSearcher state (version 1)")
+        read_header(dict(state) if isinstance(state, Mapping) else state, _STATE_KIND,
+                    _STATE_VERSIONS)
         self._metric, self._mode = state["metric"], state["mode"]
         self._space = None if state["space"] is None else Space.from_dict(state["space"])
         self._consts = dict(state["consts"])

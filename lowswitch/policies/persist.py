@@ -1,10 +1,12 @@
 """A policy's state as JSON-safe plain data, and its checked restore.
 
-Layout: ``{"version", "policy", "config", "data": {"X_fit", "Y_fit", "chunks"}, "hyper",
-"counters"}``; observations in the objective's own units. ``config`` is the flat keyword
-form the policy constructor accepts (bounds, candidates, every
-:class:`~lowswitch.policies.config.PolicyConfig` field and the acquisition's options), so
-states written before :class:`PolicyConfig` existed load unchanged.
+Layout: ``{"format", "version", "policy", "config", "data": {"X_fit", "Y_fit", "chunks"},
+"hyper", "counters"}``: the shared header of :mod:`lowswitch.bandit.state` (format
+``"lowswitch.LowSwitchPolicy"``), ``policy`` naming the subclass. Observations are in the
+objective's own units. ``config`` is the flat keyword form the policy constructor accepts
+(bounds, candidates, every :class:`~lowswitch.policies.config.PolicyConfig` field and the
+acquisition's options), so states written before :class:`PolicyConfig` existed load
+unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
+from lowswitch.bandit.state import read_header, state_header
 from lowswitch.errors import InputError, StateError
 from lowswitch.policies import checks
 from lowswitch.policies.checks import RowIndex
@@ -24,7 +27,9 @@ from lowswitch.validation import MAX_ABS_MEASUREMENT
 if TYPE_CHECKING:
     from lowswitch.policies.base import LowSwitchPolicy
 
-STATE_VERSION = 1
+STATE_KIND = "lowswitch.LowSwitchPolicy"
+#: 1: ``{"version": 1}`` alone (before the shared header); 2: the shared header, same payload
+STATE_VERSIONS = (1, 2)
 
 
 def policy_state(policy: LowSwitchPolicy) -> dict[str, Any]:
@@ -32,7 +37,7 @@ def policy_state(policy: LowSwitchPolicy) -> dict[str, Any]:
     h = policy._holder
     sign = 1.0 if policy.maximize else -1.0
     return {
-        "version": STATE_VERSION,
+        **state_header(STATE_KIND, STATE_VERSIONS[-1]),
         "policy": type(policy).__name__,
         "config": policy._config(),
         "data": {
@@ -68,8 +73,7 @@ def flat_config(policy: LowSwitchPolicy) -> dict[str, Any]:
 
 def check_header(state: Any, cls_name: str) -> None:
     """Version and policy name of a state."""
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-        raise InputError(f"state: expected a dict with version {STATE_VERSION}")
+    read_header(state, STATE_KIND, STATE_VERSIONS)
     if state.get("policy") != cls_name:
         raise InputError(
             f"state: saved from {state.get('policy')!r}, cannot load into {cls_name}"
@@ -245,7 +249,8 @@ class PersistMixin:
 
 
 __all__ = [
-    "STATE_VERSION",
+    "STATE_KIND",
+    "STATE_VERSIONS",
     "PersistMixin",
     "check_header",
     "flat_config",

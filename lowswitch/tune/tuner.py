@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from lowswitch.bandit.state import read_header, state_header
 from lowswitch.errors import InputError, StateError
 from lowswitch.policies.config import PolicyConfig, facade_config
 from lowswitch.space import Space
@@ -460,7 +461,7 @@ class Tuner:
     def state_dict(self) -> dict[str, Any]:
         """JSON-safe state: space, settings, policy state, blocks and trial records."""
         return {
-            "version": 1,
+            **state_header("lowswitch.Tuner", 2),
             "space": self.space.to_dict(),
             "direction": self.direction,
             "switch_threshold": self.switch_threshold,
@@ -481,8 +482,9 @@ class Tuner:
                 (records that do not fit the space, counters that disagree, values outside
                 the measurement range); the tuner is unchanged.
         """
-        if not isinstance(state, Mapping) or state.get("version") != 1:
-            raise InputError("state: expected a Tuner.state_dict() (version 1)")
+        # version 1: {"version": 1} alone (before the shared header); same payload
+        read_header(dict(state) if isinstance(state, Mapping) else state, "lowswitch.Tuner",
+                    (1, 2))
         try:
             if Space.from_dict(state["space"]) != self.space:
                 raise InputError("state: saved for a different search space")

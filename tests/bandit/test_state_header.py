@@ -107,3 +107,30 @@ def test_any_input_gives_a_known_version_or_a_clear_error(state: Any) -> None:
         assert str(err).startswith("state")
     else:
         assert version in {1, 2}
+
+
+def test_lowswitch_states_carry_the_shared_header_and_old_ones_load() -> None:
+    from lowswitch import LowSwitchGPUCB
+    from lowswitch.space import Float, Space
+    from lowswitch.tune import Tuner
+
+    opt = LowSwitchGPUCB(torch.tensor([[0.0], [1.0]]), seed=1)
+    for _ in range(3):
+        b = opt.ask()
+        opt.tell(b.x, torch.full((b.repeats,), float(b.x[0])))
+    state = opt.state_dict()
+    assert (state["format"], state["version"]) == ("lowswitch.LowSwitchPolicy", 2)
+    old = {k: v for k, v in state.items() if k != "format"} | {"version": 1}
+    again = LowSwitchGPUCB.from_state_dict(old)
+    assert torch.equal(again.ask().x, opt.ask().x)
+
+    tuner = Tuner(Space({"x": Float(0.0, 1.0)}), seed=0)
+    trial = tuner.ask()
+    tuner.tell(trial.trial_id, 0.5)
+    tstate = tuner.state_dict()
+    assert (tstate["format"], tstate["version"]) == ("lowswitch.Tuner", 2)
+    fresh = Tuner(Space({"x": Float(0.0, 1.0)}), seed=0)
+    fresh.load_state_dict({k: v for k, v in tstate.items() if k != "format"} | {"version": 1})
+    assert fresh.state_dict() == tstate
+    with pytest.raises(InputError, match=r"written by 'lowswitch\.LowSwitchPolicy'"):
+        fresh.load_state_dict(state)

@@ -102,7 +102,8 @@ def test_local_run_with_concurrent_repeats(ray_local: Any, tmp_path: Path) -> No
     ckpts = list(exp.glob("searcher-state-*.pkl"))
     assert ckpts
     state = json.loads(ckpts[0].read_text())
-    assert state["version"] == 1 and len(state["tuner"]["trials"]) == 10
+    assert (state["format"], state["version"]) == ("lowswitch.LowSwitchSearcher", 2)
+    assert len(state["tuner"]["trials"]) == 10
 
 
 def test_restore_from_experiment_checkpoint_continues(ray_local: Any, tmp_path: Path) -> None:
