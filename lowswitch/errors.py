@@ -1,7 +1,7 @@
 """Exceptions shared by ``lowswitch`` and ``mopps``.
 
 Pure Python, no third-party imports, so that every sub-package (including the
-torch-only :mod:`lowswitch.bandit` and :mod:`mopps`) can raise them.
+torch-only [`lowswitch.bandit`][lowswitch.bandit] and ``mopps``) can raise them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Search spaces and their exact encoding to the GP's unit box.
 
-A :class:`Space` maps a *config* (a ``dict`` from parameter name to value) to a point of
-the box ``[0, 1]^D`` where the GP lives, and back. The map is designed so that **a config
-maps to exactly one point**: two configs that mean the same thing encode to bit-identical
-float64 rows, so the unique-point GP merges their observations as repeats.
+A [`Space`][lowswitch.space.Space] maps a *config* (a ``dict`` from parameter name to value) to a
+point of the box ``[0, 1]^D`` where the GP lives, and back. The map is designed so that **a config
+maps to exactly one point**: two configs that mean the same thing encode to bit-identical float64
+rows, so the unique-point GP merges their observations as repeats.
 
 Encoding, parameter by parameter, in the order of the ``params`` dict:
 
@@ -22,7 +22,8 @@ parameter                     columns  encoding ``u`` of a value ``v``
 ``snap(u) = round(u * 2**40) / 2**40`` (clipped to ``[0, 1]``): floats are resolved on a grid
 of ``2**-40 ~ 9.1e-13`` of their (log-)range. On that grid ``encode(decode(u)) == u``
 bit for bit (the float rounding of the affine / exp-log maps is ~1e-16, far below the grid
-step), which is what makes :meth:`Space.canonical` exact and idempotent.
+step), which is what makes [`Space.canonical`][lowswitch.space.Space.canonical] exact and
+idempotent.
 
 Decoding (``x`` may be any point of the box, e.g. from a continuous acquisition optimiser):
 floats ``v = a + snap(u) (b - a)`` (``exp`` of the log-range map for ``log=True``), clipped
@@ -31,8 +32,9 @@ the linear (or log) map to the nearest integer in ``[a, b]``; one-hot categorica
 arg-max column (first on ties); descriptor categoricals take the choice whose scaled
 descriptor row is nearest in Euclidean distance (first on ties).
 
-Shapes: ``D = space.dim`` columns; :meth:`Space.encode` returns ``(D,)``,
-:meth:`Space.encode_many` ``(n, D)``, :attr:`Space.bounds` is ``(2, D)`` (zeros, ones).
+Shapes: ``D = space.dim`` columns; [`Space.encode`][lowswitch.space.Space.encode] returns ``(D,)``,
+[`Space.encode_many`][lowswitch.space.Space.encode_many] ``(n, D)``,
+[`Space.bounds`][lowswitch.space.Space.bounds] is ``(2, D)`` (zeros, ones).
 
 Example:
     >>> from lowswitch.space import Space, Float, Int, Categorical
@@ -134,7 +136,7 @@ class Float:
         return min(max(v, self.low), self.high)
 
     def validate_value(self, name: str, value: Any) -> float:
-        """Return ``value`` as a float, or raise :class:`InputError` naming ``name``."""
+        """Return ``value`` as a float, or raise ``InputError`` naming ``name``."""
         if not _is_real(value):
             raise InputError(f"{name}: expected a number in [{self.low}, {self.high}], "
                              f"got {value!r} ({type(value).__name__})")
@@ -192,7 +194,7 @@ class Int:
         return _to_unit(v, self.low, self.high, self.log)
 
     def validate_value(self, name: str, value: Any) -> int:
-        """Return ``value`` as an int (integral floats accepted), or raise :class:`InputError`."""
+        """Return ``value`` as an int (integral floats accepted), or raise ``InputError``."""
         if not _is_real(value) or not math.isfinite(float(value)) or float(value) != int(value):
             raise InputError(f"{name}: expected an integer in [{self.low}, {self.high}], "
                              f"got {value!r} ({type(value).__name__})")
@@ -291,7 +293,7 @@ class Categorical:
         return len(self._rows[0])
 
     def index(self, name: str, value: Any) -> int:
-        """Position of ``value`` in :attr:`choices`, or :class:`InputError` naming ``name``."""
+        """Position of ``value`` in ``choices``, or ``InputError`` naming ``name``."""
         try:
             return self._index[self._key(value)]
         except (KeyError, TypeError):
@@ -332,7 +334,7 @@ Param = Float | Int | Categorical
 
 
 def param_from_dict(data: Mapping[str, Any]) -> Param:
-    """Rebuild a parameter from :meth:`to_dict` output.
+    """Rebuild a parameter from [`to_dict`][lowswitch.space.Space.to_dict] output.
 
     Example:
         >>> param_from_dict({"type": "int", "low": 1, "high": 3, "log": False})
@@ -352,11 +354,12 @@ class Space:
     """An ordered set of named parameters with an exact encoding to ``[0, 1]^D``.
 
     See the module docstring for the encoding. Every method that takes a config validates it
-    first (:meth:`validate`) and raises :class:`~lowswitch.errors.InputError` naming the
-    offending parameter.
+    first ([`validate`][lowswitch.space.Space.validate]) and raises
+    [`InputError`][lowswitch.errors.InputError] naming the offending parameter.
 
     Args:
-        params: name -> :class:`Float` / :class:`Int` / :class:`Categorical`, in column order.
+        params: name -> [`Float`][lowswitch.space.Float] / [`Int`][lowswitch.space.Int] /
+            [`Categorical`][lowswitch.space.Categorical], in column order.
 
     Example:
         >>> space = Space({"x": Float(-1.0, 1.0), "k": Int(1, 3)})
@@ -403,12 +406,12 @@ class Space:
 
     @property
     def is_discrete(self) -> bool:
-        """True when no parameter is a :class:`Float` (the space can be enumerated)."""
+        """True when no parameter is a ``Float`` (the space can be enumerated)."""
         return all(not isinstance(p, Float) for p in self.params.values())
 
     @property
     def size(self) -> float:
-        """Number of distinct configs (``inf`` when a :class:`Float` is present)."""
+        """Number of distinct configs (``inf`` when a ``Float`` is present)."""
         if not self.is_discrete:
             return math.inf
         counts = [len(p.values()) for p in self.params.values()]  # type: ignore[union-attr]
@@ -473,7 +476,8 @@ class Space:
         """All configs of a fully discrete space, in lexicographic column order.
 
         Raises:
-            InputError: a :class:`Float` is present, or more than ``limit`` configs.
+            InputError: a [`Float`][lowswitch.space.Float] is present, or more than ``limit``
+                configs.
         """
         if not self.is_discrete:
             floats = [n for n, p in self.params.items() if isinstance(p, Float)]
@@ -509,12 +513,12 @@ class Space:
 
     # ----------------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe description; :meth:`from_dict` rebuilds an equal space."""
+        """JSON-safe description; ``from_dict`` rebuilds an equal space."""
         return {name: p.to_dict() for name, p in self.params.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Space:
-        """Rebuild a space from :meth:`to_dict` output."""
+        """Rebuild a space from [`to_dict`][lowswitch.space.Space.to_dict] output."""
         return cls({name: param_from_dict(d) for name, d in data.items()})
 
     def __eq__(self, other: object) -> bool:

@@ -1,13 +1,13 @@
 """Checks shared by every public boundary that takes a measured value.
 
 Pure Python (no torch), so that the campaign CLI, the tuning API, the integrations and
-:mod:`mopps` can all use it without importing the GP stack.
+``mopps`` can all use it without importing the GP stack.
 
-Measurements must be finite and at most :data:`MAX_ABS_MEASUREMENT` in absolute value.
+Measurements must be finite and at most ``MAX_ABS_MEASUREMENT`` in absolute value.
 The bound keeps the exact statistics representable in float64: the outcome
 standardisation sums squared values over all t observations, and ``t * y**2`` must stay
 far below the float64 maximum (about 1.8e308) for t up to 1e8 rows. A value outside the
-range is refused with an :class:`~lowswitch.errors.InputError` before anything is stored,
+range is refused with an [`InputError`][lowswitch.errors.InputError] before anything is stored,
 so one mistyped number can never make a campaign or a study unusable.
 """
 
@@ -34,7 +34,7 @@ def check_measurement(value: Any, name: str = "value") -> float:
 
     Raises:
         InputError: ``value`` is not a real number, is NaN or infinite, or its absolute
-            value exceeds :data:`MAX_ABS_MEASUREMENT`.
+            value exceeds ``MAX_ABS_MEASUREMENT``.
 
     Example:
         >>> check_measurement(3)
@@ -64,7 +64,7 @@ def check_switch_cost(switch_cost: Any, dim: int | None = None) -> float | tuple
 
     Costs are in units of one evaluation's cost: ``s = 10`` means setting up a new point
     costs as much as ten evaluations. Per-input costs price a move by the inputs it changes
-    (:func:`move_cost`).
+    (``move_cost``).
 
     Args:
         switch_cost: a finite number ``>= 0``, or a sequence of ``dim`` of them.

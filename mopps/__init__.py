@@ -1,8 +1,8 @@
 """mopps: Model Predictive Prompt Selection for RL finetuning of language models.
 
-Built on the torch-only Thompson-sampling core :mod:`lowswitch.bandit`; importing
+Built on the torch-only Thompson-sampling core [`lowswitch.bandit`][lowswitch.bandit]; importing
 ``mopps`` never imports gpytorch or botorch. Framework hooks (verl, TRL) live in
-:mod:`mopps.integrations` and are imported only when used.
+``mopps.integrations`` and are imported only when used.
 
 Example:
     >>> import mopps

@@ -2,13 +2,13 @@
 
 Plain MoPPS starts every new prompt at the shared prior ``Beta(a0, b0)``: it knows nothing
 about a prompt until it has rolled it out. Prompts that look alike tend to be alike in
-difficulty, so :class:`FeaturePrior` learns the map *features -> success rate* from the
-prompts already rolled out and turns its prediction for a new prompt into Beta
+difficulty, so [`FeaturePrior`][mopps.features.FeaturePrior] learns the map *features -> success
+rate* from the prompts already rolled out and turns its prediction for a new prompt into Beta
 pseudo-counts.
 
-Features (:func:`hashed_ngrams`): character n-grams of the UTF-8 bytes (with a start and an
-end marker, so ``"^1"`` and ``"9$"`` are features), hashed into ``n_features`` buckets,
-value ``log(1 + count)``; optional user metadata columns are appended as they are. The
+Features ([`hashed_ngrams`][mopps.features.hashed_ngrams]): character n-grams of the UTF-8 bytes
+(with a start and an end marker, so ``"^1"`` and ``"9$"`` are features), hashed into ``n_features``
+buckets, value ``log(1 + count)``; optional user metadata columns are appended as they are. The
 matrix is a ``scipy.sparse`` CSR ``(n, d)`` float64 matrix, so 1e5 prompts cost a few MB.
 
 Model: binomial logistic regression on the rollout counts. Prompt ``i`` with features
@@ -20,7 +20,8 @@ Model: binomial logistic regression on the rollout counts. Prompt ``i`` with fea
 gradient ``X^T (k p - s) + l2 w``, warm-started from the previous fit. The predicted rate
 is ``p = sigmoid(z)``; a new prompt's prior becomes
 ``Beta(a0 + m p, b0 + m (1 - p))`` with strength ``m`` pseudo-rollouts
-(:meth:`FeaturePrior.apply`, through :meth:`mopps.PromptSelector.set_offline_prior`).
+([`FeaturePrior.apply`][mopps.features.FeaturePrior.apply], through
+[`mopps.PromptSelector.set_offline_prior`][mopps.selector.PromptSelector.set_offline_prior]).
 
 Only numpy, scipy and torch are used: importing this module imports neither botorch nor
 gpytorch.
@@ -153,7 +154,7 @@ def rollout_counts(selector: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Successes and rollouts each prompt's posterior holds beyond its prior.
 
     ``s = alpha - a0`` and ``k = (alpha + beta) - (a0 + b0)`` for a
-    :class:`~mopps.PromptSelector` (with ``decay < 1`` these are the discounted counts).
+    [`PromptSelector`][mopps.PromptSelector] (with ``decay < 1`` these are the discounted counts).
 
     Returns:
         ``(s, k)``, each ``(n_prompts,)`` float64; ``k == 0`` for prompts never rolled out.
@@ -177,10 +178,10 @@ class FeaturePrior:
     Args:
         strength: ``m``, pseudo-rollouts the prediction is worth in a new prompt's prior.
         l2: ridge penalty on the feature weights (not on the intercept).
-        max_iter: L-BFGS-B iterations per :meth:`fit`.
+        max_iter: L-BFGS-B iterations per [`fit`][mopps.features.FeaturePrior.fit].
 
     Attributes:
-        coef_: ``(d,)`` float64 feature weights (after :meth:`fit`).
+        coef_: ``(d,)`` float64 feature weights (after [`fit`][mopps.features.FeaturePrior.fit]).
         intercept_: float intercept.
         n_fit_: prompts in the latest fit.
 
@@ -226,7 +227,8 @@ class FeaturePrior:
         """Fit on prompts with rollouts (rows with ``trials == 0`` are ignored).
 
         Args:
-            features: ``(n, d)`` sparse or dense, e.g. from :func:`hashed_ngrams`.
+            features: ``(n, d)`` sparse or dense, e.g. from
+                [`hashed_ngrams`][mopps.features.hashed_ngrams].
             successes: ``(n,)`` successes (fractional allowed).
             trials: ``(n,)`` rollouts, ``>= 0``.
 
@@ -284,7 +286,7 @@ class FeaturePrior:
         """``(n,)`` float64 predicted success rates ``sigmoid(c + x w)``.
 
         Raises:
-            StateError: before :meth:`fit`.
+            StateError: before [`fit`][mopps.features.FeaturePrior.fit].
             InputError: features of another width than the fit's.
         """
         if self.coef_ is None:
@@ -297,10 +299,11 @@ class FeaturePrior:
         return torch.from_numpy(_sigmoid(x @ self.coef_.numpy() + self.intercept_))
 
     def fit_selector(self, selector: Any, features: Any) -> FeaturePrior:
-        """Fit on every prompt ``selector`` has rollouts for (see :func:`rollout_counts`).
+        """Fit on every prompt ``selector`` has rollouts for (see
+        [`rollout_counts`][mopps.features.rollout_counts]).
 
         Args:
-            selector: a :class:`~mopps.PromptSelector`.
+            selector: a [`PromptSelector`][mopps.PromptSelector].
             features: ``(n_prompts, d)``, row ``i`` = prompt ``i``.
         """
         x = self._check_x(features)
@@ -315,11 +318,12 @@ class FeaturePrior:
         """Set the prior of prompts ``index`` from their predicted success rates.
 
         The posterior of these prompts becomes ``Beta(a0 + m p, b0 + m (1 - p))`` (also
-        their decay target), through :meth:`~mopps.PromptSelector.set_offline_prior`; use it
-        on prompts not rolled out yet (their counts would be overwritten).
+        their decay target), through
+        [`set_offline_prior`][mopps.selector.PromptSelector.set_offline_prior]; use it on prompts
+        not rolled out yet (their counts would be overwritten).
 
         Args:
-            selector: a :class:`~mopps.PromptSelector`.
+            selector: a [`PromptSelector`][mopps.PromptSelector].
             index: ``(n,)`` prompt indices.
             features: ``(n, d)`` features of those prompts, in the same order.
 

@@ -91,7 +91,7 @@ def zero_variance_fraction(successes: Any, trials: Any) -> float:
 
 @dataclass(frozen=True)
 class StepMetrics:
-    """Diagnostics of one ``update`` call of :class:`mopps.PromptSelector`.
+    """Diagnostics of one ``update`` call of [`mopps.PromptSelector`][mopps.PromptSelector].
 
     Attributes:
         step: 1-based number of the update.

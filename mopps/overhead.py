@@ -4,7 +4,7 @@ Two measurements, both per training step with ``B`` prompts x ``G`` rollouts:
 
 1. **Sampler alone** at pool sizes ``N``: pulling one block of ``B x G`` row indices through
    the sampler's iterator (Thompson draws over all ``N`` prompts + top-k + layout), mapping
-   verl's ``extra_info.index`` back to rows (:class:`~mopps.integrations.verl.IndexMap`
+   verl's ``extra_info.index`` back to rows ([`IndexMap`][mopps.integrations.verl.IndexMap]
    logic, no verl needed) and folding ``B x G`` rewards in. Compared with an *assumed*
    realistic GPU step time (``--gpu-step-seconds``, default 30 s: a stated assumption, of
    the order of one GRPO step for a 1.5B-7B model with 256 prompts x 8 rollouts on a node
@@ -12,7 +12,7 @@ Two measurements, both per training step with ``B`` prompts x ``G`` rollouts:
 2. **A real GRPO step** (when TRL is installed): ``trl.GRPOTrainer`` on CPU with a tiny
    random GPT-2 (2 layers, width 32), ``B x G`` completions of ``--completion-tokens``
    tokens per step from an ``N``-prompt dataset, uniform ``RepeatSampler`` vs
-   :class:`~mopps.integrations.trl.MoPPSGRPOTrainer`; the time spent inside MoPPS
+   [`MoPPSGRPOTrainer`][mopps.integrations.trl.MoPPSGRPOTrainer]; the time spent inside MoPPS
    (selection + update) is measured inside the MoPPS run. This CPU step is a *lower bound*
    on a real step (the model is ~10^5 times smaller than a real policy).
 

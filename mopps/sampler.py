@@ -1,4 +1,5 @@
-"""A pull-based ``torch.utils.data.Sampler`` that asks a :class:`PromptSelector` for each batch.
+"""A pull-based ``torch.utils.data.Sampler`` that asks a
+[`PromptSelector`][mopps.sampler.PromptSelector] for each batch.
 
 The sampler yields dataset row indices, one *block* at a time. A block is one selection of
 ``B`` distinct prompts, laid out as RL trainers expect::
@@ -9,22 +10,22 @@ The sampler yields dataset row indices, one *block* at a time. A block is one se
 
 (verl and plain loops use ``mini_repeat_count = repeat_count = 1``.) The selection of a
 block is made when its first index is pulled, so each block is chosen from the posterior
-as of the last :meth:`MoPPSSampler.update` that happened before that pull. An *epoch* is
-``num_batches`` blocks; ``len(sampler) = num_batches * batch_size * mini_repeat_count *
-repeat_count``.
+as of the last [`MoPPSSampler.update`][mopps.sampler.MoPPSSampler.update] that happened before that
+pull. An *epoch* is ``num_batches`` blocks; ``len(sampler) = num_batches * batch_size *
+mini_repeat_count * repeat_count``.
 
-Position bookkeeping (all in :meth:`MoPPSSampler.state_dict`): ``cursor`` counts the items
-yielded in the current epoch, ``started`` the blocks selected so far in it, and the most
-recent ``history_blocks`` blocks are kept so that items already handed out can be replayed
-exactly. Two resume styles are supported:
+Position bookkeeping (all in [`MoPPSSampler.state_dict`][mopps.sampler.MoPPSSampler.state_dict]):
+``cursor`` counts the items yielded in the current epoch, ``started`` the blocks selected so far in
+it, and the most recent ``history_blocks`` blocks are kept so that items already handed out can be
+replayed exactly. Two resume styles are supported:
 
 - *continue* (torchdata ``StatefulDataLoader``, verl): ``load_state_dict`` and the next
   iterator carries on at ``cursor``.
 - *re-iterate and skip* (Hugging Face ``Trainer`` / accelerate ``skip_first_batches``, TRL):
-  after ``load_state_dict`` call :meth:`MoPPSSampler.rewind`; the next iterator starts at
-  item 0 of the epoch, yields an out-of-range placeholder (``n_prompts``) for items older
-  than the kept history (they are skipped by the trainer, never fetched; if one ever is
-  fetched, the dataset raises ``IndexError``), replays the kept blocks, then pulls new ones.
+  after ``load_state_dict`` call [`MoPPSSampler.rewind`][mopps.sampler.MoPPSSampler.rewind]; the
+  next iterator starts at item 0 of the epoch, yields an out-of-range placeholder (``n_prompts``)
+  for items older than the kept history (they are skipped by the trainer, never fetched; if one ever
+  is fetched, the dataset raises ``IndexError``), replays the kept blocks, then pulls new ones.
 
 Only one iterator should be consumed at a time (the position lives in the sampler, as in
 torchdata's stateful samplers).
@@ -168,7 +169,7 @@ class MoPPSSampler(Sampler[int]):
     """Yield prompt rows chosen by MoPPS, one block per training step, and take feedback.
 
     Args:
-        selector: the :class:`~mopps.PromptSelector` over the dataset rows
+        selector: the [`PromptSelector`][mopps.PromptSelector] over the dataset rows
             (``selector.n_prompts`` rows, row ``i`` = dataset item ``i``).
         batch_size: distinct prompts per block (``B``).
         num_batches: blocks per epoch (default ``max(1, n_prompts // batch_size)``, i.e. an
@@ -308,7 +309,8 @@ class MoPPSSampler(Sampler[int]):
 
     # ----------------------------------------------------------------- feedback
     def update(self, indices: Any, successes: Any, trials: Any) -> None:
-        """Fold rollout results into the posterior (see :meth:`PromptSelector.update`).
+        """Fold rollout results into the posterior (see
+        [`PromptSelector.update`][mopps.selector.PromptSelector.update]).
 
         Args:
             indices: ``(n,)`` prompt rows that were rolled out.
@@ -327,11 +329,12 @@ class MoPPSSampler(Sampler[int]):
     def update_from_rollouts(
         self, rows: Any, rewards: Any, success_threshold: float | None = None
     ) -> int:
-        """Group one step's per-rollout rewards by prompt row and :meth:`update`.
+        """Group one step's per-rollout rewards by prompt row and
+        [`update`][mopps.sampler.MoPPSSampler.update].
 
         Args:
             rows: ``(n,)`` prompt row of each rollout.
-            rewards: ``(n,)`` reward of each rollout (see :func:`rewards_to_successes`).
+            rewards: ``(n,)`` reward of each rollout (see ``rewards_to_successes``).
             success_threshold: ``None`` (rewards in ``[0, 1]``) or ``t`` (success = reward >= t).
 
         Returns:
@@ -384,7 +387,8 @@ class MoPPSSampler(Sampler[int]):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`; the next iterator continues at the saved item.
+        """Restore from [`state_dict`][mopps.sampler.MoPPSSampler.state_dict]; the next iterator
+        continues at the saved item.
 
         Raises:
             InputError: malformed state or a layout (batch size, repeats, epoch length)
@@ -448,7 +452,8 @@ class MoPPSSampler(Sampler[int]):
         self._resume_next = True
 
     def check_covers(self, consumed: int) -> None:
-        """Raise unless items ``consumed ..`` cursor can be replayed after :meth:`rewind`.
+        """Raise unless items ``consumed ..`` cursor can be replayed after
+        [`rewind`][mopps.sampler.MoPPSSampler.rewind].
 
         Raises:
             StateError: the kept history starts after ``consumed``; raise

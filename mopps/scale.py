@@ -10,8 +10,10 @@ each posterior state
 
 it times, median over ``--reps`` repetitions and side by side in alternating order:
 
-* ``select``: :meth:`mopps.PromptSelector.select` of ``--batch`` prompts (``topk``);
-* ``update``: :meth:`mopps.PromptSelector.update` of ``--batch`` prompts;
+* ``select``: [`mopps.PromptSelector.select`][mopps.selector.PromptSelector.select] of ``--batch``
+  prompts (``topk``);
+* ``update``: [`mopps.PromptSelector.update`][mopps.selector.PromptSelector.update] of ``--batch``
+  prompts;
 * ``floor_beta``: ``numpy.random.Generator.beta(alpha, beta)`` over the same ``n`` arms,
   the plain numpy way of drawing the Thompson samples (the floor the selection is
   compared with; selection itself is extra work on top);
@@ -20,8 +22,8 @@ it times, median over ``--reps`` repetitions and side by side in alternating ord
 
 Memory: ``nbytes`` of the posterior state, the resident-memory growth when the selector
 is created, and the peak resident memory of the cell. ``--float32`` adds a float32 state
-(:class:`lowswitch.bandit.BetaArms` with ``dtype=torch.float32``, half the memory): its
-draw + selection time, and its drift from the float64 state after ``--drift-steps``
+([`lowswitch.bandit.BetaArms`][lowswitch.bandit.BetaArms] with ``dtype=torch.float32``, half the
+memory): its draw + selection time, and its drift from the float64 state after ``--drift-steps``
 discounted updates with fractional rewards.
 
 Writes ``results/mopps_scale/scale.json`` and prints a table.

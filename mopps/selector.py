@@ -10,7 +10,7 @@ reward 1) with posterior ``Beta(alpha_i, beta_i)``. Each training step:
 3. ``update``: ``alpha_i <- lambda alpha_i + (1 - lambda) a0_i + s_i`` and
    ``beta_i <- lambda beta_i + (1 - lambda) b0_i + (k_i - s_i)``.
 
-The maths lives in :mod:`lowswitch.bandit` (torch + numpy only); this class holds the
+The maths lives in [`lowswitch.bandit`][lowswitch.bandit] (torch + numpy only); this class holds the
 state and the random generator, validates input once, and records per-step metrics.
 State is ``alpha, beta`` in float64 (16 bytes per prompt), plus per-prompt priors
 ``a0, b0`` (another 16) only once an offline prior has been given.
@@ -82,7 +82,7 @@ class PromptSelector:
             the decay target.
         offline_trials: ``(n_prompts,)`` offline rollouts per prompt.
         offline_weight: ``w`` (default 3).
-        max_history: per-step metrics kept in :attr:`history` (and in the state), the
+        max_history: per-step metrics kept in ``history`` (and in the state), the
             most recent ones; ``None`` keeps all (checkpoints then grow with the steps).
 
     Example:
@@ -166,7 +166,7 @@ class PromptSelector:
 
     @property
     def arms(self) -> BetaArms:
-        """The underlying :class:`lowswitch.bandit.BetaArms`."""
+        """The underlying [`lowswitch.bandit.BetaArms`][lowswitch.bandit.BetaArms]."""
         return self._arms
 
     @property
@@ -190,7 +190,7 @@ class PromptSelector:
 
         Returns:
             ``(B,)`` int64 prompt indices. The Thompson draws of the chosen prompts are in
-            :attr:`last_samples` (empty for ``uniform``).
+            ``last_samples`` (empty for ``uniform``).
 
         Raises:
             InputError: bad ``batch_size`` or ``candidates``; the generator is not advanced.
@@ -326,8 +326,8 @@ class PromptSelector:
         """Full state as plain data: tensors, floats, ints, strs, lists, dicts.
 
         Works with ``torch.save`` / ``torch.load(weights_only=True)``; see
-        :meth:`to_json` for a text form. Includes the generator state, so a restored
-        selector continues the exact same selection stream.
+        [`to_json`][mopps.selector.PromptSelector.to_json] for a text form. Includes the generator
+        state, so a restored selector continues the exact same selection stream.
 
         Example:
             >>> a = PromptSelector(50, seed=3)
@@ -355,7 +355,8 @@ class PromptSelector:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (validated in full before anything changes).
+        """Restore from [`state_dict`][mopps.sampler.MoPPSSampler.state_dict] (validated in full
+        before anything changes).
 
         Example:
             >>> sel = PromptSelector(4)
@@ -398,7 +399,8 @@ class PromptSelector:
         self.last_samples = torch.empty(0, dtype=torch.float64)
 
     def to_json(self) -> str:
-        """The :meth:`state_dict` as a JSON string (float64 values round-trip exactly).
+        """The [`state_dict`][mopps.sampler.MoPPSSampler.state_dict] as a JSON string (float64
+        values round-trip exactly).
 
         Example:
             >>> sel = PromptSelector(3, seed=0)
@@ -414,7 +416,7 @@ class PromptSelector:
         return json.dumps(state, allow_nan=False)
 
     def load_json(self, text: str) -> None:
-        """Restore from a string made by :meth:`to_json`."""
+        """Restore from a string made by [`to_json`][mopps.selector.PromptSelector.to_json]."""
         try:
             state = json.loads(text)
         except (TypeError, ValueError) as err:
@@ -423,14 +425,14 @@ class PromptSelector:
 
     @classmethod
     def from_json(cls, text: str) -> PromptSelector:
-        """New selector restored from :meth:`to_json` output."""
+        """New selector restored from [`to_json`][mopps.selector.PromptSelector.to_json] output."""
         sel = cls(0)
         sel.load_json(text)
         return sel
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> PromptSelector:
-        """New selector restored from :meth:`state_dict` output."""
+        """New selector restored from ``state_dict`` output."""
         sel = cls(0)
         sel.load_state_dict(state)
         return sel

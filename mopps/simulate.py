@@ -275,7 +275,7 @@ def _fmt(x: float, spec: str) -> str:
 
 
 def format_table(table: dict[str, dict[str, float]]) -> str:
-    """Plain-text table of :func:`summarise` output."""
+    """Plain-text table of ``summarise`` output."""
     head = (f"{'method':<26}{'rollouts':>11}{'steps':>7}{'reached':>9}{'x unif':>8}"
             f"{'x dapo':>8}{'inform.':>9}{'spearman':>10}{'ms/step':>9}")
     lines = [head, "-" * len(head)]
@@ -478,7 +478,7 @@ def speed_benchmark(sizes: Sequence[int], batch: int = 256, reps: int = 21,
 
 
 def format_speed(rows: dict[str, Any]) -> str:
-    """Plain-text table of :func:`speed_benchmark` output."""
+    """Plain-text table of ``speed_benchmark`` output."""
     keys = [
         ("select_topk_ms", ".2f"), ("select_topk_cpu_ms", ".2f"),
         ("select_threshold_ms", ".2f"), ("select_threshold_cpu_ms", ".2f"),

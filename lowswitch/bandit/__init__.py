@@ -1,8 +1,8 @@
 """Shared Thompson-sampling core: posteriors over arms, selection rules, explicit RNG.
 
-Torch + numpy only (no gpytorch / botorch), so RL stacks can import :mod:`mopps` without
-pulling in the GP side. Used by :class:`mopps.PromptSelector` (Beta-Bernoulli arms over
-prompts) and the GP-TS policy (Gaussian arms over candidates).
+Torch + numpy only (no gpytorch / botorch), so RL stacks can import ``mopps`` without
+pulling in the GP side. Used by [`mopps.PromptSelector`][mopps.PromptSelector] (Beta-Bernoulli arms
+over prompts) and the GP-TS policy (Gaussian arms over candidates).
 
 Example:
     >>> import torch

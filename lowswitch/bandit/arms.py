@@ -2,7 +2,7 @@
 
 An *arms* object is a posterior over the unknown values of ``m`` arms. It answers three
 questions: the posterior mean, the posterior variance, and a Thompson draw made with an
-explicit generator. Selection rules (:mod:`lowswitch.bandit.select`) act on the draws.
+explicit generator. Selection rules (``lowswitch.bandit.select``) act on the draws.
 
 Shapes: ``mean`` and ``variance`` are ``(m,)``; ``sample(generator, n_samples)`` is
 ``(n_samples, m)``.
@@ -23,8 +23,9 @@ __all__ = ["Arms"]
 class Arms(Protocol):
     """A posterior over ``m`` arms: mean, variance and Thompson samples.
 
-    Implemented by :class:`lowswitch.bandit.BetaArms` (prompt success rates) and
-    :class:`lowswitch.bandit.GaussianArms` (GP posterior over candidates).
+    Implemented by [`lowswitch.bandit.BetaArms`][lowswitch.bandit.BetaArms] (prompt success rates)
+    and [`lowswitch.bandit.GaussianArms`][lowswitch.bandit.GaussianArms] (GP posterior over
+    candidates).
 
     Example:
         >>> import torch

@@ -219,7 +219,7 @@ class BetaArms:
 
     Holds ``alpha`` and ``beta`` (``(m,)``, float64 by default: 16 bytes per arm) and a
     prior that is either a scalar pair or per-arm ``(m,)`` tensors (another 16 bytes per
-    arm). Implements the :class:`lowswitch.bandit.Arms` protocol.
+    arm). Implements the [`lowswitch.bandit.Arms`][lowswitch.bandit.Arms] protocol.
 
     The state lives on the CPU: it is small (16 MB for a million prompts), Beta draws use
     numpy's generator, and updates run on numpy views of the tensors, which stay
@@ -368,7 +368,7 @@ class BetaArms:
             trials: ``(n,)`` rollouts (> 0), or one scalar for all.
 
         Raises:
-            InputError: see :func:`check_feedback`.
+            InputError: see [`check_feedback`][lowswitch.bandit.beta.check_feedback].
 
         Example:
             >>> arms = BetaArms.uniform(2, decay=0.5)

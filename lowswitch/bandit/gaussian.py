@@ -8,7 +8,7 @@ argmax. With ``Sigma = L L^T``::
 GP posterior covariances are often numerically singular (near-duplicate candidates,
 tiny noise), so the factor is computed with escalating diagonal jitter
 ``eps_j = 1e-10 * 10^j * mean(diag Sigma)``, ``j = 0 .. 8``, stopping at the first that
-succeeds; the jitter used is recorded in :attr:`GaussianArms.jitter`.
+succeeds; the jitter used is recorded in ``GaussianArms.jitter``.
 
 Shapes: ``mean (m,)``, ``covariance (m, m)``, samples ``(n_samples, m)``; float64.
 """
@@ -73,9 +73,9 @@ def robust_cholesky(covariance: torch.Tensor) -> tuple[torch.Tensor, float]:
 class GaussianArms:
     """Joint Gaussian posterior ``N(mean, covariance)`` over ``m`` arms.
 
-    Implements the :class:`lowswitch.bandit.Arms` protocol. Inputs are converted to
-    float64 (float32 warns); device follows ``mean``. The Cholesky factor is computed
-    lazily once and cached.
+    Implements the [`lowswitch.bandit.Arms`][lowswitch.bandit.Arms] protocol. Inputs are converted
+    to float64 (float32 warns); device follows ``mean``. The Cholesky factor is computed lazily once
+    and cached.
 
     Args:
         mean: ``(m,)`` posterior mean.

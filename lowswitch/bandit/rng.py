@@ -1,7 +1,7 @@
 """Random-number handling for the Thompson-sampling core, in one place.
 
 Library code never touches a global RNG: every random draw takes an explicit
-generator, either a :class:`torch.Generator` or a :class:`numpy.random.Generator`.
+generator, either a ``torch.Generator`` or a ``numpy.random.Generator``.
 This module builds them from integer seeds, draws the two variates the core needs
 (standard normals and Beta variates) from either kind, and saves / restores generator
 state as JSON-safe plain data, so that a resumed run reproduces the same stream
@@ -16,7 +16,7 @@ therefore default to a numpy generator; Gaussian arms default to a torch generat
 State formats (all JSON-safe):
 
 * torch: ``{"kind": "torch", "device": "cpu", "state": [int, ...]}`` (the bytes of
-  :meth:`torch.Generator.get_state`).
+  ``torch.Generator.get_state``).
 * numpy: ``{"kind": "numpy", "state": bit_generator.state}`` (a dict of str/int).
 """
 
@@ -31,7 +31,7 @@ import torch
 from lowswitch.errors import InputError
 
 Generator: TypeAlias = torch.Generator | np.random.Generator
-"""Either kind of explicit random generator accepted by :mod:`lowswitch.bandit`."""
+"""Either kind of explicit random generator accepted by [`lowswitch.bandit`][lowswitch.bandit]."""
 
 __all__ = [
     "Generator",
@@ -64,7 +64,7 @@ def numpy_generator(seed: int | np.random.Generator | None = 0) -> np.random.Gen
             generator (returned as is).
 
     Returns:
-        A :class:`numpy.random.Generator`.
+        A ``numpy.random.Generator``.
 
     Example:
         >>> a = numpy_generator(3).random(2)
@@ -80,7 +80,7 @@ def numpy_generator(seed: int | np.random.Generator | None = 0) -> np.random.Gen
 def torch_generator(
     seed: int | torch.Generator | None = 0, device: str | torch.device = "cpu"
 ) -> torch.Generator:
-    """Return a :class:`torch.Generator` on ``device`` seeded with ``seed``.
+    """Return a ``torch.Generator`` on ``device`` seeded with ``seed``.
 
     Args:
         seed: a non-negative int, ``None`` for fresh OS entropy, or an existing
@@ -88,7 +88,7 @@ def torch_generator(
         device: device of the generator (draws made with it land there).
 
     Returns:
-        A seeded :class:`torch.Generator`.
+        A seeded ``torch.Generator``.
 
     Example:
         >>> g = torch_generator(5)
@@ -151,7 +151,8 @@ def _plain(value: Any) -> Any:
 
 
 def set_state(generator: Generator, state: dict[str, Any]) -> None:
-    """Restore ``generator`` from a dict made by :func:`get_state` (in place).
+    """Restore ``generator`` from a dict made by [`get_state`][lowswitch.bandit.rng.get_state] (in
+    place).
 
     Args:
         generator: a generator of the same kind as the saved one.
@@ -206,7 +207,7 @@ def generator_from_state(state: dict[str, Any]) -> Generator:
     """Build a new generator of the saved kind and restore ``state`` into it.
 
     Args:
-        state: a dict from :func:`get_state`.
+        state: a dict from [`get_state`][lowswitch.bandit.rng.get_state].
 
     Returns:
         A torch or numpy generator positioned exactly where the saved one was.
@@ -288,9 +289,9 @@ def beta_variates(generator: Generator, alpha: torch.Tensor, beta: torch.Tensor)
     Both kinds of generator use the Gamma-ratio construction
     ``X / (X + Y)``, ``X ~ Gamma(alpha)``, ``Y ~ Gamma(beta)``, which is an exact Beta
     draw. With a numpy generator the Gammas come from
-    :meth:`numpy.random.Generator.standard_gamma` on float64 views of the inputs
+    ``numpy.random.Generator.standard_gamma`` on float64 views of the inputs
     (zero-copy for float64 CPU tensors); this is ~4x faster than
-    :meth:`numpy.random.Generator.beta` at the uniform prior ``alpha = beta = 1`` (which
+    ``numpy.random.Generator.beta`` at the uniform prior ``alpha = beta = 1`` (which
     numpy handles by rejection) and as fast elsewhere. Arms at exactly ``alpha = beta = 1``
     (never rolled out, uniform prior: most of a large pool) are drawn as
     ``Uniform(0, 1)``, which is the same law and ~10x cheaper. In the rare case where both

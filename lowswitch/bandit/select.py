@@ -2,18 +2,19 @@
 
 All rules take ``values (m,)`` and return ``(k,)`` int64 positions into ``values``
 (distinct, in order of preference where one exists). Partial selection keeps them
-``O(m + k log k)`` rather than a full ``O(m log m)`` sort: :func:`numpy.argpartition`
-for CPU tensors, :func:`torch.topk` on other devices. Why numpy on the CPU: torch's
+``O(m + k log k)`` rather than a full ``O(m log m)`` sort: ``numpy.argpartition``
+for CPU tensors, ``torch.topk`` on other devices. Why numpy on the CPU: torch's
 element-wise kernels and ``topk`` split arrays above ~32k elements across OpenMP threads,
 and on an oversubscribed machine (more busy processes than cores) a single ``|x - t|``
 over 1e5 floats was measured at ~40 ms with 2 threads vs ~0.04 ms with one; numpy's
 kernels are single-threaded and do not have this failure mode.
 
-* :func:`argmax_k` - the ``k`` largest (GP-TS, UCB scores).
-* :func:`closest_k` - the ``k`` closest to a target (MoPPS ``topk``).
-* :func:`band_k` - ``k`` at random inside ``[lo, hi]``; if fewer than ``k`` fall inside,
-  all of those plus the nearest to the band (MoPPS ``threshold``).
-* :func:`uniform_k` - ``k`` uniformly at random without replacement (ablation).
+* [`argmax_k`][lowswitch.bandit.select.argmax_k] - the ``k`` largest (GP-TS, UCB scores).
+* [`closest_k`][lowswitch.bandit.select.closest_k] - the ``k`` closest to a target (MoPPS ``topk``).
+* [`band_k`][lowswitch.bandit.select.band_k] - ``k`` at random inside ``[lo, hi]``; if fewer than
+  ``k`` fall inside, all of those plus the nearest to the band (MoPPS ``threshold``).
+* [`uniform_k`][lowswitch.bandit.select.uniform_k] - ``k`` uniformly at random without replacement
+  (ablation).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ Every ``state_dict()`` in ``lowswitch`` and ``mopps`` starts with the same two k
   with a message naming both;
 - ``"version"``: an integer bumped whenever the layout changes.
 
-:func:`read_header` checks both and returns the version, accepting the older headers
-written before this convention (``{"version": 1}`` alone in ``lowswitch``,
-``{"format": "mopps.PromptSelector/1"}`` in ``mopps``), so states saved by earlier
-releases still load.
+[`read_header`][lowswitch.bandit.state.read_header] checks both and returns the version, accepting
+the older headers written before this convention (``{"version": 1}`` alone in ``lowswitch``,
+``{"format": "mopps.PromptSelector/1"}`` in ``mopps``), so states saved by earlier releases still
+load.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Setting (stated in every output): the 4,599 conditions of the Buchwald-Hartwig s
 candidates (one-hot encoded, 47 features); a well returns the screen's yield plus Gaussian
 replicate noise (sd ``--noise-sd``, default 5 yield points), clipped to [0, 100]. Each run
 fills ``--plates`` plates of ``--slots`` wells with the campaign planner
-(:func:`lowswitch.campaign.planner.plan_plate`, the code behind ``Campaign.suggest``, here
-without the database) and records the plate before planning the next.
+([`lowswitch.campaign.planner.plan_plate`][lowswitch.campaign.planner.plan_plate], the code behind
+``Campaign.suggest``, here without the database) and records the plate before planning the next.
 
 Methods:
 

@@ -10,7 +10,8 @@ times, side by side in one process, the median over ``--reps`` repetitions of
 
 for three methods:
 
-* ``unique``: :class:`lowswitch.UniquePointGP` + :func:`lowswitch.fit_gp`;
+* ``unique``: [`lowswitch.UniquePointGP`][lowswitch.UniquePointGP] +
+  [`lowswitch.fit_gp`][lowswitch.fit_gp];
 * ``botorch_all_rows``: ``SingleTaskGP`` on all t rows (only where ``t <= --full-max-t``);
 * ``botorch_dedup``: ``SingleTaskGP`` on the q means with fixed ``train_Yvar = s2 / n_i``,
   ``s2`` the pooled within-point variance (what an expert would do by hand).
@@ -18,7 +19,7 @@ for three methods:
 Ratios are reported against ``unique`` measured in the same run. Output: a table, JSON and
 a PNG in ``--out`` (default ``results/gp``).
 
-``--scale`` runs :mod:`lowswitch.benchmark.gp_scale` instead (t up to 1e8, streamed in
+``--scale`` runs ``lowswitch.benchmark.gp_scale`` instead (t up to 1e8, streamed in
 chunks, against a one-pass numpy reduction; see its ``--help``).
 """
 

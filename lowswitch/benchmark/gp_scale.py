@@ -3,8 +3,9 @@
 Data: ``q`` distinct uniform inputs in 6 dimensions, noisy Hartmann-6 values (noise sd
 0.5), ``t`` observations drawn uniformly over the ``q`` points. Up to ``--in-memory-max``
 rows the model is built from one ``(t, 6)`` array; above it the rows are generated and
-streamed through :meth:`lowswitch.UniquePointGP.from_chunks` in chunks of ``--chunk``
-rows, so memory stays O(q + chunk).
+streamed through
+[`lowswitch.UniquePointGP.from_chunks`][lowswitch.gp.model.UniquePointGP.from_chunks] in chunks of
+``--chunk`` rows, so memory stays O(q + chunk).
 
 Each ``(t, q)`` cell runs in a fresh subprocess (so its peak resident memory is its own)
 and reports, median over ``--reps`` repetitions where in memory:
@@ -15,7 +16,7 @@ and reports, median over ``--reps`` repetitions where in memory:
 * ``floor_xy``: a plain one-pass numpy reduction over the same arrays on *precomputed*
   group ids: ``bincount`` of counts, of every column of X and of y and y^2;
 * ``floor_y``: the same over y only (counts, y, y^2): the cheapest conceivable pass;
-* ``fit`` (:func:`lowswitch.fit_gp`) and ``posterior`` (mean and variance at ``--m``
+* ``fit`` ([`lowswitch.fit_gp`][lowswitch.fit_gp]) and ``posterior`` (mean and variance at ``--m``
   points), which depend on q only;
 * ``peak_rss_mb``: the cell's peak resident set size (``ru_maxrss``), and
   ``data_mb``, the size of the in-memory arrays (0 when streamed).
@@ -73,7 +74,7 @@ def floor_y(idx: np.ndarray, y: np.ndarray, q: int) -> tuple[np.ndarray, ...]:
 
 
 def floor_xy(idx: np.ndarray, X: np.ndarray, y: np.ndarray, q: int) -> tuple[np.ndarray, ...]:
-    """:func:`floor_y` plus the per-group sums of every column of X."""
+    """``floor_y`` plus the per-group sums of every column of X."""
     cols = tuple(np.bincount(idx, X[:, j], q) for j in range(X.shape[1]))
     return (*floor_y(idx, y, q), *cols)
 

@@ -22,8 +22,9 @@ extractor and an RBF-SVM head, the common "embed once, fit a cheap head" pattern
 Every method gets the same number of evaluations (``--budget``). Optuna methods run one
 config per trial with ``repeat = trial number`` (so folds rotate) and reuse the previous
 setup when a trial repeats the previous config (never penalised for a cache miss they
-could avoid). Recommended config: low-switch = best posterior mean (:meth:`Tuner.best`);
-Optuna = ``study.best_params`` (its best single trial, what Optuna users get).
+could avoid). Recommended config: low-switch = best posterior mean
+([`Tuner.best`][lowswitch.tune.Tuner.best]); Optuna = ``study.best_params`` (its best single trial,
+what Optuna users get).
 
 Times per run: ``total`` (wall), ``setup`` and ``objective`` (measured around the calls),
 ``optimizer = total - setup - objective`` (everything else: sampler, GP fits, bookkeeping).
@@ -57,8 +58,8 @@ METHODS = ("lowswitch", "optuna_tpe", "optuna_gp", "random")
 
 def extra_methods() -> dict[str, str]:
     """Low-switch with a named acquisition, ``lowswitch_<name>`` for every registered name
-    (:func:`lowswitch.policies.policy_names`; ``lowswitch`` itself is the Tuner's default,
-    EI).
+    ([`lowswitch.policies.policy_names`][lowswitch.policies.policy_names]; ``lowswitch`` itself is
+    the Tuner's default, EI).
 
     Example:
         >>> extra_methods()["lowswitch_ucb"]
@@ -83,7 +84,7 @@ SPACES = {
 
 
 def make_space(name: str = "default") -> Space:
-    """The search space ``name`` (``"default"`` or ``"wide"``) as a :class:`Space`."""
+    """The search space ``name`` (``"default"`` or ``"wide"``) as a ``Space``."""
     r = SPACES[name]
     return Space(
         {

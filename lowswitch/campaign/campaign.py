@@ -3,12 +3,13 @@
 A campaign is a finite table of allowed conditions (a candidates CSV, as in high-throughput
 screens), an objective to maximise or minimise, and a low-switch policy that fills plates
 with a few distinct conditions, each replicated. Nothing lives in memory between calls:
-every :meth:`Campaign.suggest` rebuilds the policy from the stored rows (deterministic given
-the seed and the rows) inside one transaction that locks the campaign, and every
-:meth:`Campaign.record` validates a whole results table and stores it in one transaction,
-or stores nothing. Any process, on any day, can continue a campaign.
+every [`Campaign.suggest`][lowswitch.campaign.campaign.Campaign.suggest] rebuilds the policy from
+the stored rows (deterministic given the seed and the rows) inside one transaction that locks the
+campaign, and every [`Campaign.record`][lowswitch.campaign.campaign.Campaign.record] validates a
+whole results table and stores it in one transaction, or stores nothing. Any process, on any day,
+can continue a campaign.
 
-Accounting (see :meth:`Campaign.status`):
+Accounting (see [`Campaign.status`][lowswitch.campaign.campaign.Campaign.status]):
 
 * an *experiment* is one well; its status is ``pending`` until recorded, then ``done`` or
   ``failed`` (a failed well is not a measurement of zero and never reaches the GP);
@@ -69,7 +70,8 @@ def _storage(storage: str | os.PathLike[str] | Storage, create: bool = True) -> 
 class Campaign:
     """Handle on a stored campaign (cheap; holds only the storage and the candidate table).
 
-    Create one with :meth:`create`, reopen it anywhere with :meth:`open`.
+    Create one with [`create`][lowswitch.campaign.Campaign.create], reopen it anywhere with
+    [`open`][lowswitch.campaign.Campaign.open].
 
     Example:
         >>> import pandas as pd
@@ -131,12 +133,13 @@ class Campaign:
         """Create a campaign from a candidate table (or a search space) and store it.
 
         Args:
-            storage: database URL, file path (SQLite) or :class:`Storage`.
+            storage: database URL, file path (SQLite) or
+                [`Storage`][lowswitch.campaign.campaign.Storage].
             name: campaign name, unique in the storage.
             candidates: table (or CSV path) of allowed conditions, or a
-                :class:`~lowswitch.space.Space`: every combination of its values becomes a
+                [`Space`][lowswitch.space.Space]: every combination of its values becomes a
                 candidate (``Float`` parameters on ``float_levels`` evenly spaced levels of
-                their (log-)range; see :func:`lowswitch.campaign.encoding.space_rows`), and
+                their (log-)range; see ``lowswitch.campaign.encoding.space_rows``), and
                 the space's own encoding is used.
             inputs: condition columns of the table (for a space: its names, in order).
             objective: name of the measured quantity (a column of results files).
@@ -144,10 +147,11 @@ class Campaign:
             seed: seed of the campaign (initial design, policy randomness; default
                 ``PolicyConfig``'s, 0).
             descriptors: numeric columns of the table that encode the categorical input they
-                belong to (see :mod:`lowswitch.campaign.encoding`); other categoricals are
+                belong to (see ``lowswitch.campaign.encoding``); other categoricals are
                 one-hot.
             policy: a registered policy name (``"ucb"``, the default, ``"ei"``, ``"ts"`` or
-                one added with :func:`lowswitch.policies.register`) or ``"random"``.
+                one added with [`lowswitch.policies.register`][lowswitch.policies.register]) or
+                ``"random"``.
             switch_threshold: C of the switch rule; 1.0 = one well per decision (default
                 ``PolicyConfig``'s, 2.0).
             max_repeats: cap on replicates per block.
@@ -157,7 +161,7 @@ class Campaign:
             switch_cost: wells that setting up a new condition costs (0: the plain switch
                 rule); new conditions then get more replicates, a plate fewer conditions.
             config: every policy setting as one
-                :class:`~lowswitch.policies.config.PolicyConfig` (options of the
+                [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] (options of the
                 acquisition included), stored with the campaign as JSON and handed to each
                 plate's policy (``direction`` sets ``maximize``; each plate derives its
                 seed from ``config.seed``); then leave ``seed``, ``switch_threshold``,
@@ -233,11 +237,12 @@ class Campaign:
         return self._X
 
     def history(self) -> pd.DataFrame:
-        """Every experiment with its measurements (see :func:`.summaries.history`)."""
+        """Every experiment with its measurements (see ``.summaries.history``)."""
         return summaries.history(self)
 
     def export_csv(self, path: str | os.PathLike[str], escape_formulas: bool = True) -> Path:
-        """Write :meth:`history` to a CSV file (objective column named as in the campaign;
+        """Write [`history`][lowswitch.campaign.Campaign.history] to a CSV file (objective column
+        named as in the campaign;
         formula cells neutralised unless ``escape_formulas`` is False)."""
         return summaries.export_csv(self, path, escape_formulas)
 
@@ -257,7 +262,8 @@ class Campaign:
 
         Returns:
             One row per well: experiment_id, plate, block, replicate, the input columns and an
-            empty objective column (to be filled and passed to :meth:`record`).
+            empty objective column (to be filled and passed to
+            [`record`][lowswitch.campaign.Campaign.record]).
         """
         from lowswitch.campaign.planner import plan_plate
 
@@ -335,7 +341,7 @@ class Campaign:
                 campaign, cannot be matched to this one safely, or was recorded before;
                 nothing is stored.
 
-        Identity (see :mod:`lowswitch.campaign.identity`): plate files carry
+        Identity (see ``lowswitch.campaign.identity``): plate files carry
         a ``campaign`` column, and every row must name this campaign. A table without it is
         accepted only when every experiment it names is still pending here and no other
         campaign of the storage has a pending experiment of the same number.
@@ -445,11 +451,12 @@ class Campaign:
     def void(self, experiment: int, reason: str) -> int:
         """Void the measurements of one experiment: audited, kept, never shown to the GP.
 
-        The measurement rows stay in the database and in :meth:`history` / exports (column
-        ``voided``, with the reason); the model, ``best``, ``suggest`` and the report's
-        running best no longer see them. The stored GP fits are dropped (they saw the voided
-        values): the next ``suggest`` refits without them. A new value can be recorded for the
-        experiment afterwards (a re-measurement, with the plate file's ``campaign`` column).
+        The measurement rows stay in the database and in
+        [`history`][lowswitch.campaign.Campaign.history] / exports (column ``voided``, with the
+        reason); the model, ``best``, ``suggest`` and the report's running best no longer see them.
+        The stored GP fits are dropped (they saw the voided values): the next ``suggest`` refits
+        without them. A new value can be recorded for the experiment afterwards (a re-measurement,
+        with the plate file's ``campaign`` column).
 
         Args:
             experiment: experiment number (``experiment_id`` of the plate file).
@@ -482,12 +489,12 @@ class Campaign:
     # ------------------------------------------------------------------ summaries
     def status(self) -> dict[str, Any]:
         """Plates, experiments by status, switches, replicates; see
-        :func:`lowswitch.campaign.summaries.status`."""
+        ``lowswitch.campaign.summaries.status``."""
         return summaries.status(self)
 
     def best(self, k: int = 5, level: float = 0.95) -> pd.DataFrame:
         """Posterior mean and credible interval of the best measured conditions; see
-        :func:`lowswitch.campaign.summaries.best`.
+        ``lowswitch.campaign.summaries.best``.
 
         Raises:
             InputError: ``k`` is not an integer >= 1.

@@ -1,22 +1,22 @@
 """Strict CSV in and safe CSV out for campaign files (candidates, results, plates, exports).
 
-Reading (:func:`read_csv_text`) is deliberately strict, because a lab's results file that is
-read "leniently" can file a yield against the wrong well:
+Reading ([`read_csv_text`][lowswitch.campaign.csvio.read_csv_text]) is deliberately strict, because
+a lab's results file that is read "leniently" can file a yield against the wrong well:
 
 * the file must be UTF-8 (a byte-order mark is allowed); otherwise the error names the line;
 * every data row must have exactly as many fields as the header (a row with one field too
   many is *not* re-read with its first field as an index, the way ``pandas.read_csv`` does);
 * quotes must be well formed; blank lines are skipped; cells are kept as text.
 
-Numbers are read by one rule, :func:`parse_number`: optional sign, ASCII digits, optional
-decimal point and exponent. ``1_000``, ``0x10``, ``1,5``, ``nan``, ``inf`` and non-ASCII digits
-are not numbers.
+Numbers are read by one rule, [`parse_number`][lowswitch.campaign.csvio.parse_number]: optional
+sign, ASCII digits, optional decimal point and exponent. ``1_000``, ``0x10``, ``1,5``, ``nan``,
+``inf`` and non-ASCII digits are not numbers.
 
-Writing (:func:`write_csv`) is atomic (a temporary file in the target folder, then a rename)
-and, by default, neutralises spreadsheet formulas (CWE-1236): a text cell that starts with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain number, is written
-with a leading apostrophe, which spreadsheet programs show as text instead of evaluating.
-Numbers such as ``-3.5`` stay numbers. Whole floats are written without ``.0`` (``90``).
+Writing ([`write_csv`][lowswitch.campaign.csvio.write_csv]) is atomic (a temporary file in the
+target folder, then a rename) and, by default, neutralises spreadsheet formulas (CWE-1236): a text
+cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain
+number, is written with a leading apostrophe, which spreadsheet programs show as text instead of
+evaluating. Numbers such as ``-3.5`` stay numbers. Whole floats are written without ``.0`` (``90``).
 
 Example:
     >>> parse_number("1e3"), parse_number("1_000"), escape_formula("=1+1"), escape_formula("-3.5")
@@ -84,7 +84,8 @@ def escape_formula(text: str) -> str:
 
 
 def unescape_formula(text: str) -> str:
-    """Inverse of :func:`escape_formula` on its outputs (other text is returned unchanged).
+    """Inverse of [`escape_formula`][lowswitch.campaign.csvio.escape_formula] on its outputs (other
+    text is returned unchanged).
 
     Example:
         >>> unescape_formula("'=1+1"), unescape_formula("'quoted")
@@ -100,7 +101,7 @@ def format_cell(value: Any, escape_formulas: bool = True) -> str:
 
     Missing values (``None``, NaN) become empty cells, whole floats are written as integers
     (``90.0`` -> ``90``), other floats with ``repr`` (exact round trip), text is escaped with
-    :func:`escape_formula` when ``escape_formulas``.
+    [`escape_formula`][lowswitch.campaign.csvio.escape_formula] when ``escape_formulas``.
 
     Example:
         >>> [format_cell(v) for v in (90.0, 0.1, None, float("nan"), "=A1", True)]
@@ -196,7 +197,8 @@ def parse_csv_text(text: str, what: str) -> pd.DataFrame:
 
 
 def read_csv_text(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
-    """Read a CSV file strictly, every cell as text (see :func:`parse_csv_text`).
+    """Read a CSV file strictly, every cell as text (see
+    [`parse_csv_text`][lowswitch.campaign.csvio.parse_csv_text]).
 
     Example:
         >>> import tempfile, pathlib
@@ -237,7 +239,8 @@ def write_csv(
     what: str = "out",
     overwrite: bool = True,
 ) -> Path:
-    """Write ``frame`` (no index) atomically, cells formatted by :func:`format_cell`.
+    """Write ``frame`` (no index) atomically, cells formatted by
+    [`format_cell`][lowswitch.campaign.csvio.format_cell].
 
     Args:
         frame: table to write.
@@ -258,7 +261,7 @@ def write_csv(
 def stage_csv(frame: pd.DataFrame, path: Path, escape_formulas: bool = True) -> Path:
     """Write ``frame`` to a new temporary file next to ``path`` (flushed to disk).
 
-    Rename it onto ``path`` with :func:`os.replace` to publish it atomically.
+    Rename it onto ``path`` with ``os.replace`` to publish it atomically.
     """
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -1,7 +1,8 @@
-"""From a candidate table to a :class:`lowswitch.space.Space` and its exact encoding.
+"""From a candidate table to a [`lowswitch.space.Space`][lowswitch.space.Space] and its exact
+encoding.
 
 A campaign does not have an encoder of its own: it describes its table as a shared
-:class:`~lowswitch.space.Space` (stored with the campaign as JSON) and lets the space encode
+[`Space`][lowswitch.space.Space] (stored with the campaign as JSON) and lets the space encode
 every candidate to ``[0, 1]^D``:
 
 * categorical input column (any cell that is not a number): ``Categorical`` over its sorted
@@ -69,7 +70,7 @@ def _distinct_levels(column: str, param: Float, values: Sequence[float]) -> Floa
 def table_space(
     rows: Sequence[Mapping[str, Any]], inputs: Sequence[str], descriptors: Sequence[str] = ()
 ) -> Space:
-    """Describe a validated candidate table (see :mod:`lowswitch.campaign.tables`) as a Space.
+    """Describe a validated candidate table (see ``lowswitch.campaign.tables``) as a Space.
 
     Args:
         rows: candidate rows (column -> value; numbers as float, categories as str).

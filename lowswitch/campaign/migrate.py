@@ -13,7 +13,8 @@ in ``lowswitch_alembic_version`` (not ``alembic_version``, so a PostgreSQL datab
 Optuna or another Alembic user never collides); ``lowswitch_meta.schema_version`` keeps the
 plain version number that every lowswitch, old or new, checks on open.
 
-Policy (:func:`ensure_schema`, run by every :class:`~lowswitch.campaign.storage.Storage`):
+Policy ([`ensure_schema`][lowswitch.campaign.migrate.ensure_schema], run by every
+[`Storage`][lowswitch.campaign.storage.Storage]):
 
 * an empty database is created at the newest revision;
 * the current version opens at once (one small read, Alembic is not even imported);

@@ -24,8 +24,8 @@ def posterior_at_measured(
 ) -> tuple[list[int], list[float], list[float]]:
     """Posterior mean and sd of the mean response at every measured condition.
 
-    Fits :class:`lowswitch.UniquePointGP` (exact replicate likelihood, MAP hyperparameters)
-    on all observations, or, with ``hyper``, conditions it on them with those
+    Fits [`lowswitch.UniquePointGP`][lowswitch.UniquePointGP] (exact replicate likelihood, MAP
+    hyperparameters) on all observations, or, with ``hyper``, conditions it on them with those
     hyperparameters (no fit).
 
     Args:
@@ -66,12 +66,12 @@ def posterior_at_measured(
 def reusable_hyper(fit: Any, obs_idx: Sequence[int], refit_growth: float) -> dict[str, Any] | None:
     """The stored fit's hyperparameters if ``suggest`` would reuse them as they are, else None.
 
-    That is the planner's rule (:func:`lowswitch.campaign.planner.build_policy`): the fit saw
+    That is the planner's rule (``lowswitch.campaign.planner.build_policy``): the fit saw
     at least 2 and at most all of the observations, and the measured conditions grew by less
     than ``refit_growth`` since.
 
     Args:
-        fit: the last stored :class:`~lowswitch.campaign.repository.Fit`, or None.
+        fit: the last stored [`Fit`][lowswitch.campaign.repository.Fit], or None.
         obs_idx: candidate index of every current observation.
         refit_growth: the campaign's refit factor.
 

@@ -74,8 +74,8 @@ class PlanConfig:
 
     Args:
         policy: a registered policy name (``"ucb"``, ``"ei"``, ``"ts"`` or one added with
-            :func:`lowswitch.policies.register`) or ``"random"``.
-        config: the policy's :class:`~lowswitch.policies.config.PolicyConfig`; its seed is
+            [`lowswitch.policies.register`][lowswitch.policies.register]) or ``"random"``.
+        config: the policy's [`PolicyConfig`][lowswitch.policies.config.PolicyConfig]; its seed is
             the campaign seed (plate p uses a seed derived from (seed, p)), its
             ``maximize`` the direction. Each plate's policy gets it unchanged except that
             seed and ``n_initial`` (the campaign's ``initial_conditions``).
@@ -181,7 +181,8 @@ class PlanConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PlanConfig:
-        """Inverse of :meth:`to_dict`; also reads the flat form stored before
+        """Inverse of [`to_dict`][lowswitch.space.Space.to_dict]; also reads the flat form stored
+        before
         ``PolicyConfig`` (``switch_threshold``, ``seed``, ... at the top level).
 
         Example:
@@ -241,7 +242,7 @@ def build_policy(
 
     Without ``fit`` every observation is told (one ``tell`` per condition, in order of first
     measurement) and the GP is fitted from scratch at the next ``ask``. With ``fit``, the
-    policy is warm-started (:meth:`~lowswitch.policies.base.LowSwitchPolicy.warm_start`) with
+    policy is warm-started ([`warm_start`][lowswitch.policies.base.LowSwitchPolicy.warm_start]) with
     the first ``fit.n_observations`` observations and ``fit.hyper`` as their fit; the newer
     observations are pending tells, so the next ``ask`` refits warm-started from ``fit``.
     If the measured conditions grew by less than ``config.refit_growth`` since ``fit``,
@@ -305,7 +306,7 @@ def plan_plate(
         handed_out: candidates ever handed out (for the initial design); default: observed
             and pending ones.
         bounds: (2, d) box of the encoding; default ``[0, 1]^d``.
-        fit: the last stored hyperparameter fit (see :func:`build_policy`).
+        fit: the last stored hyperparameter fit (see ``build_policy``).
         expected_blocks: how many blocks to ask the policy for first (e.g. one more than the
             previous plate had); doubled until the plate is full. None: as many as the plate
             may hold. Only the cost changes: GP-UCB/EI choose the same blocks either way

@@ -168,7 +168,7 @@ def write_report(
         out_dir: output folder (created with its parents; files in it are replaced).
         k: number of best conditions listed.
         escape_formulas: neutralise spreadsheet formula cells in ``history.csv`` (see
-            :mod:`lowswitch.campaign.csvio`).
+            [`lowswitch.campaign.csvio`][lowswitch.campaign.csvio]).
 
     Returns:
         Mapping ``png`` / ``html`` / ``json`` / ``csv`` -> written path.

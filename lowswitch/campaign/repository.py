@@ -1,14 +1,16 @@
 """``CampaignStore``: every SQL statement a campaign runs, behind one small interface.
 
-:mod:`lowswitch.campaign.storage` owns the connection and the table definitions,
-:mod:`lowswitch.campaign.migrate` the schema's evolution; this module owns every query. The
-campaign logic (:mod:`~lowswitch.campaign.campaign`, :mod:`~lowswitch.campaign.summaries`)
-talks to a :class:`CampaignTx`, a campaign seen inside one transaction, and never to SQL.
+``lowswitch.campaign.storage`` owns the connection and the table definitions,
+[`lowswitch.campaign.migrate`][lowswitch.campaign.migrate] the schema's evolution; this module owns
+every query. The campaign logic (``campaign``, ``summaries``) talks to a
+[`CampaignTx`][lowswitch.campaign.repository.CampaignTx], a campaign seen inside one transaction,
+and never to SQL.
 
-* :meth:`CampaignStore.write` opens a transaction and locks the campaign's row first
-  (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite is already write-locked by
-  ``BEGIN IMMEDIATE``): committed on success, rolled back on any exception.
-* :meth:`CampaignStore.read` is a consistent read, no lock.
+* [`CampaignStore.write`][lowswitch.campaign.repository.CampaignStore.write] opens a transaction and
+  locks the campaign's row first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite is already
+  write-locked by ``BEGIN IMMEDIATE``): committed on success, rolled back on any exception.
+* [`CampaignStore.read`][lowswitch.campaign.repository.CampaignStore.read] is a consistent read, no
+  lock.
 
 Example:
     >>> store = CampaignStore(Storage("sqlite://"))
@@ -90,7 +92,7 @@ class CampaignStore:
     """Every query of the campaign tables.
 
     Args:
-        storage: an open :class:`~lowswitch.campaign.storage.Storage`.
+        storage: an open [`Storage`][lowswitch.campaign.storage.Storage].
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -148,7 +150,8 @@ class CampaignStore:
 
 
 class CampaignTx:
-    """One campaign inside one transaction (made by :meth:`CampaignStore.read` / ``write``).
+    """One campaign inside one transaction (made by
+    [`CampaignStore.read`][lowswitch.campaign.repository.CampaignStore.read] / ``write``).
 
     Attributes:
         id: row id of the campaign; name; config: decoded configuration;

@@ -47,7 +47,8 @@ class SimulatedLab:
     Args:
         truth: table with the input columns and the objective column (true values).
         inputs: condition columns.
-        objective: objective column of ``truth``; also the column written by :meth:`measure`.
+        objective: objective column of ``truth``; also the column written by
+            [`measure`][lowswitch.campaign.SimulatedLab.measure].
         noise_sd: standard deviation of the per-well Gaussian noise.
         clip: (low, high) range the measured values are clipped to, or None.
         failure_rate: probability that a well fails.

@@ -28,7 +28,8 @@ queue instead of failing, and a process killed mid-transaction leaves nothing be
 runs in WAL mode with a busy timeout, so readers never block writers.
 
 This module holds the connection and the table layout only: every query lives in
-:mod:`lowswitch.campaign.repository`, schema changes in :mod:`lowswitch.campaign.migrate`.
+[`lowswitch.campaign.repository`][lowswitch.campaign.repository], schema changes in
+[`lowswitch.campaign.migrate`][lowswitch.campaign.migrate].
 
 Example:
     >>> store = Storage("sqlite://")          # in-memory database, for the example
@@ -69,7 +70,8 @@ from sqlalchemy.pool import NullPool, StaticPool
 from lowswitch.errors import InputError, StateError
 
 SCHEMA_VERSION = 2
-"""Version of the table layout written by this code (see :mod:`lowswitch.campaign.migrate`):
+"""Version of the table layout written by this code (see
+[`lowswitch.campaign.migrate`][lowswitch.campaign.migrate]):
 a newer database is refused, an older one is upgraded by ``lowswitch campaign upgrade``."""
 
 BUSY_TIMEOUT_S = 120.0
@@ -253,8 +255,8 @@ class Storage:
 
     A new (empty) database gets the newest schema. A database written by an older lowswitch
     is refused with a message until it is upgraded, with ``lowswitch campaign upgrade`` or
-    ``Storage(..., upgrade=True)`` (see :mod:`lowswitch.campaign.migrate`); one written by a
-    newer lowswitch is refused.
+    ``Storage(..., upgrade=True)`` (see [`lowswitch.campaign.migrate`][lowswitch.campaign.migrate]);
+    one written by a newer lowswitch is refused.
 
     Args:
         storage: SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://user@host/db``) or a
@@ -266,7 +268,7 @@ class Storage:
 
     Every problem reaching the database (a missing folder or file, a file that is not a
     SQLite database, an unreachable server, a driver that is not installed) is raised as
-    :class:`~lowswitch.errors.InputError` starting with ``storage:``.
+    [`InputError`][lowswitch.errors.InputError] starting with ``storage:``.
 
     Example:
         >>> store = Storage("sqlite://")

@@ -1,6 +1,6 @@
 """Read-only summaries of a campaign: history, export, status (accounting) and best conditions.
 
-:class:`~lowswitch.campaign.campaign.Campaign` exposes each of them as a method.
+[`Campaign`][lowswitch.campaign.campaign.Campaign] exposes each of them as a method.
 
 Example:
     >>> import pandas as pd
@@ -60,9 +60,10 @@ def history(camp: Campaign) -> pd.DataFrame:
 def export_csv(
     camp: Campaign, path: str | os.PathLike[str], escape_formulas: bool = True
 ) -> Path:
-    """Write :meth:`history` to a CSV file (the objective column named as in the campaign),
+    """Write [`history`][lowswitch.campaign.Campaign.history] to a CSV file (the objective column
+    named as in the campaign),
     atomically, formula cells neutralised unless ``escape_formulas`` is False (see
-    :mod:`lowswitch.campaign.csvio`)."""
+    [`lowswitch.campaign.csvio`][lowswitch.campaign.csvio])."""
     from lowswitch.campaign.csvio import check_writable, write_csv
 
     check_writable(path, "out", overwrite=True)

@@ -1,7 +1,7 @@
 """CSV tables of a campaign: candidate tables in, results in, plates and exports out.
 
 All validation of user files happens here, before anything touches the database, so that a
-bad file raises :class:`~lowswitch.errors.InputError` naming the offending row and nothing of
+bad file raises [`InputError`][lowswitch.errors.InputError] naming the offending row and nothing of
 it is stored. Row numbers in messages are 1-based data rows; ``line`` is the line of the CSV
 file (the header is line 1).
 
@@ -59,7 +59,7 @@ def check_column_names(inputs: Sequence[str], descriptors: Sequence[str], object
     """Refuse column names that would clash in plate files and exports.
 
     Raises:
-        InputError: a name is empty, reserved (:data:`RESERVED_COLUMNS`), or used twice
+        InputError: a name is empty, reserved (``RESERVED_COLUMNS``), or used twice
             among the inputs, descriptors and objective.
 
     Example:
@@ -245,7 +245,7 @@ def measured_value(cell: str, objective: str, where: str) -> float | None:
 
     Raises:
         InputError: text that is neither a plain number nor ``failed``, or a number outside
-            the measurement range of :func:`lowswitch.validation.check_measurement`.
+            the measurement range of ``lowswitch.validation.check_measurement``.
     """
     if cell.lower() == FAILED:
         return None
@@ -268,7 +268,8 @@ def parse_results(
     """Validate a results table against the campaign and return its measured rows.
 
     Args:
-        frame: results table, cells as text (see :func:`read_csv_text`).
+        frame: results table, cells as text (see
+            [`read_csv_text`][lowswitch.campaign.tables.read_csv_text]).
         objective: name of the objective column.
         inputs: the campaign's input columns (optional in the file; checked when present).
         experiments: experiment number -> its condition (input column -> value).
@@ -348,7 +349,7 @@ def parse_results(
 
 
 def _resolve(cell: str, choices: Sequence[Any], col: str, where: str) -> Any:
-    """The candidate value of one input cell of a history row (see :func:`same_value`)."""
+    """The candidate value of one input cell of a history row (see ``same_value``)."""
     matches = {v for v in choices if same_value(cell, v)}
     if len(matches) > 1:
         raise InputError(
@@ -369,7 +370,7 @@ def parse_history(
     """Validate a table of past measurements (input columns + objective) for import.
 
     Input cells are matched to the candidates' values column by column with
-    :func:`same_value`: numbers as numbers, text as text (``007`` is not ``7``).
+    ``same_value``: numbers as numbers, text as text (``007`` is not ``7``).
 
     Args:
         frame: table, cells as text.

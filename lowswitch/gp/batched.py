@@ -8,7 +8,7 @@ batch_shape=(b,))``), and posteriors ``(..., b, m, 1)``.
 
 Each set is grouped separately and may have its own number ``q_j`` of unique points;
 the model stores them padded to ``q = max_j q_j`` with zero-count slots that contribute
-nothing (see :mod:`lowswitch.gp.batched_maths`). Costs are those of the unbatched model
+nothing (see ``lowswitch.gp.batched_maths``). Costs are those of the unbatched model
 per set: O(t) grouping, O(q^3) factorisation and likelihood, nothing of size t after
 grouping.
 """
@@ -56,7 +56,7 @@ class BatchedUniquePointGP(UniquePointGP):
     r"""A batch of ``b`` exact unique-point GPs (``UniquePointGP`` on ``(b, t, d)`` data).
 
     Construct it as ``UniquePointGP(train_X, train_Y, ...)`` with batched ``train_X``;
-    the arguments are those of :class:`~lowswitch.gp.model.UniquePointGP` with these
+    the arguments are those of [`UniquePointGP`][lowswitch.gp.model.UniquePointGP] with these
     differences: the default kernel, mean and likelihood are ``SingleTaskGP``'s batched
     modules (``batch_shape=(b,)``: hyperparameters per set; a kernel or mean passed
     without batch shape shares its hyperparameters across the sets), a ``likelihood``
@@ -73,14 +73,14 @@ class BatchedUniquePointGP(UniquePointGP):
     The input transform is fitted on the padded unique inputs (for ``Normalize`` these
     have the bounds of the t rows).
 
-    :meth:`exact_marginal_log_likelihood` returns ``(b,)``; ``fit_gp`` and
-    ``fit_gpytorch_mll(ExactMarginalLogLikelihood(...))`` maximise the sum over sets
-    (one joint L-BFGS-B run; the sets share no parameter, so each set's optimum is its
-    own). ``fantasize`` and ``condition_on_observations`` are exact (batch shape
-    ``fantasies x b``); :meth:`add_observations` merges ``(b, k, d)`` rows (the factor
-    is then rebuilt, not updated). Refused with an :class:`~lowswitch.errors.InputError`:
-    ``hallucinate``, ``from_chunks`` and BoTorch's pathwise sampling
-    (``draw_matheron_paths``): build one model per set for those.
+    ``exact_marginal_log_likelihood``
+    returns ``(b,)``; ``fit_gp`` and ``fit_gpytorch_mll(ExactMarginalLogLikelihood(...))`` maximise
+    the sum over sets (one joint L-BFGS-B run; the sets share no parameter, so each set's optimum is
+    its own). ``fantasize`` and ``condition_on_observations`` are exact (batch shape
+    ``fantasies x b``); [`add_observations`][lowswitch.gp.model.UniquePointGP.add_observations]
+    merges ``(b, k, d)`` rows (the factor is then rebuilt, not updated). Refused with an
+    [`InputError`][lowswitch.errors.InputError]: ``hallucinate``, ``from_chunks`` and BoTorch's
+    pathwise sampling (``draw_matheron_paths``): build one model per set for those.
 
     Example:
         >>> import torch
@@ -173,7 +173,7 @@ class BatchedUniquePointGP(UniquePointGP):
 
     @property
     def outcome_scale(self) -> tuple[float, float]:
-        """Not defined for a batch (one pair per set): see :attr:`outcome_scales`."""
+        """Not defined for a batch (one pair per set): see ``outcome_scales``."""
         raise StateError(
             "outcome_scale: a batched model has one standardisation per training set; "
             "use model.outcome_scales ((b,) means and stds)"
@@ -343,8 +343,8 @@ class BatchedUniquePointGP(UniquePointGP):
     ) -> Any:
         """Exact conditioning on ``(batch) x k x d`` rows, batch broadcasting with ``(b,)``.
 
-        Returns a :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP` with batch
-        shape ``broadcast(batch of X, batch of Y, (b,))`` (see the unbatched method).
+        Returns a [`ConditionedUniquePointGP`][lowswitch.gp.conditioned.ConditionedUniquePointGP]
+        with batch shape ``broadcast(batch of X, batch of Y, (b,))`` (see the unbatched method).
         """
         from lowswitch.gp.conditioned import ConditionedUniquePointGP, check_condition_args
 
@@ -360,9 +360,9 @@ class BatchedUniquePointGP(UniquePointGP):
         """Merge ``k`` new rows per set into the statistics, without refitting anything.
 
         As in the unbatched model, new rows are standardised with the current constants
-        until :meth:`refit_outcome_transform` (or ``fit_gp``). Unlike it, the factor is
-        not updated incrementally: it is rebuilt at the next prediction (O(b q^3)).
-        Nothing is changed if validation fails.
+        until [`refit_outcome_transform`][lowswitch.gp.model.UniquePointGP.refit_outcome_transform]
+        (or ``fit_gp``). Unlike it, the factor is not updated incrementally: it is rebuilt at the
+        next prediction (O(b q^3)). Nothing is changed if validation fails.
 
         Args:
             X: ``(b, k, d)`` inputs; Y: ``(b, k, 1)`` observations; Yvar: ``(b, k, 1)``
@@ -399,8 +399,8 @@ _PER_SET = (
 def pooled_noise_start(model: BatchedUniquePointGP) -> Tensor | None:
     """``(b, 1)`` pooled within-point variance of each set (standardised), or None.
 
-    Used by :func:`lowswitch.fit_gp` as the starting noise when every set has replicates
-    (``t - q_j >= 2``).
+    Used by [`lowswitch.fit_gp`][lowswitch.fit_gp] as the starting noise when every set has
+    replicates (``t - q_j >= 2``).
     """
     s = model.batch_stats
     if s.W is not None:

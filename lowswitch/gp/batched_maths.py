@@ -37,7 +37,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 @dataclass
 class PaddedStats:
-    """Per-set :class:`~lowswitch.gp.stats.UniqueStats` laid out as padded ``(b, q)`` arrays.
+    """Per-set [`UniqueStats`][lowswitch.gp.stats.UniqueStats] laid out as padded ``(b, q)`` arrays.
 
     Attributes:
         sets: the ``b`` per-set statistics (the source of truth).
@@ -46,7 +46,8 @@ class PaddedStats:
         mean: ``(b, q)`` mean observation per point, 0 on padding.
         m2: ``(b, q)`` within-point sums of squares, 0 on padding.
         W, wmean, wm2, logvar: ``(b, q)`` known-noise statistics (see
-            :class:`~lowswitch.gp.stats.UniqueStats`), 0 on padding; None without known noise.
+            [`UniqueStats`][lowswitch.gp.stats.UniqueStats]), 0 on padding; None without known
+            noise.
 
     Example:
         >>> X = torch.tensor([[[0.], [0.], [1.]], [[2.], [3.], [4.]]], dtype=torch.float64)
@@ -170,7 +171,7 @@ def padded_means_log_density(K_U: Tensor, residual: Tensor, precision: Tensor) -
 
     A padding slot has ``precision == 0`` and is left out exactly (see the module
     docstring). The backward is analytic, as in
-    :func:`lowswitch.gp.likelihood.gaussian_means_log_density`, with zero gradient for the
+    ``lowswitch.gp.likelihood.gaussian_means_log_density``, with zero gradient for the
     padding slots.
 
     Args:

@@ -25,7 +25,7 @@ __all__: list[str] = []
 
 
 class _BoTorchMixin:
-    """BoTorch hooks of :class:`~lowswitch.gp.model.UniquePointGP`."""
+    """BoTorch hooks of [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]."""
 
     if TYPE_CHECKING:  # attributes of the model class this is mixed into
         stats: UniqueStats
@@ -51,7 +51,7 @@ class _BoTorchMixin:
         ``-(exact_marginal_log_likelihood() + log priors) / q``: the exact likelihood of
         all t rows, scaled by the q training targets as gpytorch's
         ``ExactMarginalLogLikelihood`` scales its value (see
-        :class:`~lowswitch.gp.likelihood.ExactReplicateMLL` for why q and not t).
+        [`ExactReplicateMLL`][lowswitch.gp.likelihood.ExactReplicateMLL] for why q and not t).
         Other MLL types are refused.
         """
         _check_mll(mll)
@@ -70,11 +70,12 @@ class _BoTorchMixin:
     ) -> MarginalLogLikelihood:
         """BoTorch's fit hook: ``fit_gpytorch_mll(ExactMarginalLogLikelihood(lik, model))``.
 
-        Without a closure or optimizer this is :func:`lowswitch.fit_gp` (the exact t-row
-        objective, started at the pooled replicate variance and with a stopping rule
-        that sees changes of the kernel hyperparameters, see :mod:`lowswitch.gp.fit`).
-        With a user closure or optimizer, BoTorch's generic fit loop runs on the exact
-        objective (:meth:`compute_custom_loss`). Other MLL types are refused.
+        Without a closure or optimizer this is [`lowswitch.fit_gp`][lowswitch.fit_gp] (the exact
+        t-row objective, started at the pooled replicate variance and with a stopping rule that sees
+        changes of the kernel hyperparameters, see ``lowswitch.gp.fit``). With a user closure or
+        optimizer, BoTorch's generic fit loop runs on the exact objective
+        ([`compute_custom_loss`][lowswitch.gp.model.UniquePointGP.compute_custom_loss]). Other MLL
+        types are refused.
         """
         _check_mll(mll)
         if closure is None and optimizer_kwargs is None and "optimizer" not in kwargs:
@@ -107,12 +108,13 @@ class _BoTorchMixin:
 
         Returns:
             For unbatched ``(k, d)``, ``(k, 1)`` rows without ``noise`` (or with ``noise``
-            on a known-noise model): a :class:`UniquePointGP` with the rows merged into
-            its statistics (counts and means updated exactly, O(q^2) per new point).
-            Otherwise a :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP`
-            with batch shape ``broadcast(batch, batch')``: the exact GP posterior given
-            all t rows and the new ones, at cost O(k q^2 + k^2 q) per batch element and
-            independent of t. Both equal ``SingleTaskGP`` on all rows.
+            on a known-noise model): a [`UniquePointGP`][lowswitch.gp.botorch_api.UniquePointGP]
+            with the rows merged into its statistics (counts and means updated exactly, O(q^2) per
+            new point). Otherwise a
+            [`ConditionedUniquePointGP`][lowswitch.gp.conditioned.ConditionedUniquePointGP] with
+            batch shape ``broadcast(batch, batch')``: the exact GP posterior given all t rows and
+            the new ones, at cost O(k q^2 + k^2 q) per batch element and independent of t. Both
+            equal ``SingleTaskGP`` on all rows.
         """
         from lowswitch.gp.conditioned import ConditionedUniquePointGP, check_condition_args
 

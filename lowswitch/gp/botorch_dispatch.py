@@ -15,7 +15,8 @@ their errors independent). ``draw_matheron_paths``, ``get_optimal_samples`` (JES
 and path-based Thompson sampling then see replicate counts.
 
 Fitting needs no registration: BoTorch's ``get_loss_closure`` calls a model's
-``compute_custom_loss`` (see :meth:`UniquePointGP.compute_custom_loss`).
+``compute_custom_loss`` (see
+[`UniquePointGP.compute_custom_loss`][lowswitch.gp.model.UniquePointGP.compute_custom_loss]).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The cache holds the transformed unique inputs ``U``, ``s = sqrt(p)``, the Choles
 ``L`` of ``A = I + S K_U S`` and ``alpha = S A^{-1} S (ybar - m(U))``, and the parameter
 and buffer values it was built with (a change rebuilds it). Predictions at ``m`` points
 cost ``O(m q^2)``; repeats update ``L`` by a row scaling and a rank-one downdate and new
-points append rows (see :mod:`lowswitch.gp.linalg`).
+points append rows (see ``lowswitch.gp.linalg``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class _Cache:
 
 
 class _PosteriorMixin:
-    """The cached factor and predictions of :class:`~lowswitch.gp.model.UniquePointGP`."""
+    """The cached factor and predictions of [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]."""
 
     if TYPE_CHECKING:  # attributes of the model class this is mixed into
         stats: UniqueStats
@@ -99,10 +99,10 @@ class _PosteriorMixin:
     def factorize(self) -> None:
         """Compute the cached factor now (in eval mode; a no-op if it exists).
 
-        From then on :meth:`add_observations` updates it incrementally. Two models built
-        from the same data and hyperparameters, factorised at the same point and then told
-        the same observations, hold bit-identical factors (a factor built lazily after the
-        tells can differ in the last bits).
+        From then on [`add_observations`][lowswitch.gp.model.UniquePointGP.add_observations] updates
+        it incrementally. Two models built from the same data and hyperparameters, factorised at the
+        same point and then told the same observations, hold bit-identical factors (a factor built
+        lazily after the tells can differ in the last bits).
         """
         if not self.training:
             self._get_cache()

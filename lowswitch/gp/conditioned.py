@@ -1,4 +1,5 @@
-r"""Fantasy models: a :class:`~lowswitch.gp.model.UniquePointGP` conditioned on batched rows.
+r"""Fantasy models: a [`UniquePointGP`][lowswitch.gp.model.UniquePointGP] conditioned on batched
+rows.
 
 Shapes: ``q`` unique training inputs, ``k`` new rows per batch element, ``m`` test points,
 ``b`` the batch shape of the new rows (fantasies first), ``...`` test batch dimensions.
@@ -93,11 +94,12 @@ def check_condition_args(
 class ConditionedUniquePointGP(GPyTorchModel, FantasizeMixin):  # type: ignore[misc]
     r"""Exact posterior of a ``UniquePointGP`` given (batched) extra rows: a BoTorch model.
 
-    Built by :meth:`UniquePointGP.condition_on_observations` and ``fantasize``; not meant
-    to be constructed directly. It is a snapshot: the base model's factor and a copy of
-    its modules are held, so later changes to the base model do not leak into it. It
-    supports ``posterior`` (with ``observation_noise``), ``condition_on_observations``
-    (rows are appended) and ``fantasize``; hyperparameters are not trained here.
+    Built by
+    ``UniquePointGP.condition_on_observations``
+    and ``fantasize``; not meant to be constructed directly. It is a snapshot: the base model's
+    factor and a copy of its modules are held, so later changes to the base model do not leak into
+    it. It supports ``posterior`` (with ``observation_noise``), ``condition_on_observations`` (rows
+    are appended) and ``fantasize``; hyperparameters are not trained here.
 
     Args:
         base: the model to condition.

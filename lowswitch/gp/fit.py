@@ -28,7 +28,7 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     starts sigma2 at the pooled within-point variance and first fits the kernel with
     sigma2 held there; then maximises, jointly,
     ``(exact log-likelihood + log priors) / q``
-    (:class:`~lowswitch.gp.likelihood.ExactReplicateMLL`) with BoTorch's
+    ([`ExactReplicateMLL`][lowswitch.gp.likelihood.ExactReplicateMLL]) with BoTorch's
     ``fit_gpytorch_mll`` (scipy L-BFGS-B, restarts from prior samples on failure).
     The priors are BoTorch's ``SingleTaskGP`` defaults: a dimension-scaled log-normal
     prior on the RBF lengthscales and a log-normal prior on the noise.

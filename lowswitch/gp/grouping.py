@@ -2,12 +2,12 @@ r"""Exact grouping of input rows in O(t): hashed 64-bit row keys, checked bit fo
 
 Shapes: ``t`` rows, ``d`` columns, ``q`` groups (unique rows).
 
-Every row's float64 bit patterns are mixed into one 64-bit key (:func:`row_keys`), a hash
+Every row's float64 bit patterns are mixed into one 64-bit key (``row_keys``), a hash
 table (pandas' ``factorize``) numbers the keys in order of first appearance, and every
 row is compared bit for bit with the first row of its group, so a key collision can
 never merge two different rows: on a collision the rows are re-hashed with other
 constants, and after a few failures grouped by an exact sort. ``-0.0`` and ``0.0`` are
-the same input (canonicalisation of :mod:`lowswitch.gp.stats`). Runs on the CPU.
+the same input (canonicalisation of ``lowswitch.gp.stats``). Runs on the CPU.
 """
 
 from __future__ import annotations

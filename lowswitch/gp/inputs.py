@@ -2,7 +2,7 @@
 
 Observations (shapes, dtype, finiteness, the measurement range), the likelihood and the
 MLL types the replicate maths can honour; each refusal is an
-:class:`~lowswitch.errors.InputError` saying what was expected.
+[`InputError`][lowswitch.errors.InputError] saying what was expected.
 """
 
 from __future__ import annotations

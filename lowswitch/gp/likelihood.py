@@ -69,7 +69,7 @@ def gaussian_means_log_density(
     """``log N(residual; 0, K_U + diag(1 / precision))`` through the A-form.
 
     Differentiable in all three inputs with a hand-written backward (see
-    :class:`_MeansLogDensity`): one Cholesky factor and one ``cholesky_inverse`` per
+    ``_MeansLogDensity``): one Cholesky factor and one ``cholesky_inverse`` per
     forward/backward pair instead of autograd's Cholesky backward, 2-3x cheaper at
     ``q = 2000`` (measured), same values and gradients (tested against autograd).
 
@@ -77,7 +77,7 @@ def gaussian_means_log_density(
         K_U: ``(q, q)`` prior covariance.
         residual: ``(q,)`` ``ybar - m(U)``.
         precision: ``(q,)`` precisions ``p_i > 0``.
-        L: optional precomputed :func:`precision_factor` (then no gradient flows through
+        L: optional precomputed ``precision_factor`` (then no gradient flows through
             ``K_U`` or ``precision`` via the factor; use for evaluation only).
 
     Returns:

@@ -6,7 +6,7 @@ points, ``...`` batch dimensions of test inputs.
 The posterior (ALGORITHMS.md section 1) treats unique point ``u_i`` as one observation
 of its mean ``ybar_i`` with noise ``sigma2 / n_i`` and is *identical* to the posterior of a
 GP on all t rows; it is evaluated through the factor ``L`` of ``A = I + S K_U S``
-(``S = diag(sqrt(n / sigma2))``, see :mod:`lowswitch.gp.linalg`):
+(``S = diag(sqrt(n / sigma2))``, see ``lowswitch.gp.linalg``):
 
 .. math::
     \mu(x) = m(x) + k_U(x)^T S A^{-1} S (\bar y - m(U)),\qquad
@@ -17,12 +17,12 @@ statistics (pooled mean and unbiased standard deviation of the raw rows), which 
 ``botorch.models.transforms.Standardize`` fitted on the t rows.
 
 Layout: this module holds construction, properties, the exact likelihood and the
-gpytorch/BoTorch overrides; the class mixes in :mod:`lowswitch.gp.cache` (factor and
-predictions), :mod:`lowswitch.gp.transforms` (transforms and training data),
-:mod:`lowswitch.gp.updates` (``add_observations``, ``hallucinate``) and
-:mod:`lowswitch.gp.botorch_api` (fit hooks, conditioning, ``subset_output``); input
-validation is in :mod:`lowswitch.gp.inputs` and batched training data in
-:mod:`lowswitch.gp.batched`.
+gpytorch/BoTorch overrides; the class mixes in ``lowswitch.gp.cache`` (factor and
+predictions), ``lowswitch.gp.transforms`` (transforms and training data),
+``lowswitch.gp.updates`` (``add_observations``, ``hallucinate``) and
+``lowswitch.gp.botorch_api`` (fit hooks, conditioning, ``subset_output``); input
+validation is in ``lowswitch.gp.inputs`` and batched training data in
+``lowswitch.gp.batched``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class UniquePointGP(  # type: ignore[misc]
         outcome_transform: ``DEFAULT`` (standardise on all t observations), ``None``, or
             a ``Standardize(m=1)`` instance (fitted here from the statistics). Other
             outcome transforms (``Log``, ``Power``, ``Bilog``, chains) are refused with an
-            :class:`~lowswitch.errors.InputError`: a nonlinear transform of the rows changes
+            [`InputError`][lowswitch.errors.InputError]: a nonlinear transform of the rows changes
             their replicate means and sums of squares, so apply it to ``train_Y`` yourself.
         likelihood: optional homoscedastic ``gpytorch.likelihoods.GaussianLikelihood``
             (its noise prior and constraint are used); default BoTorch's ``SingleTaskGP``
@@ -98,18 +98,18 @@ class UniquePointGP(  # type: ignore[misc]
             for Gaussian noise with one variance per row only).
 
     Batched training data ``train_X`` ``(b, t, d)``, ``train_Y`` ``(b, t, 1)`` builds a
-    :class:`~lowswitch.gp.batched.BatchedUniquePointGP` (a subclass: ``b`` independent
-    GPs with their own hyperparameters, as a batched ``SingleTaskGP``; each set grouped
-    separately and padded with zero-count points to the largest number of unique points).
-    Fantasy models from :meth:`fantasize` and
-    :meth:`condition_on_observations` are batched (see
-    :class:`~lowswitch.gp.conditioned.ConditionedUniquePointGP`).
+    [`BatchedUniquePointGP`][lowswitch.gp.batched.BatchedUniquePointGP] (a subclass: ``b``
+    independent GPs with their own hyperparameters, as a batched ``SingleTaskGP``; each set grouped
+    separately and padded with zero-count points to the largest number of unique points). Fantasy
+    models from ``fantasize`` and
+    [`condition_on_observations`][lowswitch.gp.model.UniquePointGP.condition_on_observations] are
+    batched (see [`ConditionedUniquePointGP`][lowswitch.gp.conditioned.ConditionedUniquePointGP]).
 
     ``model.likelihood.noise`` is the *per-observation* noise variance ``sigma2``
-    (standardised units), learned by :func:`lowswitch.fit_gp` with BoTorch's log-normal
-    noise prior. The cached factor remembers the parameter and buffer values it was
-    computed with and is rebuilt when they change (by hand, ``load_state_dict`` or
-    ``.to(dtype)``). GP maths runs in the model's dtype: float64 unless cast.
+    (standardised units), learned by [`lowswitch.fit_gp`][lowswitch.fit_gp] with BoTorch's
+    log-normal noise prior. The cached factor remembers the parameter and buffer values it was
+    computed with and is rebuilt when they change (by hand, ``load_state_dict`` or ``.to(dtype)``).
+    GP maths runs in the model's dtype: float64 unless cast.
 
     Example:
         >>> import torch

@@ -19,7 +19,7 @@ and, when a known per-observation noise variance ``v_s`` comes with each observa
     wQ_i     weighted within-point sum of squares            (q,)
     L_i      sum of log v_s (normalising constant)           (q,)
 
-Grouping is O(t) (:func:`group_rows`): every canonical row is hashed to a 64-bit key,
+Grouping is O(t) (``group_rows``): every canonical row is hashed to a 64-bit key,
 keys are numbered in order of first appearance by a hash table, and every row is then
 compared bit for bit with the first row of its group, so a hash collision can never
 merge two different inputs (on a collision the rows are re-hashed with other constants,
@@ -27,8 +27,9 @@ and after a few failures grouped by an exact sort). Within a batch the moments a
 two-pass segment sums (``bincount``); a batch is merged into existing statistics with
 Chan et al.'s pairwise combination (weighted form), never ``sum y^2 - n ybar^2``, so it
 stays accurate for means far from zero and counts of 1e8 and more. Statistics can be
-built from chunks (:meth:`UniqueStats.from_chunks`, :meth:`UniqueStats.merge`), so t is
-bounded by the time one is willing to wait, not by memory.
+built from chunks ([`UniqueStats.from_chunks`][lowswitch.gp.stats.UniqueStats.from_chunks],
+[`UniqueStats.merge`][lowswitch.gp.stats.UniqueStats.merge]), so t is bounded by the time one is
+willing to wait, not by memory.
 
 Canonicalisation (documented contract): inputs are converted to float64 and ``-0.0``
 is replaced by ``0.0``; two inputs are the same unique point if and only if the
@@ -189,10 +190,9 @@ _MOMENTS = ("n", "mean", "m2", "W", "wmean", "wm2", "logvar")
 class UniqueStats:
     """Per-unique-input sufficient statistics, built in O(t) and merged exactly.
 
-    Built from raw observations; every later :meth:`add` merges new rows exactly.
-    All tensors are float64. Rows keep their first-seen order (new unique inputs are
-    appended in the order they first appear), which lets a cached Cholesky factor grow
-    by rows.
+    Built from raw observations; every later [`add`][lowswitch.gp.stats.UniqueStats.add] merges new
+    rows exactly. All tensors are float64. Rows keep their first-seen order (new unique inputs are
+    appended in the order they first appear), which lets a cached Cholesky factor grow by rows.
 
     Args:
         X: ``(t, d)`` inputs (repeats allowed).

@@ -62,7 +62,7 @@ def checked_outcome_transform(
 
 
 class _TransformsMixin:
-    """Transforms and training data of :class:`~lowswitch.gp.model.UniquePointGP`."""
+    """Transforms and training data of [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]."""
 
     if TYPE_CHECKING:  # attributes of the model class this is mixed into
         stats: UniqueStats
@@ -85,7 +85,7 @@ class _TransformsMixin:
     def refit_outcome_transform(self) -> None:
         """Refit the standardisation on all t observations (exact, O(q)); clears the cache.
 
-        Called at construction and by :func:`lowswitch.fit_gp`; between refits new
+        Called at construction and by [`lowswitch.fit_gp`][lowswitch.fit_gp]; between refits new
         observations are standardised with the current constants.
         """
         tf = getattr(self, "outcome_transform", None)

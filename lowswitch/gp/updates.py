@@ -25,7 +25,7 @@ __all__: list[str] = []
 
 
 class _UpdatesMixin:
-    """Conditioning on new rows for :class:`~lowswitch.gp.model.UniquePointGP`."""
+    """Conditioning on new rows for [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]."""
 
     if TYPE_CHECKING:  # attributes of the model class this is mixed into
         stats: UniqueStats

@@ -1,7 +1,8 @@
 """Integrations with tuning frameworks, imported only when used.
 
-- :mod:`lowswitch.integrations.optuna`: ``LowSwitchSampler`` (``pip install lowswitch[optuna]``).
-- :mod:`lowswitch.integrations.ray`: ``LowSwitchSearcher`` for Ray Tune
+- [`lowswitch.integrations.optuna`][lowswitch.integrations.optuna]: ``LowSwitchSampler`` (``pip
+  install lowswitch[optuna]``).
+- [`lowswitch.integrations.ray`][lowswitch.integrations.ray]: ``LowSwitchSearcher`` for Ray Tune
   (``pip install lowswitch[ray]``).
 """
 

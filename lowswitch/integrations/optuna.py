@@ -1,25 +1,27 @@
 """Optuna sampler: low-switch GP optimisation with repeats, on any Optuna storage.
 
-:class:`LowSwitchSampler` is an ``optuna.samplers.BaseSampler``. It hands out *blocks*: a
-config and a number of repeats ``B`` from the low-switch rule; the ``B`` trials of a block
-get identical params and a repeat index in the user attribute ``"lowswitch.repeat"`` (read
-it with :func:`repeat_of`, use it as a seed or a fold). Repeat indices count the trials of
-a config across blocks: a config chosen again continues after its earlier trials.
+[`LowSwitchSampler`][lowswitch.integrations.optuna.LowSwitchSampler] is an
+``optuna.samplers.BaseSampler``. It hands out *blocks*: a config and a number of repeats ``B`` from
+the low-switch rule; the ``B`` trials of a block get identical params and a repeat index in the user
+attribute ``"lowswitch.repeat"`` (read it with
+[`repeat_of`][lowswitch.integrations.optuna.repeat_of], use it as a seed or a fold). Repeat indices
+count the trials of a config across blocks: a config chosen again continues after its earlier
+trials.
 
 Stateless by design: the sampler keeps nothing between calls that is not in the study
 (apart from which warnings it gave and which undecided trials it stopped waiting for).
 At each new trial it reads ``study.get_trials()``:
 
 * block bookkeeping lives in one system attribute per trial, ``lowswitch:block`` (see
-  :func:`block_info`: block id = the block's first trial number, repeats ``B``, slot in
-  ``0..B-1``, repeat index, params), written in one storage call when
-  the trial is sampled, so every process sharing an RDB storage sees it and a restarted
-  study continues open blocks;
+  [`block_info`][lowswitch.integrations.optuna.block_info]: block id = the block's first trial
+  number, repeats ``B``, slot in ``0..B-1``, repeat index, params), written in one storage call when
+  the trial is sampled, so every process sharing an RDB storage sees it and a restarted study
+  continues open blocks;
 * COMPLETE trials whose params fit the search space are the observations; trials with
   identical params (from any source: enqueued, other samplers, earlier blocks) encode to
   the same point and are merged as replicates by the unique-point GP. A COMPLETE value
   outside the measurement range (infinite, or ``|value| > 1e100``, see
-  :mod:`lowswitch.validation`) is ignored by the model, with one warning per trial;
+  ``lowswitch.validation``) is ignored by the model, with one warning per trial;
 * RUNNING trials are pending: their points are hallucinated when a new block is chosen;
 * FAIL trials are ignored, and their repeat index is handed out again (the block is
   closed after ``B + 1`` failures, so a config that always crashes is given up). Use
@@ -122,10 +124,10 @@ def block_info(trial: FrozenTrial) -> dict[str, Any] | None:
 
 
 def space_from_distributions(dists: Mapping[str, BaseDistribution]) -> Space:
-    """Convert Optuna distributions to a :class:`~lowswitch.space.Space` (sorted names).
+    """Convert Optuna distributions to a [`Space`][lowswitch.space.Space] (sorted names).
 
     Stepped distributions become the continuous/integer range; values are rounded back to
-    the step by :func:`to_optuna_params`.
+    the step by [`to_optuna_params`][lowswitch.integrations.optuna.to_optuna_params].
 
     Example:
         >>> from optuna.distributions import FloatDistribution
@@ -147,7 +149,7 @@ def space_from_distributions(dists: Mapping[str, BaseDistribution]) -> Space:
 
 
 def distributions_from_space(space: Space) -> dict[str, BaseDistribution]:
-    """Convert a :class:`~lowswitch.space.Space` to Optuna distributions.
+    """Convert a [`Space`][lowswitch.space.Space] to Optuna distributions.
 
     Example:
         >>> from lowswitch.space import Int
@@ -192,14 +194,14 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
     """Low-switch GP sampler for single-objective Optuna studies (see the module docstring).
 
     Args:
-        space: optional :class:`~lowswitch.space.Space`; then it is the relative search
+        space: optional [`Space`][lowswitch.space.Space]; then it is the relative search
             space from the first trial on. Without it, the intersection search space of the
             study is used (the first trial is sampled at random).
         switch_threshold: ``C`` of the switch rule (default ``PolicyConfig``'s, 2.0).
         seed: seed of the initial design and the policy (default 0; ``None``: a fresh seed
             drawn from OS entropy, kept in ``sampler.seed``; every worker then draws its own).
         policy: a registered policy name: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or one
-            added with :func:`lowswitch.policies.register`.
+            added with [`lowswitch.policies.register`][lowswitch.policies.register].
         max_repeats: cap on repeats per block (e.g. the number of folds).
         n_initial: number of single-repeat design blocks at random configs before the GP
             policy takes over (default ``clip(2 D, 2, 20)`` for ``D`` encoded columns).
@@ -207,9 +209,9 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
         sync_timeout: seconds a trial waits for lower-numbered trials (other workers) to
             choose their blocks before choosing its own (see the module docstring).
         switch_cost: what a new config costs, in evaluations (``0``: the plain switch
-            rule); blocks that move repeat more (see :class:`~lowswitch.tune.tuner.Tuner`).
+            rule); blocks that move repeat more (see [`Tuner`][lowswitch.tune.tuner.Tuner]).
         config: every policy setting as one
-            :class:`~lowswitch.policies.config.PolicyConfig` (its ``seed`` and
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] (its ``seed`` and
             ``n_initial`` also drive the sampler's own initial design; each block's policy
             gets it with ``maximize`` from the study and a seed derived from ``(seed,
             block)``); then leave ``switch_threshold``, ``seed``, ``max_repeats``,

@@ -1,18 +1,18 @@
 """Ray Tune searcher: a low-switch block's repeats run as concurrent Ray trials.
 
-:class:`LowSwitchSearcher` is a ``ray.tune.search.Searcher`` around a
-:class:`~lowswitch.tune.Tuner`. Every ``suggest`` hands out the next repeat of the current
-block, so with ``max_concurrent_trials=k`` up to ``k`` repeats of one config (seeds, folds)
-run side by side; when a block is exhausted while its trials still run, the next block is
-chosen with those trials hallucinated (pending). The config a trial receives is the block's
-config plus the repeat index under ``repeat_key`` (default ``"repeat"``).
+[`LowSwitchSearcher`][lowswitch.integrations.ray.LowSwitchSearcher] is a
+``ray.tune.search.Searcher`` around a [`Tuner`][lowswitch.tune.Tuner]. Every ``suggest`` hands out
+the next repeat of the current block, so with ``max_concurrent_trials=k`` up to ``k`` repeats of one
+config (seeds, folds) run side by side; when a block is exhausted while its trials still run, the
+next block is chosen with those trials hallucinated (pending). The config a trial receives is the
+block's config plus the repeat index under ``repeat_key`` (default ``"repeat"``).
 
-The search space is either a :class:`~lowswitch.space.Space` or a Ray search-space dict
+The search space is either a [`Space`][lowswitch.space.Space] or a Ray search-space dict
 given to the searcher (as other Ray searchers take it), or Ray's ``param_space``
 (``tune.uniform``, ``tune.loguniform``, ``tune.randint``, ``tune.lograndint``,
 ``tune.choice``; ``randint``'s upper bound is exclusive, as in Ray;
 plain constants are passed through unchanged; anything else, quantised or nested domains
-included, is refused with an :class:`~lowswitch.errors.InputError` naming the entry).
+included, is refused with an [`InputError`][lowswitch.errors.InputError] naming the entry).
 
 Trials that error, or report a missing / non-finite metric, are recorded as failures.
 ``save`` / ``restore`` write and read JSON (the tuner's ``state_dict`` plus the map from
@@ -54,7 +54,8 @@ _STATE_VERSIONS = (1, 2)
 
 
 def space_from_param_space(param_space: Mapping[str, Any]) -> tuple[Space, dict[str, Any]]:
-    """Split a Ray ``param_space`` into a :class:`Space` and the constant entries.
+    """Split a Ray ``param_space`` into a [`Space`][lowswitch.integrations.ray.Space] and the
+    constant entries.
 
     Example:
         >>> from ray import tune
@@ -97,22 +98,23 @@ class LowSwitchSearcher(Searcher):
     """Low-switch GP search for Ray Tune (see the module docstring).
 
     Args:
-        space: optional :class:`~lowswitch.space.Space` or Ray search-space dict
+        space: optional [`Space`][lowswitch.space.Space] or Ray search-space dict
             (``{"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 4)}``, see
-            :func:`space_from_param_space`); else taken from ``param_space``.
+            [`space_from_param_space`][lowswitch.integrations.ray.space_from_param_space]); else
+            taken from ``param_space``.
         metric: name of the reported metric to optimise.
         mode: ``"min"`` or ``"max"``.
         switch_threshold: ``C`` of the switch rule (default ``PolicyConfig``'s, 2.0).
         seed: policy seed (default ``PolicyConfig``'s, 0).
         policy: a registered policy name: ``"ei"`` (default), ``"ucb"``, ``"ts"`` or one
-            added with :func:`lowswitch.policies.register`.
+            added with [`lowswitch.policies.register`][lowswitch.policies.register].
         max_repeats: cap on repeats per block.
         repeat_key: config key that carries the repeat index.
         switch_cost: what a new config costs, in evaluations (``0``: the plain switch
-            rule; see :class:`~lowswitch.tune.tuner.Tuner`).
+            rule; see [`Tuner`][lowswitch.tune.tuner.Tuner]).
         config: every policy setting as one
-            :class:`~lowswitch.policies.config.PolicyConfig`, handed to the
-            :class:`~lowswitch.tune.tuner.Tuner` unchanged (``mode`` sets ``maximize``);
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig], handed to the
+            [`Tuner`][lowswitch.tune.tuner.Tuner] unchanged (``mode`` sets ``maximize``);
             then leave ``switch_threshold``, ``seed``, ``max_repeats`` and ``switch_cost``
             out.
 
@@ -258,13 +260,13 @@ class LowSwitchSearcher(Searcher):
         os.replace(tmp, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        """Read a state written by :meth:`save`."""
+        """Read a state written by [`save`][lowswitch.integrations.ray.LowSwitchSearcher.save]."""
         with open(checkpoint_path, encoding="utf-8") as fh:
             self.set_state(json.load(fh))
 
     @property
     def live_trials(self) -> dict[str, Trial]:
-        """Ray trial id -> the tuner's :class:`~lowswitch.tune.Trial`, for running trials."""
+        """Ray trial id -> the tuner's [`Trial`][lowswitch.tune.Trial], for running trials."""
         if self.tuner is None:
             return {}
         recs = self.tuner.trials

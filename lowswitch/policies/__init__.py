@@ -1,9 +1,10 @@
 """Rarely-switching GP-UCB / GP-EI / GP-TS policies with an ask/tell interface.
 
-See :mod:`lowswitch.policies.base` for the shared contract,
-:mod:`lowswitch.policies.config` for the settings (:class:`PolicyConfig`),
-:mod:`lowswitch.policies.registry` for acquisitions by name and
-:mod:`lowswitch.policies.switch` for the switch rule.
+See [`lowswitch.policies.base`][lowswitch.policies.base] for the shared contract,
+[`lowswitch.policies.config`][lowswitch.policies.config] for the settings
+([`PolicyConfig`][lowswitch.policies.PolicyConfig]),
+[`lowswitch.policies.registry`][lowswitch.policies.registry] for acquisitions by name and
+``lowswitch.policies.switch`` for the switch rule.
 
 Example:
     >>> from lowswitch.policies import LowSwitchGPUCB, switch_repeats

@@ -1,20 +1,20 @@
 """The ask/tell façade shared by the low-switch policies (UCB, EI, TS and registered ones).
 
-The pieces live in their own modules: settings in :mod:`~lowswitch.policies.config`, the
-told data and the GP in :mod:`~lowswitch.policies.holder`, the initial design in
-:mod:`~lowswitch.policies.design`, batch models, acquisition maximisation and the
-switch-cost repeats in :mod:`~lowswitch.policies.selection`, the saved state in
-:mod:`~lowswitch.policies.persist`, seeds in :mod:`~lowswitch.policies.seeds`.
+The pieces live in their own modules: settings in [`config`][lowswitch.policies.config], the
+told data and the GP in ``holder``, the initial design in
+``design``, batch models, acquisition maximisation and the
+switch-cost repeats in ``selection``, the saved state in
+[`persist`][lowswitch.policies.persist], seeds in [`seeds`][lowswitch.policies.seeds].
 
 One decision (an *epoch*) picks a point ``x_h`` and a number of repeats ``B_h`` from the
-switch rule (:mod:`lowswitch.policies.switch`); the pair is a :class:`Block`. The caller
-evaluates the block (all at once, in parallel, or piecewise) and tells the results.
+switch rule (``lowswitch.policies.switch``); the pair is a [`Block`][lowswitch.policies.base.Block].
+The caller evaluates the block (all at once, in parallel, or piecewise) and tells the results.
 
-Life cycle of :class:`LowSwitchPolicy`:
+Life cycle of [`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy]:
 
-* **Initial design** (:mod:`~lowswitch.policies.design`): ``n_initial`` blocks of
+* **Initial design** (``design``): ``n_initial`` blocks of
   ``initial_repeats`` evaluations at points drawn from the seed.
-* **Epochs** (:mod:`~lowswitch.policies.holder`): hyperparameters refitted at switch
+* **Epochs** (``holder``): hyperparameters refitted at switch
   boundaries; ``tell`` conditions the model incrementally in between.
 * **Several blocks** (``ask(n_blocks=k, pending=...)``): after each block the model is
   copied with ``B_h`` zero-innovation observations at ``x_h`` (``model.hallucinate``,
@@ -24,12 +24,12 @@ Life cycle of :class:`LowSwitchPolicy`:
 
 Determinism: every ``ask`` draws from its own generator seeded by ``(seed, ask number)``;
 the model used for a decision is a pure function of (all told rows, fitted
-hyperparameters); :meth:`state_dict` stores exactly those (plus the tell chunks since the
-last fit, replayed on load), so a restored optimiser continues bit for bit.
+hyperparameters); [`state_dict`][lowswitch.tune.Tuner.state_dict] stores exactly those (plus the
+tell chunks since the last fit, replayed on load), so a restored optimiser continues bit for bit.
 
-Switch counting: :attr:`n_switches` counts blocks handed out by ``ask`` whose point differs
-from the previously handed-out block's point (the first block counts). Data told at
-points never proposed does not count.
+Switch counting: [`n_switches`][lowswitch.tune.Tuner.n_switches] counts blocks handed out by ``ask``
+whose point differs from the previously handed-out block's point (the first block counts). Data told
+at points never proposed does not count.
 
 Signs: internally the GP models ``y`` if ``maximize`` else ``-y``; blocks, ``tell``,
 ``recommend`` and the state use the objective's own units.
@@ -67,22 +67,22 @@ _POSITIONAL = ("switch_threshold", "maximize", "seed", "max_repeats")
 class LowSwitchPolicy(PersistMixin, ABC):
     """Base class: a thin ask/tell façade over the design, the model holder and selection.
 
-    Subclasses implement :meth:`_select` (choose one point on a given model); options of
-    their own are checked by :meth:`_configure_extra` and set by :meth:`_apply_extra`.
+    Subclasses implement ``_select`` (choose one point on a given model); options of
+    their own are checked by ``_configure_extra`` and set by ``_apply_extra``.
 
     Args:
         bounds: ``(2, d)`` lower/upper bounds of the box (lower < upper, finite).
         candidates: optional ``(m, d)`` finite candidate set inside ``bounds`` (distinct
             rows); then every block is one of its rows and ``tell`` accepts only rows.
         switch_threshold, maximize, seed, max_repeats: positional conveniences for the
-            :class:`~lowswitch.policies.config.PolicyConfig` fields of those names.
-        config: a :class:`~lowswitch.policies.config.PolicyConfig` with every setting.
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] fields of those names.
+        config: a [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] with every setting.
         **kwargs: other ``PolicyConfig`` fields (``budget``, ``n_initial``,
             ``initial_repeats``, ``num_restarts``, ``raw_samples``, ``refit_growth``,
             ``switch_cost``) and the acquisition's options (e.g. UCB's ``beta``), as a
             convenience that builds the ``PolicyConfig``; each must agree with ``config``
             when both are given. The fields' meaning and defaults are documented once, on
-            :class:`~lowswitch.policies.config.PolicyConfig`.
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig].
 
     Example:
         >>> import torch
@@ -210,7 +210,8 @@ class LowSwitchPolicy(PersistMixin, ABC):
 
     @property
     def model(self) -> Any:
-        """The current :class:`~lowswitch.gp.model.UniquePointGP` (``None`` before the first fit).
+        """The current [`UniquePointGP`][lowswitch.gp.model.UniquePointGP] (``None`` before the
+        first fit).
 
         It models the objective with the internal sign (``-y`` when minimising).
         """
@@ -252,14 +253,16 @@ class LowSwitchPolicy(PersistMixin, ABC):
         """Next block (``n_blocks=None``) or a list of ``n_blocks`` distinct blocks.
 
         Args:
-            n_blocks: ``None`` for one :class:`Block`, or ``k >= 1`` for a list of up to ``k``
-                distinct blocks chosen with hallucinated variance updates (GP-BUCB). Fewer
-                are returned only when the budget runs out or a candidate set is exhausted.
+            n_blocks: ``None`` for one [`Block`][lowswitch.policies.base.Block], or ``k >= 1`` for a
+                list of up to ``k`` distinct blocks chosen with hallucinated variance updates
+                (GP-BUCB). Fewer are returned only when the budget runs out or a candidate set is
+                exhausted.
             pending: blocks handed out earlier and not yet told, as ``[(x, n), ...]``; they
                 are hallucinated (``n`` zero-innovation observations at ``x``) before choosing.
 
         Returns:
-            A :class:`Block`, or a list of them when ``n_blocks`` is given.
+            A [`Block`][lowswitch.policies.base.Block], or a list of them when ``n_blocks`` is
+            given.
 
         Raises:
             InputError: bad ``n_blocks`` or ``pending`` (the optimiser is unchanged).
@@ -287,14 +290,14 @@ class LowSwitchPolicy(PersistMixin, ABC):
         return blocks[0] if n_blocks is None else blocks
 
     # ------------------------------------------------------------ selection
-    #: whether :meth:`_candidate_scores` computes the acquisition from posterior moments
-    #: (then finite candidate sets use :class:`~lowswitch.gp.candidates.CandidatePosterior`)
+    #: whether ``_candidate_scores`` computes the acquisition from posterior moments
+    #: (then finite candidate sets use ``CandidatePosterior``)
     _scores_from_moments: bool = False
 
     def _candidate_scores(self, mean: Tensor, variance: Tensor) -> Tensor:
         """Acquisition values ``(m,)`` from latent posterior means and variances ``(m,)``.
 
-        Only called when :attr:`_scores_from_moments` is true (UCB overrides both).
+        Only called when ``_scores_from_moments`` is true (UCB overrides both).
         """
         raise StateError(f"{type(self).__name__} does not score candidates from moments")
 
@@ -320,7 +323,7 @@ class LowSwitchPolicy(PersistMixin, ABC):
         exclude_index: list[int | None],
     ) -> tuple[Tensor, int | None]:
         """Maximise an analytic acquisition (see
-        :func:`~lowswitch.policies.selection.argmax_acquisition`)."""
+        ``argmax_acquisition``)."""
         return argmax_acquisition(
             acq, self.candidates, self.bounds, self.raw_samples, self.num_restarts,
             generator, exclude_x, exclude_index,

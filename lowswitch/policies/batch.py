@@ -1,12 +1,12 @@
 """One ``ask``: the blocks of a decision, design blocks first, then model blocks.
 
-* **Design blocks** come from :mod:`~lowswitch.policies.design` while fewer than
+* **Design blocks** come from ``design`` while fewer than
   ``n_initial`` design blocks were issued and the told data holds fewer than
   ``n_initial`` unique points (and always while it holds fewer than 2).
 * **Model blocks**: at the first one of an ask, the hyperparameters are refitted if a
-  switch boundary is due (:meth:`~lowswitch.policies.holder.ModelHolder.needs_refit`), the
+  switch boundary is due (``needs_refit``), the
   pending blocks and the blocks chosen so far are hallucinated
-  (:class:`~lowswitch.policies.selection.BatchModel`), and the policy's acquisition picks
+  (``BatchModel``), and the policy's acquisition picks
   the point; the switch rule (with the switch cost, if any) sets its repeats. Each later
   block of the same ask is chosen after hallucinating the previous one (GP-BUCB).
 

@@ -2,24 +2,24 @@
 
 Two schedules:
 
-* :class:`IGPUCBBeta` (the **default**): the data-dependent IGP-UCB width of Chowdhury &
-  Gopalan (2017), ``sqrt(beta_t) = B + R sqrt(2 (gamma_t + 1 + ln(1/delta)))``, with
-  ``gamma_t = 1/2 log det(I + N^1/2 K_U N^1/2 / sigma2)`` read off the unique-point GP
-  (:meth:`UniquePointGP.information_gain`, cheap from the ``q x q`` factor). ``B`` bounds
-  the RKHS norm of the objective and ``R`` is the noise scale, both relative to the
-  posterior's own units (the posterior already carries the learned noise ``sigma2`` and
-  outputscale, so ``R = 1`` is the literal theory). The theoretical width is known to
-  over-explore in practice, so the default multiplies the square-root term by
-  ``scale = 0.2`` (in the spirit of Srinivas et al.'s and Kandasamy et al.'s practical
-  recommendation of shrinking the theoretical beta by a constant). The default is
-  data-dependent because that is the schedule the low-switch guarantees are stated for: the
-  width grows only when the log-det grows, i.e. when the GP learned something, which with
-  rarely-switching policies happens once per epoch rather than once per evaluation.
-* :class:`ConstantBeta`: a fixed ``beta`` (``beta = 4``, i.e. two posterior standard
-  deviations, is a common practical choice).
+* [`IGPUCBBeta`][lowswitch.policies.beta.IGPUCBBeta] (the **default**): the data-dependent IGP-UCB
+  width of Chowdhury & Gopalan (2017), ``sqrt(beta_t) = B + R sqrt(2 (gamma_t + 1 + ln(1/delta)))``,
+  with ``gamma_t = 1/2 log det(I + N^1/2 K_U N^1/2 / sigma2)`` read off the unique-point GP
+  ([`UniquePointGP.information_gain`][lowswitch.gp.model.UniquePointGP.information_gain], cheap from
+  the ``q x q`` factor). ``B`` bounds the RKHS norm of the objective and ``R`` is the noise scale,
+  both relative to the posterior's own units (the posterior already carries the learned noise
+  ``sigma2`` and outputscale, so ``R = 1`` is the literal theory). The theoretical width is known to
+  over-explore in practice, so the default multiplies the square-root term by ``scale = 0.2`` (in
+  the spirit of Srinivas et al.'s and Kandasamy et al.'s practical recommendation of shrinking the
+  theoretical beta by a constant). The default is data-dependent because that is the schedule the
+  low-switch guarantees are stated for: the width grows only when the log-det grows, i.e. when the
+  GP learned something, which with rarely-switching policies happens once per epoch rather than once
+  per evaluation.
+* [`ConstantBeta`][lowswitch.policies.beta.ConstantBeta]: a fixed ``beta`` (``beta = 4``, i.e. two
+  posterior standard deviations, is a common practical choice).
 
-Schedules are small frozen dataclasses, JSON-safe through :func:`beta_to_dict` /
-:func:`beta_from_dict`.
+Schedules are small frozen dataclasses, JSON-safe through ``beta_to_dict`` /
+``beta_from_dict``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class IGPUCBBeta:
         return self.rkhs_bound + self.scale * self.noise_scale * root
 
     def __call__(self, information_gain: float) -> float:
-        """``beta_t``, the square of :meth:`sqrt_beta` (what ``UpperConfidenceBound`` takes)."""
+        """``beta_t``, the square of ``sqrt_beta`` (what ``UpperConfidenceBound`` takes)."""
         return self.sqrt_beta(information_gain) ** 2
 
 
@@ -114,8 +114,9 @@ def make_beta(beta: BetaSchedule | float | str | None) -> BetaSchedule:
     """Normalise a user's ``beta`` argument into a schedule.
 
     Args:
-        beta: ``None`` or ``"igp-ucb"`` (default :class:`IGPUCBBeta`), a positive number
-            (constant), or a schedule instance.
+        beta: ``None`` or ``"igp-ucb"`` (default
+            [`IGPUCBBeta`][lowswitch.policies.beta.IGPUCBBeta]), a positive number (constant), or a
+            schedule instance.
 
     Returns:
         A schedule.
@@ -152,7 +153,7 @@ def beta_to_dict(schedule: BetaSchedule) -> dict[str, Any]:
 
 
 def beta_from_dict(data: dict[str, Any]) -> BetaSchedule:
-    """Inverse of :func:`beta_to_dict`.
+    """Inverse of ``beta_to_dict``.
 
     Example:
         >>> beta_from_dict(beta_to_dict(IGPUCBBeta(delta=0.05)))

@@ -1,7 +1,7 @@
 """Input checks of the policies' public boundary: the box, candidates, points, values.
 
 Pure validation: each function returns canonical float64 tensors or raises an
-:class:`~lowswitch.errors.InputError` that says what was expected.
+[`InputError`][lowswitch.errors.InputError] that says what was expected.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """``PolicyConfig``: every knob of a low-switch policy, its default, its check, its meaning.
 
-The policies (:class:`~lowswitch.policies.base.LowSwitchPolicy` and subclasses) and every
-façade that builds one (:class:`~lowswitch.tune.Tuner`, :func:`~lowswitch.tune.minimize`,
-the Optuna sampler, the Ray searcher, :meth:`~lowswitch.campaign.Campaign.create` and
-``lowswitch campaign create``) take one :class:`PolicyConfig` and pass it on unchanged;
-they set only what is theirs to set (the direction as ``maximize``, a campaign plate's
-derived seed). The problem itself (bounds, candidates) is not part of the configuration.
+The policies ([`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy] and subclasses) and every
+façade that builds one ([`Tuner`][lowswitch.tune.Tuner], ``minimize``,
+the Optuna sampler, the Ray searcher, [`create`][lowswitch.campaign.Campaign.create] and
+``lowswitch campaign create``) take one [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] and
+pass it on unchanged; they set only what is theirs to set (the direction as ``maximize``, a campaign
+plate's derived seed). The problem itself (bounds, candidates) is not part of the configuration.
 
 Acquisition-specific options (UCB's ``beta``, Thompson sampling's pool sizes, a new
-acquisition's own settings) go in :attr:`PolicyConfig.options`; the policy class checks
+acquisition's own settings) go in ``PolicyConfig.options``; the policy class checks
 them and refuses names it does not know.
 """
 
@@ -176,7 +176,7 @@ class PolicyConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PolicyConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are refused.
+        """Inverse of [`to_dict`][lowswitch.space.Space.to_dict]; unknown keys are refused.
 
         Example:
             >>> PolicyConfig.from_dict({"switch_threshold": 3}).switch_threshold
@@ -203,7 +203,7 @@ class PolicyConfig:
 
     @classmethod
     def from_json(cls, text: str) -> PolicyConfig:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of [`to_json`][lowswitch.tune.PolicyConfig.to_json]."""
         try:
             data = json.loads(text)
         except (TypeError, ValueError) as err:
@@ -252,7 +252,8 @@ def build_config(config: PolicyConfig | None, given: Mapping[str, Any]) -> Polic
 
 
 def field_names() -> tuple[str, ...]:
-    """Names of the :class:`PolicyConfig` fields, in declaration order.
+    """Names of the [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] fields, in declaration
+    order.
 
     Example:
         >>> field_names()[:2]
@@ -266,7 +267,8 @@ def facade_config(
     given: Mapping[str, Any],
     policy_kwargs: Mapping[str, Any] | None = None,
 ) -> PolicyConfig:
-    """The :class:`PolicyConfig` of a façade: ``config`` as it is, or built from keywords.
+    """The [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] of a façade: ``config`` as it
+    is, or built from keywords.
 
     Args:
         config: the caller's config, or ``None``.

@@ -6,15 +6,15 @@ the model incrementally (``add_observations``); a refit folds them into the fitt
 Values are stored with the internal sign (``y`` when maximising, ``-y`` otherwise).
 
 * **Epochs.** At every ``ask`` where data arrived since the last fit (a switch boundary),
-  the hyperparameters of the :class:`~lowswitch.gp.model.UniquePointGP` are refitted with
-  :func:`~lowswitch.gp.fit.fit_gp` on the exact likelihood, warm-started from the previous
+  the hyperparameters of the [`UniquePointGP`][lowswitch.gp.model.UniquePointGP] are refitted with
+  [`fit_gp`][lowswitch.gp.fit.fit_gp] on the exact likelihood, warm-started from the previous
   values (with ``refit_growth > 1``: only once the evaluations have grown by that factor
   since the last fit; the model is conditioned on every observation either way). Between
   asks, ``tell`` conditions the model incrementally with
   ``add_observations`` (O(q^2), no refit, no acquisition optimisation).
 
 Hyperparameters are saved as plain data, ``{parameter name: nested list}``
-(:func:`hyper_to_data`), and loaded onto a fresh model by :func:`load_hyper`.
+(``hyper_to_data``), and loaded onto a fresh model by ``load_hyper``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def hyper_to_data(model: Any) -> Hyper:
 
 
 def load_hyper(model: Any, hyper: Hyper) -> Any:
-    """Copy saved hyperparameters (from :func:`hyper_to_data`) into ``model``; returns it."""
+    """Copy saved hyperparameters (from ``hyper_to_data``) into ``model``; returns it."""
     params = dict(model.named_parameters())
     with torch.no_grad():
         for name, value in hyper.items():
@@ -102,7 +102,7 @@ class ModelHolder:
         Inputs are normalised to the unit cube inside the model (BoTorch ``Normalize`` with
         the box's fixed bounds): unique points stay exact in user units, the kernel and its
         lengthscale prior see ``(x - lower) / (upper - lower)``. The noise variance is
-        floored at :func:`~lowswitch.policies.noise.replicate_noise_floor` of the rows.
+        floored at ``replicate_noise_floor`` of the rows.
         """
         from botorch.models.transforms.input import Normalize
         from gpytorch.constraints import GreaterThan

@@ -61,7 +61,7 @@ def pooled_noise_floor(
 
 
 def replicate_noise_floor(model: Any, confidence: float = FLOOR_CONFIDENCE) -> float | None:
-    """:func:`pooled_noise_floor` of a :class:`~lowswitch.gp.model.UniquePointGP`'s data.
+    """``pooled_noise_floor`` of a [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]'s data.
 
     In the model's *original* outcome units; ``None`` without replicates or with known
     (given) noise variances.

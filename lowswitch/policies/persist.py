@@ -1,12 +1,12 @@
 """A policy's state as JSON-safe plain data, and its checked restore.
 
 Layout: ``{"format", "version", "policy", "config", "data": {"X_fit", "Y_fit", "chunks"},
-"hyper", "counters"}``: the shared header of :mod:`lowswitch.bandit.state` (format
-``"lowswitch.LowSwitchPolicy"``), ``policy`` naming the subclass. Observations are in the
-objective's own units. ``config`` is the flat keyword form the policy constructor accepts
-(bounds, candidates, every :class:`~lowswitch.policies.config.PolicyConfig` field and the
-acquisition's options), so states written before :class:`PolicyConfig` existed load
-unchanged.
+"hyper", "counters"}``: the shared header of [`lowswitch.bandit.state`][lowswitch.bandit.state]
+(format ``"lowswitch.LowSwitchPolicy"``), ``policy`` naming the subclass. Observations are in the
+objective's own units. ``config`` is the flat keyword form the policy constructor accepts (bounds,
+candidates, every [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] field and the
+acquisition's options), so states written before [`PolicyConfig`][lowswitch.policies.PolicyConfig]
+existed load unchanged.
 """
 
 from __future__ import annotations
@@ -158,10 +158,10 @@ class PersistMixin:
                 given), in any order, repeats allowed.
             y: ``(t,)`` their observations, in the objective's own units.
             hyper: hyperparameters fitted on exactly these rows (from
-                :attr:`hyperparameters` of an earlier policy on the same problem). Given,
-                the rows become the fitted data and the next ``ask`` uses this fit as it is
-                (no refit until more data is told); omitted, the rows are told as ordinary
-                observations and the next ``ask`` fits from scratch.
+                [`hyperparameters`][lowswitch.policies.LowSwitchGPTS.hyperparameters] of an earlier
+                policy on the same problem). Given, the rows become the fitted data and the next
+                ``ask`` uses this fit as it is (no refit until more data is told); omitted, the rows
+                are told as ordinary observations and the next ``ask`` fits from scratch.
 
         Raises:
             StateError: the policy has already been asked or told.
@@ -213,7 +213,7 @@ class PersistMixin:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue identically, as JSON-safe plain data.
 
-        Layout: see :mod:`lowswitch.policies.persist`. Size O(t d).
+        Layout: see [`lowswitch.policies.persist`][lowswitch.policies.persist]. Size O(t d).
 
         Example:
             >>> import json
@@ -225,10 +225,10 @@ class PersistMixin:
         return policy_state(self)  # type: ignore[arg-type]
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (configuration included).
+        """Restore from [`state_dict`][lowswitch.tune.Tuner.state_dict] (configuration included).
 
         The state is validated and rebuilt into a fresh object first; on any error an
-        :class:`~lowswitch.errors.InputError` is raised and this optimiser is unchanged.
+        [`InputError`][lowswitch.errors.InputError] is raised and this optimiser is unchanged.
         """
         check_header(state, type(self).__name__)
         try:
@@ -242,7 +242,7 @@ class PersistMixin:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> Any:
-        """Build an optimiser directly from a :meth:`state_dict`."""
+        """Build an optimiser directly from a [`state_dict`][lowswitch.tune.Tuner.state_dict]."""
         opt = cls(**state["config"])
         opt.load_state_dict(state)
         return opt

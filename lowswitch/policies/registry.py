@@ -1,9 +1,11 @@
-"""The one registry of acquisitions: a name -> a :class:`LowSwitchPolicy` subclass.
+"""The one registry of acquisitions: a name -> a
+[`LowSwitchPolicy`][lowswitch.policies.LowSwitchPolicy] subclass.
 
 Every façade (tuner, ``minimize``, Optuna, Ray, campaigns and their CLI, benchmarks)
 resolves a policy name here. The built-in ``"ucb"``, ``"ei"`` and ``"ts"`` are registered
-when :mod:`lowswitch.policies` is imported; a new acquisition registers itself with
-:func:`register` (also usable as a class decorator) and is then usable by name everywhere.
+when [`lowswitch.policies`][lowswitch.policies] is imported; a new acquisition registers itself with
+[`register`][lowswitch.policies.registry.register] (also usable as a class decorator) and is then
+usable by name everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def register(name: str, cls: _T, *, replace: bool = False) -> _T: ...
 
 
 def register(name: str, cls: Any = None, *, replace: bool = False) -> Any:
-    """Register ``cls`` (a :class:`~lowswitch.policies.base.LowSwitchPolicy` subclass).
+    """Register ``cls`` (a [`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy] subclass).
 
     Args:
         name: lowercase name, 1-40 characters of ``a-z 0-9 _ -``, starting with a letter.

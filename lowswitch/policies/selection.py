@@ -1,10 +1,10 @@
 """Selection helpers of the policies: the model of a batch, acquisition maximisation, repeats.
 
 A batch of blocks (``ask(n_blocks=k, pending=...)``) is chosen one block at a time on a
-:class:`BatchModel`: the policy's GP with the pending blocks and the blocks chosen so far
+``BatchModel``: the policy's GP with the pending blocks and the blocks chosen so far
 hallucinated (``B_h`` zero-innovation observations each, GP-BUCB). On a finite candidate set
 an acquisition computed from posterior moments uses exact rank-one variance updates
-(:class:`~lowswitch.gp.candidates.CandidatePosterior`) instead of a hallucinated copy.
+(``CandidatePosterior``) instead of a hallucinated copy.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def argmax_acquisition(
     Finite set: exhaustive scoring (chunks of 2,048), excluded rows skipped, first
     maximum. Box: ``raw_samples`` Sobol points (seeded from ``generator``) plus the
     evaluated unique points are scored, the best ``num_restarts`` start L-BFGS-B in
-    :func:`botorch.optim.optimize_acqf`; if an evaluated unique point scores at least as
+    ``botorch.optim.optimize_acqf``; if an evaluated unique point scores at least as
     high as the optimiser's result it is returned exactly (a repeat).
     """
     if candidates is not None:

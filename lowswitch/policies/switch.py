@@ -62,7 +62,7 @@ def switch_repeats(
     """Number of repeats ``B_h`` of the switch rule.
 
     ``B_h = max(1, ceil((C - 1) * noise_variance / posterior_variance))``, then capped by
-    ``remaining`` and ``max_repeats`` (each ignored when ``None``) and by :data:`MAX_BLOCK`.
+    ``remaining`` and ``max_repeats`` (each ignored when ``None``) and by ``MAX_BLOCK``.
     A non-positive posterior variance (rounding) counts as "infinitely many repeats
     needed", i.e. the caps decide. ``C = 1`` always gives ``1``.
 
@@ -196,7 +196,7 @@ def stay_repeats(
     drops below what moving elsewhere would yield, the move included): the ``b``-th
     repeat at ``x_h`` gains ``1/2 ln(1 + 1 / (rho + b - 1))`` nats
     (``rho = sigma2 / sigma2_h``), which decreases in ``b``; repeat while it is at least
-    :func:`move_rate` ``R*``. That is
+    ``move_rate`` ``R*``. That is
 
     .. math::  B = \left\lfloor \frac{1}{e^{2 R^*} - 1} - \rho + 1 \right\rfloor^+ .
 
@@ -211,7 +211,7 @@ def stay_repeats(
         switch_cost: ``s >= 0``.
 
     Returns:
-        ``B >= 0`` (capped at :data:`MAX_BLOCK`).
+        ``B >= 0`` (capped at ``MAX_BLOCK``).
 
     Example:
         >>> stay_repeats(1.0, 1.0, 1.0, 10.0), stay_repeats(0.1, 1.0, 1.0, 10.0)

@@ -1,6 +1,6 @@
 """Low-switch GP-UCB: ``x_h = argmax mu(x) + sqrt(beta_t) sigma(x)``, then ``B_h`` repeats.
 
-``beta_t`` comes from a schedule (:mod:`lowswitch.policies.beta`); the default is the
+``beta_t`` comes from a schedule (``lowswitch.policies.beta``); the default is the
 data-dependent IGP-UCB width driven by the unique-point information gain.
 """
 
@@ -20,13 +20,13 @@ from lowswitch.policies.beta import BetaSchedule, beta_from_dict, beta_to_dict, 
 class LowSwitchGPUCB(LowSwitchPolicy):
     """Rarely-switching GP-UCB with ask/tell (``switch_threshold=1`` is plain GP-UCB).
 
-    Takes the arguments of :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+    Takes the arguments of [`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy].
 
     Options:
         ``beta`` (a keyword, or ``PolicyConfig(options={"beta": ...})``): ``None`` /
-        ``"igp-ucb"`` (default :class:`~lowswitch.policies.beta.IGPUCBBeta`), a positive
+        ``"igp-ucb"`` (default [`IGPUCBBeta`][lowswitch.policies.beta.IGPUCBBeta]), a positive
         number (constant ``beta``) or a schedule; also a dict from
-        :func:`~lowswitch.policies.beta.beta_to_dict`.
+        ``beta_to_dict``.
 
     Example:
         >>> import torch

@@ -1,11 +1,11 @@
 """Hyperparameter tuning with repeats and switch costs.
 
-- :class:`Tuner`: ask/tell over a :class:`~lowswitch.space.Space` (trials carry a repeat
-  index for the seed / fold), failures, pending trials, posterior-mean recommendation.
-- :func:`minimize`: the loop, with ``setup(config)`` once per switch, worker processes,
+- [`Tuner`][lowswitch.tune.Tuner]: ask/tell over a [`Space`][lowswitch.space.Space] (trials carry a
+  repeat index for the seed / fold), failures, pending trials, posterior-mean recommendation.
+- ``minimize``: the loop, with ``setup(config)`` once per switch, worker processes,
   progress bar, a pandas DataFrame of trials, time accounting and plots.
 
-Search-space types are re-exported from :mod:`lowswitch.space`.
+Search-space types are re-exported from [`lowswitch.space`][lowswitch.space].
 
 Example:
     >>> from lowswitch.tune import Float, Space, minimize

@@ -2,14 +2,14 @@
 
 What costs in tuning is usually *switching*: loading a model, a dataset, building
 features for a new config. Repeats of the same config (another seed, another fold) are
-cheap once that is done. :func:`minimize` therefore calls ``setup(config)`` **once per
+cheap once that is done. ``minimize`` therefore calls ``setup(config)`` **once per
 switch** and hands its result, the *context*, to every repeat:
 ``objective(config, repeat, context)``. Without ``setup`` the objective is
 ``objective(config, repeat)``. A switch is a new block at a config other than the previous
 block's (a block that re-selects the previous config reuses the live context).
 
 Parallelism (``n_workers > 1``): trials run in worker processes
-(:class:`~lowswitch.tune.workers.WorkerPool`, ``spawn`` start method by default), so the
+(``WorkerPool``, ``spawn`` start method by default), so the
 objective, ``setup`` and the context must be picklable (module-level functions, plain
 data). The pool is kept full: a block's repeats run side by side, and when a block has no
 repeats left to hand out, the next block is chosen while the previous one is still running
@@ -131,10 +131,10 @@ def _worker_task(
 
 @dataclass
 class TuneResult:
-    """What :func:`minimize` returns.
+    """What ``minimize`` returns.
 
     Attributes:
-        best: :class:`~lowswitch.tune.tuner.Best` (posterior-mean recommendation), or
+        best: [`Best`][lowswitch.tune.tuner.Best] (posterior-mean recommendation), or
             ``None`` when no evaluation succeeded.
         trials: one row per trial: ``trial_id, block_id, repeat, switch, status, value,
             error, <one column per parameter>, t_start, t_end, time_setup, time_objective,
@@ -142,7 +142,7 @@ class TuneResult:
             ``best_so_far`` is the best per-config running mean among completed trials).
         n_evaluations / n_switches / n_failures: counts.
         wall_time / time_setup / time_objective / time_optimizer: seconds (see module doc).
-        tuner: the :class:`~lowswitch.tune.tuner.Tuner`, e.g. to save its ``state_dict``.
+        tuner: the [`Tuner`][lowswitch.tune.tuner.Tuner], e.g. to save its ``state_dict``.
         switch_cost: the switch cost the run ended with (the last estimate with ``"auto"``).
 
     Example:
@@ -248,7 +248,8 @@ def minimize(
             ``PolicyConfig``'s, 2.0).
         seed: policy seed (default ``PolicyConfig``'s, 0).
         policy: a registered policy name (``"ei"``, the default, ``"ucb"``, ``"ts"`` or one
-            added with :func:`lowswitch.policies.register`) or a policy class.
+            added with [`lowswitch.policies.register`][lowswitch.policies.register]) or a policy
+            class.
         max_repeats: cap on repeats per block (e.g. the number of folds).
         setup_in: ``"main"`` or ``"worker"`` (see the module docstring).
         mp_context: multiprocessing start method of the worker processes.
@@ -261,18 +262,18 @@ def minimize(
         progress: show a tqdm progress bar.
         tuner: continue with an existing tuner (its settings win over the ones above).
         switch_cost: what a ``setup`` (a new config) costs, in evaluations (see
-            :class:`~lowswitch.tune.tuner.Tuner`); ``0``: the plain switch rule;
+            [`Tuner`][lowswitch.tune.tuner.Tuner]); ``0``: the plain switch rule;
             ``"auto"`` (with ``setup``): measured as you go, the median set-up time over
             the median objective time of the trials so far (``result.switch_cost`` and
             ``tuner.switch_cost`` hold the last estimate).
         config: every policy setting as one
-            :class:`~lowswitch.policies.config.PolicyConfig`, handed to the
-            :class:`~lowswitch.tune.tuner.Tuner` unchanged (``direction`` sets
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig], handed to the
+            [`Tuner`][lowswitch.tune.tuner.Tuner] unchanged (``direction`` sets
             ``maximize``); then leave ``switch_threshold``, ``seed``, ``max_repeats`` and a
             numeric ``switch_cost`` out (``"auto"`` still works).
 
     Returns:
-        A :class:`TuneResult`.
+        A [`TuneResult`][lowswitch.tune.minimize.TuneResult].
 
     Raises:
         InputError: bad arguments, or an objective that cannot be sent to a worker

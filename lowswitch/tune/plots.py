@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def plot_result(result: TuneResult, path: str | None = None) -> Any:
-    """Draw the three panels of a :class:`~lowswitch.tune.minimize.TuneResult`.
+    """Draw the three panels of a [`TuneResult`][lowswitch.tune.minimize.TuneResult].
 
     Args:
         result: the run to plot.

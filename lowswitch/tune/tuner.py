@@ -1,16 +1,15 @@
-"""Ask/tell hyperparameter tuner over a :class:`~lowswitch.space.Space` with repeats.
+"""Ask/tell hyperparameter tuner over a [`Space`][lowswitch.space.Space] with repeats.
 
-A :class:`Tuner` wraps a low-switch policy (:class:`~lowswitch.LowSwitchGPEI` by default;
-the tuning benchmark and the Hartmann-6 benchmark measured it ahead of UCB, see
-``docs/benchmarks/tune.md``).
-The policy picks a config and a number of repeats ``B`` (a *block*); the tuner hands the
-block out one :class:`Trial` at a time, so that several workers can run a block's repeats
-at once. Each trial carries a repeat index, to be used as a seed or a cross-validation
-fold; indices count all trials of a config, so a config chosen again in a later block
-continues ``B, B+1, ...``.
-Trials handed out but not yet told are *pending*: when a new block is needed while some are
-still running, they are passed to the policy (``pending=[(x, n), ...]``) and hallucinated
-(GP-BUCB), so that the new block is chosen knowing they will arrive.
+A [`Tuner`][lowswitch.tune.tuner.Tuner] wraps a low-switch policy
+([`LowSwitchGPEI`][lowswitch.LowSwitchGPEI] by default; the tuning benchmark and the Hartmann-6
+benchmark measured it ahead of UCB, see ``docs/benchmarks/tune.md``). The policy picks a config and
+a number of repeats ``B`` (a *block*); the tuner hands the block out one
+[`Trial`][lowswitch.tune.tuner.Trial] at a time, so that several workers can run a block's repeats
+at once. Each trial carries a repeat index, to be used as a seed or a cross-validation fold; indices
+count all trials of a config, so a config chosen again in a later block continues ``B, B+1, ...``.
+Trials handed out but not yet told are *pending*: when a new block is needed while some are still
+running, they are passed to the policy (``pending=[(x, n), ...]``) and hallucinated (GP-BUCB), so
+that the new block is chosen knowing they will arrive.
 
 Failures (``tell(trial, error=...)``) are recorded but never observed by the GP. When every
 repeat of a block failed, the worst value observed so far is imputed once at that config
@@ -72,7 +71,8 @@ class Trial:
             across blocks, so a config chosen again gets fresh seeds / folds; use
             ``repeat % n_folds`` for a fixed number of folds).
         block_id: the block (switch) this trial belongs to, ``0, 1, ...``.
-        trial_id: unique id, ``0, 1, ...`` in order of :meth:`Tuner.ask`.
+        trial_id: unique id, ``0, 1, ...`` in order of
+            [`Tuner.ask`][lowswitch.tune.tuner.Tuner.ask].
 
     Example:
         >>> Trial({"x": 1.0}, repeat=0, block_id=0, trial_id=0).repeat
@@ -126,7 +126,7 @@ class _Block:
 
 
 def _load_policy_class(policy: str | Callable[..., Policy]) -> Callable[..., Policy]:
-    """A registered policy name (:mod:`lowswitch.policies.registry`) or a class -> the class."""
+    """A registered policy name (``lowswitch.policies.registry``) or a class -> the class."""
     if isinstance(policy, str):
         from lowswitch.policies.registry import get_policy
 
@@ -163,23 +163,23 @@ class Tuner:
             default: ``PolicyConfig``'s, 2.0).
         seed: seed of the policy (default: ``PolicyConfig``'s, 0).
         policy: a registered name (``"ei"``, the default, ``"ucb"``, ``"ts"`` or one added
-            with :func:`lowswitch.policies.register`), or a policy class with the
-            ``lowswitch.policies`` constructor (``cls(bounds, candidates=..., config=...)``)
-            and ask/tell contract.
+            with [`lowswitch.policies.register`][lowswitch.policies.register]), or a policy class
+            with the ``lowswitch.policies`` constructor (``cls(bounds, candidates=...,
+            config=...)``) and ask/tell contract.
         max_repeats: optional cap on a block's repeats (e.g. the number of CV folds).
         candidates_limit: a fully discrete space with at most this many configs is handed
             to the policy as a finite candidate set (exact); larger or continuous spaces use
             the continuous box and snap the policy's point to the space.
         impute_failures: impute the worst observed value at a config whose whole block failed.
-        policy_kwargs: further :class:`~lowswitch.policies.config.PolicyConfig` fields and
+        policy_kwargs: further [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] fields and
             acquisition options by name (e.g. ``{"beta": 2.0}`` for UCB).
         switch_cost: what setting up a new config costs, in evaluations (``0``: the plain
             switch rule). A block then repeats while one more evaluation still yields more
             information per unit cost than moving would (the marginal-value rule of
-            :func:`~lowswitch.policies.switch.stay_repeats`). One number: the encoded
+            ``stay_repeats``). One number: the encoded
             columns of a space are not its parameters.
         config: every policy setting as one
-            :class:`~lowswitch.policies.config.PolicyConfig`, passed to the policy
+            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig], passed to the policy
             unchanged except ``maximize``, which ``direction`` sets; then give none of
             ``switch_threshold``, ``seed``, ``max_repeats``, ``switch_cost``,
             ``policy_kwargs``.
@@ -278,7 +278,7 @@ class Tuner:
         """Blocks whose config differs from the previous block's (the first counts).
 
         The same definition as the policies' ``n_switches`` and
-        :attr:`~lowswitch.tune.minimize.TuneResult.n_switches`; :attr:`n_blocks` counts
+        ``n_switches``; [`n_blocks`][lowswitch.tune.Tuner.n_blocks] counts
         every block.
         """
         return sum(1 for i, b in enumerate(self._blocks)
@@ -327,7 +327,8 @@ class Tuner:
         """Hand out the next trial: the next repeat of an open block, or a new block.
 
         Returns:
-            A :class:`Trial`; tell its outcome with :meth:`tell` (in any order).
+            A [`Trial`][lowswitch.tune.tuner.Trial]; tell its outcome with
+            [`tell`][lowswitch.tune.Tuner.tell] (in any order).
         """
         block = next((b for b in self._blocks if b.handed < b.repeats), None)
         if block is None:
@@ -346,7 +347,8 @@ class Tuner:
         return trial
 
     def observe(self, config: Mapping[str, Any], value: Any) -> None:
-        """Add an evaluation made outside :meth:`ask` (warm start, earlier runs).
+        """Add an evaluation made outside [`ask`][lowswitch.tune.Tuner.ask] (warm start, earlier
+        runs).
 
         The config is validated and canonicalised; the observation merges with every other
         evaluation of the same config. It is recorded as a trial with ``block_id=None``.
@@ -475,7 +477,8 @@ class Tuner:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` output into a tuner built with the same settings.
+        """Restore [`state_dict`][lowswitch.tune.Tuner.state_dict] output into a tuner built with
+        the same settings.
 
         Raises:
             InputError: the state belongs to another space or settings, or is malformed

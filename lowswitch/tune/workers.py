@@ -1,9 +1,9 @@
 """A small pool of worker processes whose trials can be stopped one at a time.
 
-:class:`concurrent.futures.ProcessPoolExecutor` cannot stop one running task: a hung
+``concurrent.futures.ProcessPoolExecutor`` cannot stop one running task: a hung
 objective holds its worker until the pool is shut down, and shutting down waits for it.
-:class:`WorkerPool` keeps one :class:`multiprocessing.Process` per slot, each talking to
-this process over its own pipe, so that :meth:`WorkerPool.kill` can end the process of one
+``WorkerPool`` keeps one ``multiprocessing.Process`` per slot, each talking to
+this process over its own pipe, so that ``WorkerPool.kill`` can end the process of one
 task (``terminate``: SIGTERM, then ``kill``: SIGKILL after a grace period) while the
 others keep running; the slot starts a fresh process at its next task.
 

@@ -69,7 +69,7 @@ def make_problems(
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Character-level tokenizer: one token per character of :data:`CHARS`."""
+    """Character-level tokenizer: one token per character of ``CHARS``."""
     vocab = {"[PAD]": 0, "[EOS]": 1, "[UNK]": 2, **{c: 3 + i for i, c in enumerate(CHARS)}}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")

@@ -5,9 +5,10 @@ process:
 
 - a plain MoPPS step: ``select(B)`` + ``update`` of ``B`` prompts x ``k`` rollouts;
 - the feature prior's work when a chunk of new prompts arrives: hashing the chunk's
-  n-grams (:func:`mopps.features.hashed_ngrams`), refitting the logistic model on the
-  prompts rolled out so far (cold, and warm-started from the previous fit) and predicting +
-  setting the Beta priors of the chunk (:meth:`mopps.features.FeaturePrior.apply`).
+  n-grams ([`mopps.features.hashed_ngrams`][mopps.features.hashed_ngrams]), refitting the logistic
+  model on the prompts rolled out so far (cold, and warm-started from the previous fit) and
+  predicting + setting the Beta priors of the chunk
+  ([`mopps.features.FeaturePrior.apply`][mopps.features.FeaturePrior.apply]).
 
 The per-step overhead is the arrival work divided by the steps between arrivals. Prompts
 are addition puzzles like the GRPO study's; no TRL needed. Writes ``feature_overhead.json``.

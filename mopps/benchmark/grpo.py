@@ -1,10 +1,10 @@
 """``python -m mopps.benchmark grpo``: MoPPS in real GRPO finetuning through TRL (CPU).
 
 For each seed: one training pool, one held-out set and one stream of fresh chunks of
-addition puzzles (:mod:`mopps.benchmark.arith`), one seeded model initialisation and one
+addition puzzles (``mopps.benchmark.arith``), one seeded model initialisation and one
 supervised warm start (cached under ``<out>/cache``, keyed by the model and warm-start
 settings). Every method starts from that same warm-started model and trains on the same
-prompts (:mod:`mopps.benchmark.trainers`); uniform, MoPPS and the streaming runs take
+prompts (``mopps.benchmark.trainers``); uniform, MoPPS and the streaming runs take
 ``steps`` optimizer steps of ``B x G`` rollouts; DAPO-style generates ``over_sample`` times
 as many rollouts per step, so it takes ``steps / over_sample`` steps for the same rollouts.
 

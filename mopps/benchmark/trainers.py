@@ -1,15 +1,17 @@
 """One GRPO run through TRL for the study: uniform, DAPO-style, MoPPS, streaming MoPPS.
 
 - ``uniform``: TRL's own ``GRPOTrainer`` (its ``RepeatSampler`` shuffles the pool).
-- ``dapo``: :class:`DynamicSamplingGRPOTrainer`, a ``GRPOTrainer`` that generates
+- ``dapo``: ``DynamicSamplingGRPOTrainer``, a ``GRPOTrainer`` that generates
   ``over_sample`` times as many groups as it trains on, drops the groups whose rewards are
   all equal, and trains on at most ``B`` of the rest (DAPO's dynamic sampling with a fixed
   over-sampling factor instead of an open-ended refill loop). Every generated rollout counts.
-- ``mopps-topk`` / ``mopps-threshold``: :class:`mopps.integrations.trl.MoPPSGRPOTrainer`.
+- ``mopps-topk`` / ``mopps-threshold``:
+  [`mopps.integrations.trl.MoPPSGRPOTrainer`][mopps.integrations.trl.MoPPSGRPOTrainer].
 - ``stream-mopps`` / ``stream-feature``: MoPPS on a streaming pool: the dataset holds every
   chunk, a callback moves the sampler's candidates to a fresh chunk every ``arrive_every``
-  steps; ``stream-feature`` first fits a :class:`mopps.features.FeaturePrior` on the prompts
-  rolled out so far and sets the new chunk's Beta priors from its predictions.
+  steps; ``stream-feature`` first fits a
+  [`mopps.features.FeaturePrior`][mopps.features.FeaturePrior] on the prompts rolled out so far and
+  sets the new chunk's Beta priors from its predictions.
 
 Rollouts are counted in the reward function (every completion TRL scores); wall time is the
 training time with the evaluation passes taken out.

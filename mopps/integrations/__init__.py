@@ -1,5 +1,6 @@
-"""Framework hooks for :mod:`mopps`: verl (:mod:`mopps.integrations.verl`) and TRL
-(:mod:`mopps.integrations.trl`).
+"""Framework hooks for ``mopps``: verl ([`mopps.integrations.verl`][mopps.integrations.verl]) and
+TRL
+([`mopps.integrations.trl`][mopps.integrations.trl]).
 
 Each submodule imports its framework at import time, so import the one you use;
 ``import mopps`` and ``import mopps.integrations`` import neither.

@@ -1,7 +1,7 @@
 """MoPPS prompt selection inside TRL's ``GRPOTrainer``.
 
-:class:`MoPPSGRPOTrainer` is a ``GRPOTrainer`` whose train sampler is a
-:class:`~mopps.MoPPSSampler` laid out exactly like TRL's ``RepeatSampler``:
+[`MoPPSGRPOTrainer`][mopps.integrations.trl.MoPPSGRPOTrainer] is a ``GRPOTrainer`` whose train
+sampler is a [`MoPPSSampler`][mopps.MoPPSSampler] laid out exactly like TRL's ``RepeatSampler``:
 
 - ``batch_size = generation_batch_size // num_generations`` distinct prompts per
   generation batch, each repeated ``num_generations`` times consecutively (one GRPO group),
@@ -24,7 +24,7 @@
 
 Each row's position is carried in a ``mopps_index`` column added to the training dataset
 (reward functions receive it as a keyword argument, like every other column; accept
-``**kwargs``). Rewards become successes as in :func:`mopps.sampler.rewards_to_successes`
+``**kwargs``). Rewards become successes as in ``mopps.sampler.rewards_to_successes``
 (``success_threshold``). Because accelerate reads one batch ahead, generation batch ``t+1``
 is chosen from the posterior after the feedback of batch ``t-1`` (one step of lag; with
 ``dataloader_num_workers > 0`` the lag grows with the prefetch depth, so keep it 0).
@@ -86,7 +86,7 @@ class MoPPSGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
 
     Args:
         *args: passed to ``GRPOTrainer``.
-        prompt_selector: the :class:`~mopps.PromptSelector` (default:
+        prompt_selector: the [`PromptSelector`][mopps.PromptSelector] (default:
             ``PromptSelector(len(train_dataset), seed=args.seed)``).
         success_threshold: ``None`` (rewards in ``[0, 1]`` are fractional successes) or
             ``t`` (a completion succeeds when its reward is ``>= t``).

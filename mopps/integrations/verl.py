@@ -5,21 +5,23 @@ Two ways in, depending on the verl release (see ``docs/guides/rl-prompt-sampling
 - **verl 0.6 / 0.7, config only.** Their ``create_rl_sampler`` loads
   ``data.sampler.class_path`` / ``data.sampler.class_name`` and the trainer calls
   ``sampler.update(batch=batch)`` after every step. Point them at
-  :class:`MoPPSCurriculumSampler` (``pkg://mopps.integrations.verl``). In those releases
-  the checkpoint of step ``t`` is written *before* the hook feeds step ``t`` back, so a
-  resumed run misses that one step of feedback; :class:`MoPPSTrainerMixin` fixes it.
+  [`MoPPSCurriculumSampler`][mopps.integrations.verl.MoPPSCurriculumSampler]
+  (``pkg://mopps.integrations.verl``). In those releases the checkpoint of step ``t`` is written
+  *before* the hook feeds step ``t`` back, so a resumed run misses that one step of feedback;
+  [`MoPPSTrainerMixin`][mopps.integrations.verl.MoPPSTrainerMixin] fixes it.
 - **verl 0.7 / 0.8 / 0.9.x legacy trainer** (on 0.9 ``trainer.use_v1=False``; 0.8 and 0.9
   have no sampler hook, ``RayPPOTrainer`` takes ``train_sampler``): build the sampler with
-  :func:`make_sampler` and the trainer with :data:`MoPPSRayPPOTrainer`
-  (``RayPPOTrainer`` + :class:`MoPPSTrainerMixin`), which feeds each step's rewards back
-  before the actor/critic update, hence before the checkpoint. :func:`mopps_task_runner`
-  gives a verl ``TaskRunner`` that does both. verl 0.9's default V1 trainer
-  (``trainer.use_v1=True``, TransferQueue + replay buffer) is not supported.
+  [`make_sampler`][mopps.integrations.verl.make_sampler] and the trainer with ``MoPPSRayPPOTrainer``
+  (``RayPPOTrainer`` + [`MoPPSTrainerMixin`][mopps.integrations.verl.MoPPSTrainerMixin]), which
+  feeds each step's rewards back before the actor/critic update, hence before the checkpoint.
+  [`mopps_task_runner`][mopps.integrations.verl.mopps_task_runner] gives a verl ``TaskRunner`` that
+  does both. verl 0.9's default V1 trainer (``trainer.use_v1=True``, TransferQueue + replay buffer)
+  is not supported.
 
 Rows: verl's ``RLHFDataset`` puts each row's ``extra_info.index`` into
 ``batch.non_tensor_batch["index"]`` and silently uses 0 when it is missing. The sampler
-yields dataset *rows*; :class:`IndexMap` maps ``extra_info.index`` back to rows explicitly
-and refuses datasets in which every index is 0 or an index repeats.
+yields dataset *rows*; [`IndexMap`][mopps.integrations.verl.IndexMap] maps ``extra_info.index`` back
+to rows explicitly and refuses datasets in which every index is 0 or an index repeats.
 
 Options (all optional) live under ``data.mopps`` (``+data.mopps.KEY=VALUE`` on the command
 line): ``target`` (0.5), ``decay`` (1.0), ``strategy`` ("topk"), ``prior`` ([1, 1]),
@@ -133,7 +135,8 @@ class IndexMap:
     """Explicit map from verl's ``extra_info.index`` values to dataset rows.
 
     Args:
-        ids: ``(n,)`` the index of each row (see :func:`dataset_index_ids`).
+        ids: ``(n,)`` the index of each row (see
+            [`dataset_index_ids`][mopps.integrations.verl.dataset_index_ids]).
 
     Raises:
         InputError: every index is 0 (``extra_info.index`` missing: verl would report 0 for
@@ -236,7 +239,7 @@ def rollouts_from_batch(
 
 
 class VerlMoPPSSampler(Sampler[int]):
-    """A :class:`~mopps.MoPPSSampler` that also reads verl ``DataProto`` feedback.
+    """A [`MoPPSSampler`][mopps.MoPPSSampler] that also reads verl ``DataProto`` feedback.
 
     Args:
         data_source: the training dataset (verl ``RLHFDataset``).
@@ -284,7 +287,7 @@ class VerlMoPPSSampler(Sampler[int]):
 
     @property
     def selector(self) -> PromptSelector:
-        """The underlying :class:`~mopps.PromptSelector`."""
+        """The underlying [`PromptSelector`][mopps.PromptSelector]."""
         return self.sampler.selector
 
     def __iter__(self) -> Iterator[int]:
@@ -313,7 +316,7 @@ class VerlMoPPSSampler(Sampler[int]):
         return {"mopps": self.sampler.state_dict(), "last_uid": self._last_uid}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`; the next iterator continues mid-epoch."""
+        """Restore from ``state_dict``; the next iterator continues mid-epoch."""
         if not isinstance(state, dict) or "mopps" not in state:
             raise InputError("state: expected a dict from VerlMoPPSSampler.state_dict")
         self.sampler.load_state_dict(state["mopps"])
@@ -323,8 +326,9 @@ class VerlMoPPSSampler(Sampler[int]):
 def make_sampler(data_config: Any, dataset: Sized) -> VerlMoPPSSampler:
     """Build the verl sampler (same call shape as verl's ``create_rl_sampler``).
 
-    On verl 0.6/0.7 this returns a :class:`MoPPSCurriculumSampler` (so the built-in hook
-    also drives it), elsewhere a :class:`VerlMoPPSSampler`.
+    On verl 0.6/0.7 this returns a
+    [`MoPPSCurriculumSampler`][mopps.integrations.verl.MoPPSCurriculumSampler] (so the built-in hook
+    also drives it), elsewhere a [`VerlMoPPSSampler`][mopps.integrations.verl.VerlMoPPSSampler].
 
     Example:
         >>> s = make_sampler({"train_batch_size": 2}, [{"index": i + 1} for i in range(4)])
@@ -348,7 +352,8 @@ else:
     class MoPPSCurriculumSampler(  # type: ignore[misc]
         VerlMoPPSSampler, _AbstractCurriculumSampler
     ):
-        """:class:`VerlMoPPSSampler` registered as a verl 0.6/0.7 curriculum sampler.
+        """[`VerlMoPPSSampler`][mopps.integrations.verl.VerlMoPPSSampler] registered as a verl
+        0.6/0.7 curriculum sampler.
 
         Config: ``data.sampler.class_path=pkg://mopps.integrations.verl``,
         ``data.sampler.class_name=MoPPSCurriculumSampler``, ``data.dataloader_num_workers=0``.
@@ -366,7 +371,7 @@ class MoPPSTrainerMixin:
     computed, ``index`` per response) to ``self.train_dataloader.sampler.update``. That is
     before the step's checkpoint is written, so a resumed run continues from exactly the
     posterior the uninterrupted run had. Does nothing when the sampler is not a
-    :class:`VerlMoPPSSampler`.
+    [`VerlMoPPSSampler`][mopps.integrations.verl.VerlMoPPSSampler].
 
     Example:
         ```python
@@ -413,10 +418,9 @@ def mopps_task_runner() -> Any:
 
     Inside its own Ray actor process it swaps the two module-level names that verl's
     ``TaskRunner.run`` uses (``verl.trainer.main_ppo_v0`` on 0.9.x, ``verl.trainer.main_ppo``
-    on 0.7/0.8): ``create_rl_sampler`` -> :func:`make_sampler` and ``RayPPOTrainer`` ->
-    ``MoPPSRayPPOTrainer``, then runs verl's ``run``. Pass it to verl's
-    ``run_ppo(config, task_runner_class=mopps_task_runner())``; on 0.9 set
-    ``trainer.use_v1=False``.
+    on 0.7/0.8): ``create_rl_sampler`` -> [`make_sampler`][mopps.integrations.verl.make_sampler] and
+    ``RayPPOTrainer`` -> ``MoPPSRayPPOTrainer``, then runs verl's ``run``. Pass it to verl's
+    ``run_ppo(config, task_runner_class=mopps_task_runner())``; on 0.9 set ``trainer.use_v1=False``.
 
     Example:
         ```python

@@ -1,2 +1,3 @@
 """Alembic environment and revision scripts of the campaign database (see
-:mod:`lowswitch.campaign.migrate`); a package so that they ship with lowswitch."""
+[`lowswitch.campaign.migrate`][lowswitch.campaign.migrate]); a package so that they ship with
+lowswitch."""

@@ -1,4 +1,5 @@
-"""Alembic environment: runs on the connection that :mod:`lowswitch.campaign.migrate` passes
+"""Alembic environment: runs on the connection that
+[`lowswitch.campaign.migrate`][lowswitch.campaign.migrate] passes
 in ``config.attributes["connection"]`` (already inside its transaction)."""
 
 from __future__ import annotations
