@@ -201,6 +201,6 @@ class _PosteriorMixin:
     def information_gain(self) -> Tensor:
         r"""``1/2 log det(I + N^{1/2} K_U N^{1/2} / sigma2)`` from the cached factor.
 
-        The data-dependent ``gamma_t`` of IGP-UCB (ALGORITHMS.md section 3).
+        The data-dependent ``gamma_t`` of IGP-UCB (docs/maths/switching.md, "Confidence width").
         """
         return self._get_cache().L.diagonal().log().sum()

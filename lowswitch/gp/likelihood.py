@@ -1,6 +1,6 @@
 r"""Exact log-likelihood of all t observations from the unique-point statistics.
 
-ALGORITHMS.md section 2 (derived there): with ``p_i`` the precision of point ``i``'s
+Derived in docs/maths/gp.md, "The exact likelihood": with ``p_i`` the precision of point ``i``'s
 mean (``n_i / sigma2``, or ``W_i = sum_s 1 / v_s`` for known noise ``v_s``),
 
 .. math::
@@ -137,7 +137,7 @@ class _MeansLogDensity(torch.autograd.Function):
 
 
 def within_point_log_density(n: Tensor, m2: Tensor, sigma2: Tensor) -> Tensor:
-    """Homoscedastic within-point term (second line of ALGORITHMS.md section 2).
+    """Homoscedastic within-point term (second line of the exact likelihood, docs/maths/gp.md).
 
     Args:
         n: ``(q,)`` counts; m2: ``(q,)`` within-point sums of squares; sigma2: scalar.

@@ -3,7 +3,7 @@ r"""``UniquePointGP``: an exact GP conditioned on unique inputs, as a BoTorch mo
 Shapes: ``t`` observations, ``q`` unique inputs, ``d`` input dimension, ``m`` test
 points, ``...`` batch dimensions of test inputs.
 
-The posterior (ALGORITHMS.md section 1) treats unique point ``u_i`` as one observation
+The posterior (docs/maths/gp.md, "The posterior") treats unique point ``u_i`` as one observation
 of its mean ``ybar_i`` with noise ``sigma2 / n_i`` and is *identical* to the posterior of a
 GP on all t rows; it is evaluated through the factor ``L`` of ``A = I + S K_U S``
 (``S = diag(sqrt(n / sigma2))``, see ``lowswitch.gp.linalg``):
@@ -319,7 +319,7 @@ class UniquePointGP(  # type: ignore[misc]
 
     # ------------------------------------------------------------ likelihood
     def exact_marginal_log_likelihood(self, original_units: bool = False) -> Tensor:
-        r"""Log-density of all t observations (ALGORITHMS.md section 2), differentiable.
+        r"""Log-density of all t observations (docs/maths/gp.md), differentiable.
 
         Args:
             original_units: if True, add the standardisation Jacobian ``-t log(std)`` so

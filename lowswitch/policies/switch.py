@@ -1,6 +1,6 @@
 """The switch rule: how many times to repeat a chosen candidate before deciding again.
 
-An *epoch* picks ``x_h`` and commits to ``B_h`` evaluations of it (ALGORITHMS.md section 3)::
+An *epoch* picks ``x_h`` and commits to ``B_h`` evaluations of it (docs/maths/switching.md)::
 
     B_h = max(1, ceil((C - 1) * sigma2 / sigma2_h(x_h)))
     B_h = min(B_h, remaining budget, max_repeats)
