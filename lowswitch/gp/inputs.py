@@ -119,19 +119,33 @@ def _check_mll(mll: MarginalLogLikelihood) -> None:
         )
 
 
-def _checked_likelihood(likelihood: Likelihood | None, known_noise: bool) -> GaussianLikelihood:
-    """The likelihood to use, or a clear refusal of one the replicate maths cannot honour."""
-    if likelihood is None:
-        if not known_noise:
-            return get_gaussian_likelihood_with_lognormal_prior()
-        fixed = GaussianLikelihood(noise_constraint=Positive())
-        fixed.raw_noise.requires_grad_(False)
-        return fixed
-    if known_noise:
+def _default_likelihood(
+    likelihood: Likelihood | None, known_noise: bool, batch: torch.Size
+) -> GaussianLikelihood:
+    """The likelihood when none is given or the noise is known; a given one is then refused.
+
+    For ``likelihood=None`` or ``known_noise`` only (the callers check any other given
+    likelihood). ``batch`` is the model's batch shape, ``()`` or ``(b,)``; the returned
+    noise is ``(*batch, 1)``: BoTorch's ``SingleTaskGP`` likelihood (log-normal noise
+    prior) without known noise, with it a fixed (not trained) ``GaussianLikelihood`` whose
+    noise the model sets.
+    """
+    if likelihood is not None:
         raise InputError(
             "likelihood: expected None with train_Yvar (the noise variances are known), "
             f"got {type(likelihood).__name__}"
         )
+    if not known_noise:
+        return get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
+    fixed = GaussianLikelihood(batch_shape=batch, noise_constraint=Positive())
+    fixed.raw_noise.requires_grad_(False)
+    return fixed
+
+
+def _checked_likelihood(likelihood: Likelihood | None, known_noise: bool) -> GaussianLikelihood:
+    """The likelihood to use, or a clear refusal of one the replicate maths cannot honour."""
+    if likelihood is None or known_noise:
+        return _default_likelihood(likelihood, known_noise, torch.Size())
     if type(likelihood) is not GaussianLikelihood or likelihood.noise_covar.raw_noise.numel() != 1:
         raise InputError(
             "likelihood: expected a gpytorch GaussianLikelihood without batch_shape "
@@ -217,17 +231,8 @@ def checked_batched_likelihood(
     With known noise: a fixed (not trained) ``GaussianLikelihood`` holding each set's
     harmonic-mean noise variance; a given likelihood is then refused.
     """
-    if likelihood is None:
-        if not known_noise:
-            return get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
-        fixed = GaussianLikelihood(batch_shape=batch, noise_constraint=Positive())
-        fixed.raw_noise.requires_grad_(False)
-        return fixed
-    if known_noise:
-        raise InputError(
-            "likelihood: expected None with train_Yvar (the noise variances are known), "
-            f"got {type(likelihood).__name__}"
-        )
+    if likelihood is None or known_noise:
+        return _default_likelihood(likelihood, known_noise, batch)
     if type(likelihood) is not GaussianLikelihood or likelihood.noise_covar.raw_noise.shape != (
         *batch,
         1,
