@@ -20,13 +20,10 @@ from typing import Any
 import torch
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
-from botorch.models.utils.gpytorch_modules import (
-    get_covar_module_with_dim_scaled_prior,
-)
 from botorch.utils.types import DEFAULT, _DefaultType
 from gpytorch.kernels import Kernel
 from gpytorch.likelihoods import Likelihood
-from gpytorch.means import ConstantMean, Mean
+from gpytorch.means import Mean
 from gpytorch.mlls import MarginalLogLikelihood
 from gpytorch.models import ExactGP
 from torch import Tensor
@@ -38,14 +35,12 @@ from lowswitch.gp.batched_maths import (
     padded_within_point_log_density,
     padded_within_point_log_density_known_noise,
 )
-from lowswitch.gp.cache import _Cache, _StateKey
 from lowswitch.gp.inputs import (
     _check_mll,
     checked_batched_likelihood,
     checked_batched_outcome_transform,
     validate_batched_observations,
 )
-from lowswitch.gp.likelihood import precision_factor
 from lowswitch.gp.linalg import solve_lower
 from lowswitch.gp.model import UniquePointGP
 
@@ -109,8 +104,7 @@ class BatchedUniquePointGP(UniquePointGP):
             shape = tuple(train_X.shape) if isinstance(train_X, Tensor) else type(train_X)
             raise InputError(f"train_X: expected shape (b, t, d), got {shape}")
         X, Y, V = validate_batched_observations(train_X, train_Y, train_Yvar)
-        b, d = X.shape[0], X.shape[-1]
-        batch = torch.Size([b])
+        batch = torch.Size([X.shape[0]])
         outcome_transform = checked_batched_outcome_transform(outcome_transform, batch)
         likelihood = checked_batched_likelihood(likelihood, batch, known_noise=V is not None)
         stats = PaddedStats.build(X, Y, V)
@@ -118,22 +112,9 @@ class BatchedUniquePointGP(UniquePointGP):
             self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
         )
         self.batch_stats = stats
-        self.mean_module = ConstantMean(batch_shape=batch) if mean_module is None else mean_module
-        self.covar_module = (
-            get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch)
-            if covar_module is None
-            else covar_module
+        self._install_modules(
+            stats.X, batch, mean_module, covar_module, input_transform, outcome_transform
         )
-        if input_transform is not None:
-            input_transform.train()
-            input_transform(stats.X)  # learn e.g. Normalize bounds on the unique inputs
-            input_transform.eval()
-            self.input_transform = input_transform
-        if outcome_transform is not None:
-            self.outcome_transform = outcome_transform
-        self._cache: _Cache | None = None
-        self.to(torch.float64)
-        self.refit_outcome_transform()
 
     # ------------------------------------------------------------- properties
     @property
@@ -234,16 +215,6 @@ class BatchedUniquePointGP(UniquePointGP):
             return ybar, s.W.to(device=dev, dtype=dt) * sd[:, None] ** 2
         return ybar, s.n.to(device=dev, dtype=dt) / self.likelihood.noise
 
-    def _sync_train_data(self) -> None:
-        ybar, _ = self._standardized()
-        raw = self.batch_stats.X.to(dtype=self._dtype, device=self._device)
-        self._has_transformed_inputs = False
-        self._original_train_inputs = None
-        self.set_train_data(inputs=raw, targets=ybar.detach(), strict=False)  # type: ignore[operator]
-        if not self.training:
-            self._set_transformed_inputs()
-        self._cache = None
-
     def _apply(self, fn: Any, recurse: bool = True) -> BatchedUniquePointGP:
         super(UniquePointGP, self)._apply(fn)
         if getattr(self, "batch_stats", None) is not None:
@@ -296,24 +267,6 @@ class BatchedUniquePointGP(UniquePointGP):
         return -self.scaled_objective(mll.named_priors())
 
     # ------------------------------------------------------------- posterior
-    def _get_cache(self) -> _Cache:
-        if self._cache is not None:
-            old = self._cache.key
-            if old is None or not old.matches(self):
-                self._sync_train_data()
-        if self._cache is None:
-            with torch.no_grad():
-                X = self.batch_stats.X.to(dtype=self._dtype, device=self._device)
-                U = self._transform_X(X)
-                ybar, precision = self._standardized()
-                L = precision_factor(self.covar_module(U).to_dense(), precision)
-                s = precision.sqrt()
-                r = s * (ybar - self.mean_module(U))
-                z = torch.linalg.solve_triangular(L, r.unsqueeze(-1), upper=False)
-                w = torch.linalg.solve_triangular(L.mT, z, upper=True).squeeze(-1)
-                self._cache = _Cache(U=U, s=s, L=L, alpha=s * w, key=_StateKey.of(self))
-        return self._cache
-
     def latent_parts(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean ``(..., b, m)`` and ``V = L^{-1} S K_U(X)`` ``(..., b, q, m)``.
 

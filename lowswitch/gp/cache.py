@@ -60,6 +60,8 @@ class _StateKey:
 
 @dataclass
 class _Cache:
+    """The posterior factor; a batched model's tensors have a leading ``(b,)``."""
+
     U: Tensor  # (q, d) transformed unique inputs
     s: Tensor  # (q,) sqrt precision
     L: Tensor  # (q, q) factor of I + S K_U S
@@ -79,6 +81,9 @@ class _PosteriorMixin:
 
         @property
         def outcome_scale(self) -> tuple[float, float]: ...
+
+        @property
+        def unique_X(self) -> Tensor: ...
 
         @property
         def _dtype(self) -> torch.dtype: ...
@@ -108,6 +113,12 @@ class _PosteriorMixin:
             self._get_cache()
 
     def _get_cache(self) -> _Cache:
+        """The cached factor, rebuilt when missing or stale.
+
+        Also serves the batched model: ``unique_X`` ``(q, d)`` or ``(b, q, d)`` gives
+        ``U`` of that shape, ``s`` and ``alpha`` ``(q,)`` or ``(b, q)``, ``L`` ``(q, q)``
+        or ``(b, q, q)``.
+        """
         if self._cache is not None:
             old = self._cache.key
             if old is None or not old.matches(self):
@@ -116,7 +127,7 @@ class _PosteriorMixin:
                 self._sync_train_data()
         if self._cache is None:
             with torch.no_grad():
-                U = self._transform_X(self.stats.X.to(dtype=self._dtype, device=self._device))
+                U = self._transform_X(self.unique_X.to(dtype=self._dtype, device=self._device))
                 ybar, precision = self._standardized()
                 L = precision_factor(self.covar_module(U).to_dense(), precision)
                 self._cache = self._finish_cache(U, precision.sqrt(), L, ybar)
@@ -125,7 +136,7 @@ class _PosteriorMixin:
     def _finish_cache(self, U: Tensor, s: Tensor, L: Tensor, ybar: Tensor) -> _Cache:
         r = s * (ybar - self.mean_module(U))
         z = solve_lower(L, r.unsqueeze(-1))
-        alpha = s * torch.linalg.solve_triangular(L.T, z, upper=True).squeeze(-1)
+        alpha = s * torch.linalg.solve_triangular(L.mT, z, upper=True).squeeze(-1)
         return _Cache(U=U, s=s, L=L, alpha=alpha, key=_StateKey.of(self))
 
     def posterior_mean(self, X: Tensor) -> Tensor:

@@ -157,21 +157,50 @@ class UniquePointGP(  # type: ignore[misc]
         )
         outcome_transform = checked_outcome_transform(outcome_transform)
         stats = UniqueStats(X, Y, V)
-        d = stats.d
         likelihood = _checked_likelihood(likelihood, known_noise=V is not None)
         ExactGP.__init__(
             self, train_inputs=stats.X, train_targets=stats.mean, likelihood=likelihood
         )
         self.stats = stats
-        self.mean_module = ConstantMean() if mean_module is None else mean_module
+        self._install_modules(
+            stats.X, torch.Size(), mean_module, covar_module, input_transform, outcome_transform
+        )
+
+    def _install_modules(
+        self,
+        unique_X: Tensor,
+        batch: torch.Size,
+        mean_module: Mean | None,
+        covar_module: Kernel | None,
+        input_transform: InputTransform | None,
+        outcome_transform: Standardize | None,
+    ) -> None:
+        """Set the mean, kernel and transforms, cast to float64 and fit the standardisation.
+
+        The last step of ``__init__`` (unbatched and batched), once the likelihood, the
+        training data and the statistics are set.
+
+        Args:
+            unique_X: ``(q, d)`` or ``(b, q, d)`` raw unique inputs; the input transform
+                is fitted on them (e.g. ``Normalize`` bounds).
+            batch: the model's batch shape, ``()`` or ``(b,)``: that of the default
+                ``ConstantMean`` and of BoTorch's default kernel (ARD over the ``d``
+                inputs, dimension-scaled lengthscale prior).
+            mean_module, covar_module: given modules, or None for the defaults.
+            input_transform: given transform, or None.
+            outcome_transform: an already checked ``Standardize``, or None.
+        """
+        self.mean_module = ConstantMean(batch_shape=batch) if mean_module is None else mean_module
         self.covar_module = (
-            get_covar_module_with_dim_scaled_prior(ard_num_dims=d)
+            get_covar_module_with_dim_scaled_prior(
+                ard_num_dims=unique_X.shape[-1], batch_shape=batch
+            )
             if covar_module is None
             else covar_module
         )
         if input_transform is not None:
             input_transform.train()
-            input_transform(stats.X)  # learn e.g. Normalize bounds on the unique inputs
+            input_transform(unique_X)  # learn e.g. Normalize bounds on the unique inputs
             input_transform.eval()
             self.input_transform = input_transform
         if outcome_transform is not None:

@@ -78,6 +78,9 @@ class _TransformsMixin:
         @property
         def heteroscedastic(self) -> bool: ...
 
+        @property
+        def unique_X(self) -> Tensor: ...
+
         def set_train_data(self, *args: Any, **kwargs: Any) -> None: ...
 
         def _set_transformed_inputs(self) -> None: ...
@@ -143,10 +146,11 @@ class _TransformsMixin:
 
         As in ``SingleTaskGP``: ``train_inputs`` hold the *raw* unique inputs in training
         mode and the input-transformed ones in eval mode (the raw ones then in
-        ``_original_train_inputs``); ``train_targets`` are the standardised means.
+        ``_original_train_inputs``); ``train_targets`` are the standardised means. Also
+        serves the batched model: inputs ``(b, q, d)``, targets ``(b, q)``.
         """
         ybar, _ = self._standardized()
-        raw = self.stats.X.to(dtype=self._dtype, device=self._device)
+        raw = self.unique_X.to(dtype=self._dtype, device=self._device)
         self._has_transformed_inputs = False
         self._original_train_inputs = None
         self.set_train_data(inputs=raw, targets=ybar.detach(), strict=False)  # type: ignore[operator]
