@@ -78,8 +78,13 @@ def _objective(model: Any) -> float:
     return float(value)
 
 
-def _set_of(batched: Any, X: Tensor, Y: Tensor, j: int) -> UniquePointGP:
-    """Set ``j`` of a batched model as an unbatched model with its hyperparameters."""
+def unbatched_set(batched: Any, X: Tensor, Y: Tensor, j: int) -> UniquePointGP:
+    """Set ``j`` of a batched model as an unbatched model with its hyperparameters.
+
+    ``batched`` is a ``BatchedUniquePointGP`` with the default modules, built on ``X``
+    ``(b, t, d)`` and ``Y`` ``(b, t, 1)``; the result is ``UniquePointGP(X[j], Y[j])``
+    with set ``j``'s lengthscales ``(1, d)``, mean constant and noise ``(1,)``.
+    """
     single = UniquePointGP(X[j], Y[j])
     with torch.no_grad():
         single.covar_module.lengthscale = batched.covar_module.lengthscale[j]
@@ -122,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rec["fit_loop_s"], loop = _median_time(
             lambda models: [fit_gp(m) for m in models], args.reps, build_loop
         )
-    gaps = [_objective(_set_of(batched, X, Y, j)) - _objective(loop[j]) for j in range(b)]
+    gaps = [_objective(unbatched_set(batched, X, Y, j)) - _objective(loop[j]) for j in range(b)]
     rec["joint_minus_separate_objective_max_abs"] = max(abs(v) for v in gaps)
 
     def posterior_batched() -> Tensor:

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lowswitch import InputError, UniquePointGP, fit_gp
+from lowswitch.benchmark.gp_batched import unbatched_set
 from lowswitch.errors import StateError
 from lowswitch.gp import BatchedUniquePointGP, ConditionedUniquePointGP
 
@@ -211,7 +212,7 @@ def test_exact_mll_per_set_equals_all_rows_and_gradients_match(normalize):
     assert_close(value, want, rtol=1e-10, atol=0)
     if not normalize:  # each set equals its own unbatched model to rounding
         for j in range(B):
-            single = _set_model(model, X, Y, j)
+            single = unbatched_set(model, X, Y, j)
             assert_close(value[j], single.exact_marginal_log_likelihood(), rtol=1e-12, atol=0)
     params = [
         "covar_module.raw_lengthscale",
@@ -242,16 +243,6 @@ def _objective(m):
     return float(v.detach())
 
 
-def _set_model(model, X, Y, j):
-    """Set j of a batched model as an unbatched model with its hyperparameters."""
-    single = UniquePointGP(X[j], Y[j])
-    with torch.no_grad():
-        single.covar_module.lengthscale = model.covar_module.lengthscale[j]
-        single.mean_module.constant.copy_(model.mean_module.constant[j])
-        single.likelihood.noise = model.likelihood.noise[j]
-    return single
-
-
 @pytest.mark.parametrize("how", ["fit_gp", "fit_gpytorch_mll"])
 def test_joint_fit_equals_fitting_each_set(how):
     X, Y = ragged(seed=4, qs=(6, 9, 3), t=60)
@@ -269,7 +260,7 @@ def test_joint_fit_equals_fitting_each_set(how):
         torch.testing.assert_close(get_loss_closure(mll)(), want, rtol=1e-12, atol=0)
         fit_gpytorch_mll(mll)
     for j, sep in enumerate(_per_set_models(X, Y)):
-        joint = _set_model(model, X, Y, j)
+        joint = unbatched_set(model, X, Y, j)
         # same optimum to the optimiser's tolerance (ftol 1e-6 per unique point)
         assert abs(_objective(joint) - _objective(sep)) < 1e-3
         torch.testing.assert_close(
