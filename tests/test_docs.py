@@ -140,13 +140,13 @@ def test_maths_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_griffe_extension_rewrites() -> None:
-    """The docs build's docstring rewrites (docs/_griffe/sphinx_compat.py) do what they say."""
+    """The docs build's docstring rewrites (docs/_griffe/docstring_compat.py) do what they say."""
     pytest.importorskip("griffe")
     import doctest
     import importlib.util
 
-    path = ROOT / "docs" / "_griffe" / "sphinx_compat.py"
-    spec = importlib.util.spec_from_file_location("sphinx_compat", path)
+    path = ROOT / "docs" / "_griffe" / "docstring_compat.py"
+    spec = importlib.util.spec_from_file_location("docstring_compat", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

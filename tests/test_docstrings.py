@@ -148,3 +148,20 @@ def test_static_reader_matches_import() -> None:
     static = {e.exported_as: e.doc for e in _static_entries(module, path)}
     imported = {e.exported_as: e.doc for e in _imported_entries(module)}
     assert static == imported
+
+
+def test_docstrings_cross_link_with_autorefs_not_sphinx_roles() -> None:
+    """API names link as ``[`Name`][dotted.path]`` (MkDocs autorefs, checked by the strict
+    docs build); a Sphinx role (``:class:`...```) would render as raw text, since the docs
+    build no longer rewrites them."""
+    import re
+
+    role = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|obj|data|exc|const):`")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{i}"
+        for pkg in ("lowswitch", "mopps")
+        for path in sorted((ROOT / pkg).rglob("*.py"))
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if role.search(line)
+    ]
+    assert not offenders, f"Sphinx roles left (use [`Name`][dotted.path]): {offenders}"

@@ -183,7 +183,7 @@ def _finish(res: RunResult, obj: NoisyObjective, rec: Tensor, t0: float, unique:
 
 
 def _policy_names() -> set[str]:
-    """Registered acquisition names (:func:`lowswitch.policies.policy_names`)."""
+    """Registered acquisition names (``lowswitch.policies.policy_names``)."""
     from lowswitch.policies import policy_names
 
     return set(policy_names())
@@ -387,7 +387,7 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
 def parse_method(name: str) -> tuple[str, float | None]:
     """``"ucb-C2"`` -> ``("ucb", 2.0)``; ``"random"`` -> ``("random", None)``.
 
-    Option suffixes (:func:`split_options`) are ignored here.
+    Option suffixes (``split_options``) are ignored here.
 
     Example:
         >>> parse_method("ts-C1.5")
@@ -518,7 +518,7 @@ def markdown_table(runs: list[RunResult], rows: list[dict[str, Any]] | None = No
     """The summary as Markdown: one table per (problem, budget), per-seed regrets in brackets.
 
     Methods are ordered by acquisition, then ``C``; ``*`` marks a method with runs stopped
-    at the time limit. ``rows``: :func:`summarise` of ``runs`` when already computed.
+    at the time limit. ``rows``: ``summarise`` of ``runs`` when already computed.
 
     Example:
         >>> r = RunResult("branin", "ucb-C2", 10, 0, evaluations=10, simple_regret=0.5,

@@ -56,7 +56,7 @@ class SuiteProblem:
         return float(f"{self.noise_fraction * self.f_range:.4g}")
 
     def problem(self) -> Problem:
-        """The harness's :class:`~lowswitch.benchmark.bo.Problem` for this entry."""
+        """The harness's ``Problem`` for this entry."""
         return Problem(self.name, self.noise_std, self.make)
 
 
@@ -205,7 +205,7 @@ def regret_matrix(
     """Median simple regret per (problem, method) at the end, or at equal total cost.
 
     Args:
-        runs: :class:`~lowswitch.benchmark.bo.RunResult` list.
+        runs: ``RunResult`` list.
         s: switch cost of the total cost ``evaluations + s * switches``.
         cost: compare at this total cost; ``None``: per problem, the smallest final total
             cost any of its runs reached (every run is compared at a cost it reached).
@@ -232,7 +232,7 @@ def regret_matrix(
 
 
 def matrix_markdown(problems: list[str], methods: list[str], values: list[list[float]]) -> str:
-    """Markdown of :func:`regret_matrix`; the best value of each row in bold.
+    """Markdown of ``regret_matrix``; the best value of each row in bold.
 
     Example:
         >>> print(matrix_markdown(["p"], ["a", "b"], [[1.0, 2.0]]).splitlines()[2])
@@ -365,7 +365,7 @@ def suite_acceptance(
 
 
 def acceptance_markdown(rows: list[dict[str, Any]]) -> str:
-    """Markdown of :func:`suite_acceptance` (ratios to 2 digits)."""
+    """Markdown of ``suite_acceptance`` (ratios to 2 digits)."""
     keys = list(dict.fromkeys(k for r in rows for k in r if k != "problem"))
     out = ["| problem | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for r in rows:

@@ -1,8 +1,9 @@
-"""Low-switch GP Thompson sampling over a finite pool, through :mod:`lowswitch.bandit`.
+"""Low-switch GP Thompson sampling over a finite pool, through
+[`lowswitch.bandit`][lowswitch.bandit].
 
 Each decision draws one joint sample of ``f`` from the GP posterior over a pool of points
-(:class:`lowswitch.bandit.GaussianArms`, with the ask's explicit generator) and picks its
-argmax; the switch rule then sets the repeats. The pool is
+([`lowswitch.bandit.GaussianArms`][lowswitch.bandit.GaussianArms], with the ask's explicit
+generator) and picks its argmax; the switch rule then sets the repeats. The pool is
 
 * the candidate set, when one is given;
 * otherwise ``n_discrete`` scrambled-Sobol points of the box, ``n_local`` Gaussian
@@ -33,7 +34,7 @@ _DEFAULTS: dict[str, Any] = {"n_discrete": 1024, "n_local": 512, "local_scale": 
 class LowSwitchGPTS(LowSwitchPolicy):
     """Rarely-switching GP Thompson sampling with ask/tell.
 
-    Takes the arguments of :class:`~lowswitch.policies.base.LowSwitchPolicy`.
+    Takes the arguments of [`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy].
 
     Options (keywords, or in ``PolicyConfig.options``):
         ``n_discrete``: Sobol points of the pool (continuous boxes), default 1,024.

@@ -1,14 +1,13 @@
 """Griffe extension used by the docs build: render this project's docstrings faithfully.
 
-The project writes Google-style docstrings with an ``Example:`` heading and occasional
-Sphinx roles (``:class:`Foo` ``). Griffe's Google parser treats only ``Examples:`` as the
-examples section (``Example:`` would become an admonition whose ``>>>`` lines render as
-nested quotes), and Markdown does not know Sphinx roles. This extension rewrites, in the
-docstring text only (the code is untouched):
+The project writes Google-style docstrings with an ``Example:`` heading, cross-links API
+names with MkDocs autorefs (``[`Name`][pkg.mod.Name]``, resolved and checked by the strict
+build; a test refuses Sphinx roles in the packages) and occasionally a ``.. math::``
+block. Griffe's Google parser treats only ``Examples:`` as the examples section
+(``Example:`` would become an admonition whose ``>>>`` lines render as nested quotes).
+This extension rewrites, in the docstring text only (the code is untouched):
 
 - a line ``Example:`` to ``Examples:``, so doctest blocks render as code;
-- ``:role:`~pkg.mod.Name` `` to ``Name`` in code font, ``:role:`pkg.Name` `` to
-  ``pkg.Name`` in code font (no link: an unresolved link would fail the strict build);
 - a ``.. math::`` directive block to a ``$$ ... $$`` display equation;
 - a grouped argument entry ``a, b, c: text`` (numpy-style grouping, which griffe's Google
   parser reads as one unknown parameter) to one entry per name, each with the text.
@@ -24,12 +23,6 @@ import griffe
 _EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.MULTILINE)
 _ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters|Params):\s*$")
 _GROUPED = re.compile(r"^(\s+)(\w+(?:\s*,\s*\w+)+)\s*:\s(.*)$")
-_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|obj|data|exc|const):`(~?)([^`]+)`")
-
-
-def _role(match: re.Match[str]) -> str:
-    tilde, target = match.groups()
-    return f"`{target.rsplit('.', 1)[-1] if tilde else target}`"
 
 
 def _math(text: str) -> str:
@@ -96,8 +89,13 @@ def rewrite(text: str) -> str:
     Examples:
         >>> rewrite("Example:\\n    >>> 1\\n    1")
         'Examples:\\n    >>> 1\\n    1'
-        >>> rewrite("see :class:`~lowswitch.gp.UniquePointGP`")
-        'see `UniquePointGP`'
+        >>> print(rewrite("Mean:\\n\\n.. math::\\n    \\\\mu = m(x)\\n"))
+        Mean:
+        <BLANKLINE>
+        $$
+        \\mu = m(x)
+        $$
+        <BLANKLINE>
         >>> print(rewrite("Args:\\n    a, b: shared\\n        text.\\n    c: own."))
         Args:
             a: shared text.
@@ -105,13 +103,12 @@ def rewrite(text: str) -> str:
             c: own.
     """
     text = _EXAMPLE.sub(r"\1Examples:", text)
-    text = _ROLE.sub(_role, text)
     if ", " in text and ":" in text:
         text = _split_grouped_args(text)
     return _math(text) if ".. math::" in text else text
 
 
-class SphinxCompat(griffe.Extension):
+class DocstringCompat(griffe.Extension):
     """Apply :func:`rewrite` to every docstring as objects are loaded."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
