@@ -49,8 +49,8 @@ import numpy as np
 import torch
 
 from lowswitch.campaign.encoding import encode_rows, table_space
-from lowswitch.campaign.model import fit_hyper, posterior_at_measured
 from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
+from lowswitch.campaign.posterior import fit_hyper, posterior_at_measured
 from lowswitch.campaign.simulate import ARYL_HALIDE_INPUTS, aryl_halide_table
 from lowswitch.campaign.tables import validate_candidates
 

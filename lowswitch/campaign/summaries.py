@@ -142,7 +142,7 @@ def best(camp: Campaign, k: int = 5, level: float = 0.95) -> pd.DataFrame:
         )
     from scipy.stats import norm
 
-    from lowswitch.campaign.model import posterior_at_measured, reusable_hyper
+    from lowswitch.campaign.posterior import posterior_at_measured, reusable_hyper
 
     # the stored fits model the objective with the policy's sign (-y when minimising)
     sign = 1.0 if camp.direction == "maximize" else -1.0

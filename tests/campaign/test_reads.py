@@ -9,7 +9,7 @@ import pytest
 from campaign_helpers import INPUTS
 
 from lowswitch.campaign import Campaign, SimulatedLab
-from lowswitch.campaign.model import posterior_at_measured, reusable_hyper
+from lowswitch.campaign.posterior import posterior_at_measured, reusable_hyper
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
