@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lowswitch.bandit.arms import Arms
 from lowswitch.bandit.beta import BetaArms, check_feedback, check_index, discounted_update
-from lowswitch.bandit.gaussian import GaussianArms, robust_cholesky
+from lowswitch.bandit.gaussian import GaussianArms, jittered_cholesky, robust_cholesky
 from lowswitch.bandit.rng import (
     Generator,
     beta_variates,
@@ -46,6 +46,7 @@ __all__ = [
     "discounted_update",
     "generator_from_state",
     "get_state",
+    "jittered_cholesky",
     "numpy_generator",
     "robust_cholesky",
     "set_state",

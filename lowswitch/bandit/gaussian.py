@@ -22,14 +22,59 @@ import torch
 from lowswitch.bandit.rng import Generator, standard_normal
 from lowswitch.errors import InputError
 
-__all__ = ["GaussianArms", "robust_cholesky"]
+__all__ = ["GaussianArms", "jittered_cholesky", "robust_cholesky"]
 
 _JITTER_START = 1e-10
 _JITTER_STEPS = 9
 
 
+def jittered_cholesky(A: torch.Tensor, max_tries: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower Cholesky factor of symmetric PSD matrices, with escalating diagonal jitter.
+
+    The project's one jittered Cholesky (the GP's factors and GP-TS's joint draws both use
+    it). Tries the plain factorisation first; on failure adds ``factor * scale * I`` with
+    ``factor`` = 1e-10, 1e-9, ... (``max_tries`` steps) and ``scale`` each matrix's mean
+    absolute diagonal (1 where that is 0). The same factor goes to every matrix of a batch.
+
+    Args:
+        A: ``(..., m, m)`` symmetric matrices.
+        max_tries: number of jitter steps before giving up.
+
+    Returns:
+        ``(L, jitter)``: ``L (..., m, m)`` lower triangular with ``L L^T = A + jitter I``
+        and ``jitter (...,)`` the absolute jitter added to each matrix (zeros if none).
+
+    Raises:
+        torch.linalg.LinAlgError: still not positive definite at the largest jitter.
+
+    Example:
+        >>> L, jitter = jittered_cholesky(torch.ones(2, 2, dtype=torch.float64), 9)
+        >>> bool(jitter > 0), torch.allclose(L @ L.T, torch.ones(2, 2, dtype=torch.float64))
+        (True, True)
+    """
+    L, info = torch.linalg.cholesky_ex(A)
+    if not bool(info.any()):
+        return L, torch.zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
+    scale = A.diagonal(dim1=-2, dim2=-1).abs().mean(-1)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    factor = _JITTER_START
+    for _ in range(max_tries):
+        jitter = factor * scale
+        L, info = torch.linalg.cholesky_ex(A + jitter[..., None, None] * eye)
+        if not bool(info.any()):
+            return L, jitter
+        factor *= 10.0
+    raise torch.linalg.LinAlgError(
+        f"matrix is not positive definite even with jitter {factor / 10:.1e} x mean diagonal"
+    )
+
+
 def robust_cholesky(covariance: torch.Tensor) -> tuple[torch.Tensor, float]:
     """Lower Cholesky factor of a symmetric PSD matrix with escalating jitter.
+
+    [`jittered_cholesky`][lowswitch.bandit.gaussian.jittered_cholesky] for one matrix, up to
+    ``1e-2 x`` its mean variance, with input checks.
 
     Args:
         covariance: ``(m, m)`` symmetric positive semi-definite matrix.
@@ -50,24 +95,13 @@ def robust_cholesky(covariance: torch.Tensor) -> tuple[torch.Tensor, float]:
     """
     if not bool(torch.isfinite(covariance).all()):
         raise InputError("covariance: expected finite values, got NaN or inf")
-    m = covariance.shape[-1]
-    if m == 0:
+    if covariance.shape[-1] == 0:
         return covariance.clone(), 0.0
-    L, info = torch.linalg.cholesky_ex(covariance)
-    if int(info) == 0:
-        return L, 0.0
-    scale = float(covariance.diagonal().abs().mean())
-    scale = scale if scale > 0 else 1.0
-    eye = torch.eye(m, dtype=covariance.dtype, device=covariance.device)
-    for j in range(_JITTER_STEPS):
-        jitter = _JITTER_START * 10.0**j * scale
-        L, info = torch.linalg.cholesky_ex(covariance + jitter * eye)
-        if int(info) == 0:
-            return L, jitter
-    raise InputError(
-        f"covariance: not positive semi-definite even with jitter {jitter:.3g} "
-        f"(1e-2 x mean variance {scale:.3g})"
-    )
+    try:
+        L, jitter = jittered_cholesky(covariance, _JITTER_STEPS)
+    except torch.linalg.LinAlgError as err:
+        raise InputError(f"covariance: not positive semi-definite ({err})") from err
+    return L, float(jitter)
 
 
 class GaussianArms:

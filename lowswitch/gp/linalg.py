@@ -23,14 +23,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lowswitch.bandit.gaussian import jittered_cholesky
+
 __all__ = ["append_rows", "cholesky_psd", "scale_row_and_downdate", "solve_lower"]
 
 
 def cholesky_psd(A: Tensor, max_tries: int = 6) -> Tensor:
     """Cholesky factor of a symmetric positive (semi-)definite matrix, with jitter.
 
-    Tries the plain factorisation first; on failure adds a diagonal jitter starting at
-    ``1e-10 * mean(diag(A))`` and growing 10x per try.
+    The GP's use of the project's one jittered Cholesky,
+    [`jittered_cholesky`][lowswitch.bandit.gaussian.jittered_cholesky]: plain first, then a
+    diagonal jitter from ``1e-10 * mean(diag(A))``, growing 10x per try.
 
     Args:
         A: ``(..., q, q)`` symmetric matrix.
@@ -39,25 +42,15 @@ def cholesky_psd(A: Tensor, max_tries: int = 6) -> Tensor:
     Returns:
         ``(..., q, q)`` lower-triangular ``L`` with ``L L^T = A (+ jitter)``.
 
+    Raises:
+        torch.linalg.LinAlgError: not positive definite even with the largest jitter.
+
     Example:
         >>> L = cholesky_psd(torch.eye(2, dtype=torch.float64) * 4)
         >>> L.diagonal().tolist()
         [2.0, 2.0]
     """
-    L, info = torch.linalg.cholesky_ex(A)
-    if not bool(info.any()):
-        return L
-    scale = A.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True).clamp_min(1e-300)
-    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    jitter = 1e-10
-    for _ in range(max_tries):
-        L, info = torch.linalg.cholesky_ex(A + (jitter * scale)[..., None] * eye)
-        if not bool(info.any()):
-            return L
-        jitter *= 10.0
-    raise torch.linalg.LinAlgError(
-        f"matrix is not positive definite even with jitter {jitter / 10:.1e} x mean diagonal"
-    )
+    return jittered_cholesky(A, max_tries)[0]
 
 
 def solve_lower(L: Tensor, B: Tensor) -> Tensor:
