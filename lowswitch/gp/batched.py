@@ -89,6 +89,8 @@ class BatchedUniquePointGP(UniquePointGP):
         torch.Size([2, 4, 1])
     """
 
+    _fast_single_point = False
+
     def __init__(
         self,
         train_X: Tensor,

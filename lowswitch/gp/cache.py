@@ -72,6 +72,10 @@ class _Cache:
 class _PosteriorMixin:
     """The cached factor and predictions of [`UniquePointGP`][lowswitch.gp.model.UniquePointGP]."""
 
+    #: ``posterior`` computes single-point batches from the factor directly (unbatched
+    #: models; the batched and conditioned models take BoTorch's general path)
+    _fast_single_point: bool = True
+
     if TYPE_CHECKING:  # attributes of the model class this is mixed into
         stats: UniqueStats
         covar_module: Kernel
@@ -171,6 +175,53 @@ class _PosteriorMixin:
         mean = self.mean_module(X) + Kxu @ c.alpha
         V = solve_lower(c.L, c.s.unsqueeze(-1) * Kxu.transpose(-1, -2))  # (..., q, m)
         return mean, V
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """BoTorch posterior at raw inputs ``X`` ``(..., m, d)`` (``GPyTorchPosterior``).
+
+        The same distribution as ``GPyTorchModel.posterior``. For one point per batch
+        (``m = 1``, what analytic acquisitions such as ``LogExpectedImprovement`` score)
+        without observation noise, output indices or a posterior transform, it is computed
+        directly from the cached factor (mean, and variance ``k(x, x) - |V|^2``, rescaled by
+        the outcome standardisation) instead of through gpytorch's prediction strategy and
+        BoTorch's posterior untransform: the same numbers to rounding, at about half the cost
+        per evaluation inside an acquisition optimiser.
+        """
+        fast = (
+            self._fast_single_point
+            and output_indices is None
+            and observation_noise is False
+            and posterior_transform is None
+            and not kwargs
+            and isinstance(X, Tensor)
+            and X.dim() >= 2
+            and X.shape[-2] == 1
+        )
+        if not fast:
+            return super().posterior(  # type: ignore[misc]
+                X,
+                output_indices=output_indices,
+                observation_noise=observation_noise,
+                posterior_transform=posterior_transform,
+                **kwargs,
+            )
+        from botorch.posteriors.gpytorch import GPyTorchPosterior
+
+        if self.training:
+            self.eval()  # type: ignore[attr-defined]
+        Xt = self.transform_inputs(X)  # type: ignore[attr-defined]
+        mean, V = self.latent_parts(Xt)  # (..., 1), (..., q, 1)
+        var = self.covar_module(Xt, diag=True) - (V * V).sum(-2)  # (..., 1)
+        mu, sd = self.outcome_scale
+        covar = DenseLinearOperator((var * sd**2).unsqueeze(-1))  # (..., 1, 1)
+        return GPyTorchPosterior(MultivariateNormal(mean * sd + mu, covar))
 
     def posterior_mvn(self, X: Tensor) -> MultivariateNormal:
         """Latent posterior at input-transformed ``X`` ``(..., m, d)``, standardised units."""

@@ -317,9 +317,13 @@ class UniquePointGP(  # type: ignore[misc]
 
     def _apply(self, fn: Any, recurse: bool = True) -> UniquePointGP:
         # .to(dtype) / .float() / .double() / device moves: every parameter, buffer and
-        # training tensor follows; the factor is rebuilt in the new dtype on demand
+        # training tensor follows; the factor is rebuilt in the new dtype on demand. A
+        # no-op move (BoTorch's analytic acquisitions call ``self.to(X)`` at every
+        # evaluation) keeps the training data and the factor.
+        has_stats = getattr(self, "stats", None) is not None
+        before = (self._dtype, self._device) if has_stats else None
         super()._apply(fn)
-        if getattr(self, "stats", None) is not None:
+        if has_stats and (self._dtype, self._device) != before:
             self._sync_train_data()
         return self
 
