@@ -21,7 +21,13 @@ __all__ = ["FTOL", "fit_gp"]
 FTOL = 1e-6
 
 
-def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -> UniquePointGP:
+def fit_gp(
+    model: UniquePointGP,
+    *,
+    max_attempts: int = 5,
+    quiet: bool = True,
+    noise_from_replicates: bool = True,
+) -> UniquePointGP:
     """MAP-fit ``model``'s hyperparameters and noise on the exact t-observation likelihood.
 
     First refits the outcome standardisation on all t observations; with replicates,
@@ -37,6 +43,10 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
         model: the model to fit (changed in place).
         max_attempts: BoTorch's retry budget when an optimisation fails.
         quiet: silence BoTorch's optimisation warnings.
+        noise_from_replicates: start sigma2 at the pooled replicate variance and fit the
+            kernel with it held first (the two stages above); ``False`` optimises
+            everything jointly from the model's current values (a warm start whose noise
+            is already near the answer).
 
     Returns:
         The same model, in eval mode, with its factor rebuilt lazily.
@@ -57,7 +67,7 @@ def fit_gp(model: UniquePointGP, *, max_attempts: int = 5, quiet: bool = True) -
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore")
-        if _init_noise_from_replicates(model):
+        if noise_from_replicates and _init_noise_from_replicates(model):
             # Stage 1: sigma2 held at the pooled replicate variance, kernel only. The
             # noise gradient is ~t/q times the others; optimising everything at once from
             # the start cost L-BFGS-B 3x the evaluations at t = 1e6, q = 50 (measured).
