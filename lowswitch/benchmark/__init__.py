@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "campaign-reads": "lowswitch.benchmark.campaign_reads",
     "fantasize": "lowswitch.benchmark.fantasize",
     "gp-batched": "lowswitch.benchmark.gp_batched",
+    "opt-time": "lowswitch.benchmark.opt_time",
 }
 
 __all__ = ["BENCHMARKS"]

@@ -334,6 +334,11 @@ def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
 _OPTION_KEYS = {
     "g": "refit_growth", "r": "initial_repeats", "s": "switch_cost", "v": "ei_variant"
 }
+# -v<variant>: EI's rule, or TS's sampler
+_VARIANTS = {
+    "ei": ("ei_variant", ("augmented", "plain", "noisy")),
+    "ts": ("sampler", ("exact", "pathwise")),
+}
 
 
 def split_options(name: str) -> tuple[str, dict[str, Any]]:
@@ -344,7 +349,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     every switch boundary), ``-r<n>`` sets ``initial_repeats`` (evaluations per
     initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``) and ``-s<cost>``
     sets ``switch_cost`` (what a switch costs in evaluations; default 0); for EI only,
-    ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``).
+    ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``); for TS,
+    ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -355,6 +361,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ei-C2', {'switch_cost': 10.0})
         >>> split_options("ei-C2-vplain")
         ('ei-C2', {'ei_variant': 'plain'})
+        >>> split_options("ts-C2-vpathwise")
+        ('ts-C2', {'sampler': 'pathwise'})
     """
     parts = name.split("-")
     if parts[0] not in _policy_names() or len(parts) < 3:
@@ -362,10 +370,11 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     opts: dict[str, Any] = {}
     for part in parts[2:]:
         key = _OPTION_KEYS.get(part[:1])
-        if key == "ei_variant" and parts[0] == "ei" and key not in opts:
-            if part[1:] not in {"augmented", "plain", "noisy"}:
-                raise ValueError(f"method: option {part!r} in {name!r}: expected "
-                                 "-vaugmented, -vplain or -vnoisy")
+        if key == "ei_variant" and parts[0] in _VARIANTS:
+            key, allowed = _VARIANTS[parts[0]]
+            if key in opts or part[1:] not in allowed:
+                raise ValueError(f"method: option {part!r} in {name!r}: expected one -v of "
+                                 + ", ".join(f"-v{a}" for a in allowed))
             opts[key] = part[1:]
             continue
         if key is None or key == "ei_variant" or key in opts:
@@ -832,9 +841,11 @@ def _write(out: Path, args: argparse.Namespace, runs: list[RunResult]) -> None:
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=float))
     (out / "results.md").write_text(markdown_table(runs, rows) + "\n" + equal_cost_table(runs))
     if getattr(args, "suite", None):
-        from lowswitch.benchmark.suite import suite_markdown
+        from lowswitch.benchmark.suite import per_seed_rows, suite_acceptance, suite_markdown
 
         (out / "suite.md").write_text(suite_markdown(runs))
+        compact = {"acceptance": suite_acceptance(runs), "per_seed": per_seed_rows(runs)}
+        (out / "suite.json").write_text(json.dumps(compact, indent=0, default=float))
 
 
 def _noise_std(problem: str, args: argparse.Namespace) -> float:

@@ -364,6 +364,45 @@ def suite_acceptance(
     return out
 
 
+def per_seed_rows(
+    runs: list[Any], costs: tuple[float, ...] = (10.0, 100.0)
+) -> list[dict[str, Any]]:
+    """One row per run: final figures and the regret at each problem's equal-cost point.
+
+    ``regret_at_cost_s<s>`` is the run's regret once it had spent the problem's comparison
+    cost for ``s`` (the smallest final ``evaluations + s x switches`` of any run of that
+    problem, as in ``regret_matrix``), so every median in the tables can be recomputed
+    from these rows; ``cost_s<s>`` is that comparison cost.
+
+    Example:
+        >>> from lowswitch.benchmark.bo import RunResult
+        >>> runs = [RunResult("p", m, 4, 0, evaluations=4, switches=k,
+        ...                   trace=[[2, 1, 0.9, 0.0], [4, k, r, 0.0]])
+        ...         for m, k, r in [("a", 1, 0.5), ("b", 4, 0.2)]]
+        >>> [(r["method"], r["cost_s10"], r["regret_at_cost_s10"]) for r in per_seed_rows(runs)]
+        [('a', 14.0, 0.5), ('b', 14.0, 0.9)]
+    """
+    from lowswitch.benchmark.bo import regret_at_cost
+
+    limits: dict[tuple[str, float], float] = {}
+    for p in {r.problem for r in runs}:
+        group = [r for r in runs if r.problem == p and r.trace]
+        for s in costs:
+            limits[p, s] = min((r.trace[-1][0] + s * r.trace[-1][1] for r in group), default=0.0)
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.problem, r.method, r.seed)):
+        row: dict[str, Any] = {
+            "problem": r.problem, "method": r.method, "seed": r.seed, "budget": r.budget,
+            "evaluations": r.evaluations, "switches": r.switches,
+            "simple_regret": r.simple_regret, "wall_time_s": r.wall_time_s,
+        }
+        for s in costs:
+            row[f"cost_s{s:g}"] = limits.get((r.problem, s), math.nan)
+            row[f"regret_at_cost_s{s:g}"] = regret_at_cost(r, s, row[f"cost_s{s:g}"])
+        rows.append(row)
+    return rows
+
+
 def acceptance_markdown(rows: list[dict[str, Any]]) -> str:
     """Markdown of ``suite_acceptance`` (ratios to 2 digits)."""
     keys = list(dict.fromkeys(k for r in rows for k in r if k != "problem"))

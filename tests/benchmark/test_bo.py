@@ -41,6 +41,12 @@ def test_parse_method() -> None:
         split_options("ucb-C1-g1.1-g1.2")
     with pytest.raises(ValueError, match="method"):
         parse_method("gp-hedge")
+    assert split_options("ts-C2-vpathwise-s10") == (
+        "ts-C2", {"sampler": "pathwise", "switch_cost": 10.0})
+    assert split_options("ei-C2-vnoisy") == ("ei-C2", {"ei_variant": "noisy"})
+    for bad in ("ts-C2-vnoisy", "ei-C2-vpathwise", "ucb-C2-vplain", "ts-C2-vexact-vexact"):
+        with pytest.raises(ValueError, match=r"-v|unknown or repeated"):
+            split_options(bad)
 
 
 def test_median_curve_keeps_ended_runs_at_their_final_regret() -> None:

@@ -89,6 +89,17 @@ def test_suite_smoke_run_writes_tables_json_and_plot(tmp_path: Path) -> None:
     suite_md = (tmp_path / "suite.md").read_text()
     assert "equal total cost, s = 10" in suite_md and "`hartmann3`" in suite_md
     assert (tmp_path / "regret.png").stat().st_size > 0
+    # the compact per-seed JSON reproduces the equal-cost medians of the tables
+    compact = json.loads((tmp_path / "suite.json").read_text())
+    runs = [RunResult(**r) for r in data["runs"]]
+    problems, methods, values = regret_matrix(runs, 10.0)
+    for i, p in enumerate(problems):
+        for j, m in enumerate(methods):
+            rows = [r for r in compact["per_seed"] if (r["problem"], r["method"]) == (p, m)]
+            assert len(rows) == 1
+            got, want = rows[0]["regret_at_cost_s10"], values[i][j]
+            assert got == want or (math.isnan(got) and math.isnan(want))
+    assert {r["problem"] for r in compact["acceptance"]} == {"branin", "hartmann3"}
 
 
 def test_suite_acceptance_ratios_and_equal_cost_win() -> None:
