@@ -199,10 +199,28 @@ def problem_table(name: str = "noisy") -> str:
     return "\n".join(rows)
 
 
+def belongs_at(method: str, s: float) -> bool:
+    """Whether ``method`` is compared at switch cost ``s``: cost-blind methods always, a
+    method declaring ``-s<cost>`` only at its own cost (and at ``s = 0``).
+
+    Example:
+        >>> [belongs_at(m, 10.0) for m in ("ei-C2", "ei-C2-s10", "ei-C2-s100", "random")]
+        [True, True, False, True]
+    """
+    from lowswitch.benchmark.bo import split_options
+
+    declared = float(split_options(method)[1].get("switch_cost", 0.0))
+    return s == 0 or declared in (0.0, s)
+
+
 def regret_matrix(
     runs: list[Any], s: float = 0.0, cost: float | None = None
 ) -> tuple[list[str], list[str], list[list[float]]]:
     """Median simple regret per (problem, method) at the end, or at equal total cost.
+
+    At ``s > 0`` a method declaring another switch cost (``ei-C2-s100`` at ``s = 10``) is
+    left out (``belongs_at``): it optimises for a different cost, and its runs would set
+    the comparison point of everyone else.
 
     Args:
         runs: ``RunResult`` list.
@@ -216,6 +234,7 @@ def regret_matrix(
     """
     from lowswitch.benchmark.bo import _median, regret_at_cost
 
+    runs = [r for r in runs if belongs_at(r.method, s)]
     problems = sorted({r.problem for r in runs})
     methods = sorted({r.method for r in runs})
     values = []
@@ -263,7 +282,8 @@ def suite_markdown(runs: list[Any]) -> str:
 
 def plot_suite(runs: list[Any], path: Any, s: float = 0.0, ncols: int = 4) -> None:
     """Median simple regret vs total cost ``evaluations + s x switches``, one panel per
-    problem (``s = 0``: vs evaluations), ``ncols`` panels a row."""
+    problem (``s = 0``: vs evaluations), ``ncols`` panels a row; at ``s > 0`` without the
+    methods declaring another switch cost (``belongs_at``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,6 +291,7 @@ def plot_suite(runs: list[Any], path: Any, s: float = 0.0, ncols: int = 4) -> No
 
     from lowswitch.benchmark.bo import _median_curve, line_style
 
+    runs = [r for r in runs if belongs_at(r.method, s)]
     problems = sorted({r.problem for r in runs})
     nrows = -(-len(problems) // ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(3.2 * ncols, 2.7 * nrows))
@@ -370,9 +391,10 @@ def per_seed_rows(
     """One row per run: final figures and the regret at each problem's equal-cost point.
 
     ``regret_at_cost_s<s>`` is the run's regret once it had spent the problem's comparison
-    cost for ``s`` (the smallest final ``evaluations + s x switches`` of any run of that
-    problem, as in ``regret_matrix``), so every median in the tables can be recomputed
-    from these rows; ``cost_s<s>`` is that comparison cost.
+    cost for ``s`` (the smallest final ``evaluations + s x switches`` of the runs compared
+    at ``s``, as in ``regret_matrix``; NaN for a method declaring another switch cost), so
+    every median in the suite tables can be recomputed from these rows; ``cost_s<s>`` is
+    that comparison cost.
 
     Example:
         >>> from lowswitch.benchmark.bo import RunResult
@@ -386,8 +408,8 @@ def per_seed_rows(
 
     limits: dict[tuple[str, float], float] = {}
     for p in {r.problem for r in runs}:
-        group = [r for r in runs if r.problem == p and r.trace]
         for s in costs:
+            group = [r for r in runs if r.problem == p and r.trace and belongs_at(r.method, s)]
             limits[p, s] = min((r.trace[-1][0] + s * r.trace[-1][1] for r in group), default=0.0)
     rows = []
     for r in sorted(runs, key=lambda r: (r.problem, r.method, r.seed)):
@@ -398,7 +420,9 @@ def per_seed_rows(
         }
         for s in costs:
             row[f"cost_s{s:g}"] = limits.get((r.problem, s), math.nan)
-            row[f"regret_at_cost_s{s:g}"] = regret_at_cost(r, s, row[f"cost_s{s:g}"])
+            row[f"regret_at_cost_s{s:g}"] = (
+                regret_at_cost(r, s, row[f"cost_s{s:g}"]) if belongs_at(r.method, s) else math.nan
+            )
         rows.append(row)
     return rows
 

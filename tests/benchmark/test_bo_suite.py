@@ -16,6 +16,7 @@ from lowswitch.benchmark.suite import (
     acceptance_markdown,
     function_range,
     matrix_markdown,
+    per_seed_rows,
     plot_suite,
     problem_table,
     regret_matrix,
@@ -131,3 +132,19 @@ def test_plot_suite_writes_a_figure(tmp_path: Path) -> None:
             for p in ("a", "b") for m in ("ei-C2", "random")]
     plot_suite(runs, tmp_path / "s.png", s=10.0, ncols=1)
     assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_equal_cost_tables_leave_out_methods_made_for_another_switch_cost() -> None:
+    # ei-C2-s100 ends cheapest at s = 10 (5 switches); it must not set the s = 10 point
+    runs = [RunResult("p", m, 10, 0, evaluations=10, switches=k,
+                      trace=[[5, k // 2, 2.0, 0.0], [10, k, r, 0.0]])
+            for m, k, r in [("ei-C2-s10", 6, 0.5), ("ei-C2-s100", 2, 0.1), ("ei-C2", 10, 0.3)]]
+    _, methods, values = regret_matrix(runs, 10.0)
+    assert methods == ["ei-C2", "ei-C2-s10"]  # compared at 10 + 10 x 6 = 70
+    assert values == [[2.0, 0.5]]
+    _, methods100, _ = regret_matrix(runs, 100.0)
+    assert methods100 == ["ei-C2", "ei-C2-s100"]
+    rows = {r["method"]: r for r in per_seed_rows(runs)}
+    assert rows["ei-C2-s10"]["cost_s10"] == 70.0
+    assert math.isnan(rows["ei-C2-s100"]["regret_at_cost_s10"])
+    assert rows["ei-C2-s100"]["regret_at_cost_s100"] == 0.1

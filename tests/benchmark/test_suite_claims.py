@@ -1,0 +1,91 @@
+"""The noisy-suite claims in the docs hold for the figures in ``docs/benchmarks/bo-suite.json``.
+
+``bo-suite.json`` is the ``suite.json`` of the 300-evaluation run (per-seed rows and the
+acceptance rows); ``docs/benchmarks/bo.md`` and the tuning guide's "Choosing switch_cost"
+quote counts and ratios from it. These tests recompute them, so a rerun that changes the
+JSON fails here until the pages are brought in line.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+DATA = json.loads(
+    (Path(__file__).parents[2] / "docs" / "benchmarks" / "bo-suite.json").read_text()
+)
+ACC = {r["problem"]: r for r in DATA["acceptance"]}
+
+
+def _median(problem: str, method: str, key: str) -> float:
+    values = [r[key] for r in DATA["per_seed"] if (r["problem"], r["method"]) == (problem, method)]
+    assert len(values) == 5, (problem, method)
+    return statistics.median(values)
+
+
+def test_run_shape_and_per_seed_rows_reproduce_the_acceptance_rows() -> None:
+    assert len(ACC) == 12
+    assert {r["budget"] for r in DATA["per_seed"]} == {300}
+    for p, row in ACC.items():
+        assert _median(p, "ei-C2", "simple_regret") == pytest.approx(row["default"])
+        assert _median(p, "random", "simple_regret") == pytest.approx(row["random"])
+
+
+def test_default_beats_random_everywhere_and_the_optuna_samplers_on_nine() -> None:
+    assert all(r["vs_random"] < 1 for r in ACC.values())
+    better = {p for p, r in ACC.items() if r["vs_best_baseline"] <= 1}
+    assert len(better) == 9
+    assert set(ACC) - better == {"ackley5", "styblinskitang5", "hartmann6"}
+    assert max(r["vs_best_baseline"] for r in ACC.values()) < 2
+
+
+def test_every_acquisition_against_random() -> None:
+    worse = {
+        m: {p for p in ACC if _median(p, m, "simple_regret") >= ACC[p]["random"]}
+        for m in ("ei-C2", "ucb-C2", "ts-C2")
+    }
+    assert worse == {"ei-C2": set(), "ucb-C2": {"rastrigin3", "styblinskitang5"}, "ts-C2": set()}
+
+
+@pytest.mark.parametrize(
+    ("s", "below", "within", "misses"),
+    [
+        (10, 9, 9, {"ackley5", "branin", "levy10"}),
+        (100, 7, 8, {"rosenbrock4", "ackley5", "styblinskitang5", "michalewicz5"}),
+    ],
+)
+def test_cost_aware_default_at_equal_total_cost(
+    s: int, below: int, within: int, misses: set[str]
+) -> None:
+    assert sum(bool(r[f"s{s}_below_all"]) for r in ACC.values()) == below
+    ok = {p for p, r in ACC.items() if r[f"s{s}_vs_best_other"] <= 1.1}
+    assert len(ok) == within and set(ACC) - ok == misses
+
+
+def test_where_noise_is_tiny_the_cost_rule_adds_no_switch_savings() -> None:
+    for p, blind, aware in (("branin", 27, 28), ("levy10", 145, 137)):
+        assert _median(p, "ei-C2", "switches") == blind
+        assert _median(p, "ei-C2-s10", "switches") == aware
+
+
+def _opt_time(budget: int) -> dict[tuple[str, str], dict[str, float]]:
+    path = Path(__file__).parents[2] / "docs" / "benchmarks" / f"opt-time-{budget}.json"
+    return {(r["problem"], r["method"]): r for r in json.loads(path.read_text())["summary"]}
+
+
+def test_optimiser_time_claims() -> None:
+    at300, at100 = _opt_time(300), _opt_time(100)
+    problems = {p for p, _ in at300}
+    assert len(problems) == 12
+    ei = [at300[p, "ei-C2"]["vs_reference"] for p in problems]
+    assert round(max(ei), 2) == 0.54 and round(min(ei), 2) == 0.12
+    above = {m: {p for p in problems if at300[p, m]["vs_reference"] > 1}
+             for m in ("ucb-C2", "ts-C2")}
+    assert above["ucb-C2"] == {"styblinskitang5", "ackley5", "michalewicz5", "levy10"}
+    assert len(above["ts-C2"]) == 5
+    above100 = {p for p in problems if at100[p, "ei-C2"]["vs_reference"] > 1}
+    assert above100 == {"hartmann6-shift", "griewank6", "styblinskitang5", "michalewicz5",
+                        "levy10", "ackley5"}
