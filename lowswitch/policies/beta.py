@@ -13,10 +13,11 @@ Two schedules:
   the spirit of Srinivas et al.'s and Kandasamy et al.'s practical recommendation of shrinking the
   theoretical beta by a constant; the value was set on the noisy benchmark suite, where 0.2
   over-explored on Rastrigin-3 and Styblinski-Tang-5 and 0.07 stayed on Ackley-5's plateau, see
-  ``docs/maths/switching.md``). The default is data-dependent because that is the schedule the
-  low-switch guarantees are stated for: the width grows only when the log-det grows, i.e. when the
-  GP learned something, which with rarely-switching policies happens once per epoch rather than once
-  per evaluation.
+  ``docs/maths/switching.md``). Campaign plates are batches and use twice that
+  (``lowswitch.campaign.planner.PLATE_UCB_SCALE``). The default is data-dependent because that
+  is the schedule the low-switch guarantees are stated for: the width grows only when the log-det
+  grows, i.e. when the GP learned something, which with rarely-switching policies happens once per
+  epoch rather than once per evaluation.
 * [`ConstantBeta`][lowswitch.policies.beta.ConstantBeta]: a fixed ``beta`` (``beta = 4``, i.e. two
   posterior standard deviations, is a common practical choice).
 
