@@ -53,6 +53,8 @@ from lowswitch.campaign.planner import Fit, PlanConfig, plan_plate
 from lowswitch.campaign.posterior import fit_hyper, posterior_at_measured
 from lowswitch.campaign.simulate import ARYL_HALIDE_INPUTS, aryl_halide_table
 from lowswitch.campaign.tables import validate_candidates
+from lowswitch.policies.beta import IGPUCBBeta
+from lowswitch.policies.config import PolicyConfig
 
 METHODS: dict[str, dict[str, Any]] = {
     "low-switch C=2": {"policy": "ucb", "switch_threshold": 2.0},
@@ -78,27 +80,40 @@ def screen(quick: bool) -> tuple[torch.Tensor, np.ndarray]:
     return X, table["yield"].to_numpy(dtype=np.float64)
 
 
-def plan_config(method: str, slots: int, seed: int) -> PlanConfig:
-    """The planner settings of a method for plates of ``slots`` wells."""
+def plan_config(
+    method: str, slots: int, seed: int, ucb_scale: float | None = None
+) -> PlanConfig:
+    """The planner settings of a method for plates of ``slots`` wells.
+
+    ``ucb_scale``: the IGP-UCB shrink factor the UCB methods plan with (None: the
+    planner's default, ``PLATE_UCB_SCALE``); other methods ignore it.
+    """
     spec = METHODS[method]
     one_per_well = spec["policy"] == "random" or spec["switch_threshold"] == 1.0
+    options = {}
+    if ucb_scale is not None and spec["policy"] == "ucb":
+        options["beta"] = IGPUCBBeta(scale=float(ucb_scale))
     return PlanConfig(
         policy=spec["policy"],
-        switch_threshold=float(spec.get("switch_threshold", 2.0)),
-        seed=seed,
+        config=PolicyConfig(
+            switch_threshold=float(spec.get("switch_threshold", 2.0)),
+            seed=seed,
+            switch_cost=float(spec.get("switch_cost", 0.0)),
+            options=options,
+        ),
         max_conditions=max(2, slots // 4) if spec.get("cap") else None,
         initial_conditions=slots if one_per_well else max(4, slots // 3),
-        switch_cost=float(spec.get("switch_cost", 0.0)),
     )
 
 
 def simulate(
-    method: str, slots: int, plates: int, seed: int, noise_sd: float, quick: bool
+    method: str, slots: int, plates: int, seed: int, noise_sd: float, quick: bool,
+    ucb_scale: float | None = None,
 ) -> dict[str, Any]:
     """One simulated campaign; curves are per plate (after recording it)."""
     torch.set_num_threads(1)
     X, truth = screen(quick)
-    cfg = plan_config(method, slots, seed)
+    cfg = plan_config(method, slots, seed, ucb_scale)
     box = torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).to(X)
     lab = np.random.default_rng([seed, slots, 12345])
     idx: list[int] = []
@@ -288,14 +303,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="144-condition slice, 1 seed, 3 plates of 8, no timing (tests)")
     parser.add_argument("--out", type=Path, default=Path("results/campaign"))
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--ucb-scale", type=float, default=None,
+                        help="IGP-UCB shrink factor for the UCB methods (default: the "
+                             "planner's, 0.2)")
     args = parser.parse_args(argv)
+    if args.ucb_scale is not None and not (math.isfinite(args.ucb_scale) and args.ucb_scale > 0):
+        parser.error(f"--ucb-scale: expected a number > 0, got {args.ucb_scale}")
     if args.quick:
         args.slots, args.wells, args.seeds, args.speed_experiments = [8], 24, 1, 0
     args.out.mkdir(parents=True, exist_ok=True)
     _, truth = screen(args.quick)
     best = float(truth.max())
     target = best - args.target_gap
-    jobs = [(m, s, max(1, args.wells // s), seed, args.noise_sd, args.quick)
+    jobs = [(m, s, max(1, args.wells // s), seed, args.noise_sd, args.quick, args.ucb_scale)
             for s in args.slots for m in args.methods for seed in range(args.seeds)]
     from tqdm import tqdm
 
@@ -315,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                     "noise": f"Gaussian sd {args.noise_sd:g}, clipped to [0, 100]",
                     "best_yield": best, "target": target, "wells_per_run": args.wells,
                     "slots": args.slots, "seeds": args.seeds, "quick": args.quick,
+                    "ucb_scale": args.ucb_scale,
                     "cost_models": "cost = wells + s * switches, s in " + str(COST_MODELS),
                     "seconds": time.perf_counter() - t0},
         "summary": rows,

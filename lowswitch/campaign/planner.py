@@ -54,7 +54,8 @@ before any of its wells is measured, and batch UCB (GP-BUCB, Desautels et al. 20
 the confidence bound to pay for the feedback it has not seen yet. Measured on the bundled
 screen (plates of 8, switch cost 10, 10 seeds): at 0.1 a condition with true yield >= 95 was
 recommended in 5 of 10 seeds (two stayed near yield 55), at 0.2 in 8 of 10 after a median of
-16 conditions and 40 wells, at 0.3 in 8 of 10 after 22 and 56 (see the campaign guide).
+16 conditions and 40 wells, at 0.3 in 9 of 10 but after 47.5 and 124 (``--ucb-scale`` of
+``python -m lowswitch.benchmark campaign``; docs/benchmarks/ucb-width.json).
 Campaigns created before the sequential default changed plan exactly as they did.
 """
 

@@ -42,12 +42,58 @@ def test_default_beats_random_everywhere_and_the_optuna_samplers_on_nine() -> No
     assert max(r["vs_best_baseline"] for r in ACC.values()) < 2
 
 
+def _worse_than_random(method: str) -> set[str]:
+    return {p for p in ACC if _median(p, method, "simple_regret") >= ACC[p]["random"]}
+
+
 def test_every_acquisition_against_random() -> None:
-    worse = {
-        m: {p for p in ACC if _median(p, m, "simple_regret") >= ACC[p]["random"]}
-        for m in ("ei-C2", "ucb-C2", "ts-C2")
-    }
-    assert worse == {"ei-C2": set(), "ucb-C2": {"rastrigin3", "styblinskitang5"}, "ts-C2": set()}
+    assert {m: _worse_than_random(m) for m in ("ei-C2", "ucb-C2", "ts-C2", "ei-C1")} == {
+        "ei-C2": set(), "ucb-C2": set(), "ts-C2": set(), "ei-C1": set()}
+    assert _worse_than_random("ucb-C2-s10") == _worse_than_random("ts-C2-s10") == {"ackley5"}
+
+
+def _below(a: str, b: str, key: str) -> set[str]:
+    return {p for p in ACC if _median(p, a, key) < _median(p, b, key)}
+
+
+def test_switch_cost_one_changes_nothing_on_this_suite() -> None:
+    def runs(method: str) -> dict[tuple[str, int], tuple[int, float]]:
+        return {(r["problem"], r["seed"]): (r["switches"], r["simple_regret"])
+                for r in DATA["per_seed"] if r["method"] == method}
+
+    assert len(runs("ei-C2-s1")) == 60 and runs("ei-C2-s1") == runs("ei-C2")
+
+
+def test_the_c1_baseline() -> None:
+    assert _below("ei-C1", "ei-C2", "simple_regret") == {
+        "ackley5", "griewank6", "hartmann3", "hartmann6", "levy10", "michalewicz5",
+        "rosenbrock4"}
+    assert _below("ei-C1", "ei-C2-s10", "regret_at_cost_s10") == {
+        "ackley5", "griewank6", "levy10", "levy4", "styblinskitang5"}
+    assert _below("ei-C1", "ei-C2-s100", "regret_at_cost_s100") == {
+        "branin", "rosenbrock4", "styblinskitang5"}
+    sw = [_median(p, "ei-C2", "switches") for p in ACC]
+    assert (min(sw), max(sw)) == (27, 145)
+
+
+def test_the_cost_rule_on_ucb_and_ts() -> None:
+    key = "regret_at_cost_s10"
+    assert len(_below("ucb-C2-s10", "ucb-C2", key)) == 7
+    assert _below("ts-C2-s10", "ts-C2", key) == {"levy10", "rosenbrock4", "styblinskitang5"}
+    assert len(_below("ei-C2-s10", "ei-C2", key)) == 9
+    for p, blind, aware in (("ackley5", 206, 41), ("rastrigin3", 122, 56),
+                            ("styblinskitang5", 290, 150)):
+        assert _median(p, "ucb-C2", "switches") == blind
+        assert _median(p, "ucb-C2-s10", "switches") == aware
+
+
+def test_why_ei_stays_the_default() -> None:
+    assert len(_below("ucb-C2", "ei-C2", "simple_regret")) == 8
+    p = "styblinskitang5"
+    assert round(_median(p, "ucb-C2", "simple_regret") / ACC[p]["best_baseline"], 1) == 3.6
+    assert round(ACC[p]["vs_best_baseline"], 1) == 1.9
+    ratio = [_median(p, "ucb-C2", "switches") / _median(p, "ei-C2", "switches") for p in ACC]
+    assert (round(min(ratio), 1), round(max(ratio), 1)) == (1.1, 3.2)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +117,7 @@ def test_where_noise_is_tiny_the_cost_rule_adds_no_switch_savings() -> None:
         assert _median(p, "ei-C2-s10", "switches") == aware
 
 
-def _opt_time(budget: int) -> dict[tuple[str, str], dict[str, float]]:
+def _opt_time(budget: int | str) -> dict[tuple[str, str], dict[str, float]]:
     path = Path(__file__).parents[2] / "docs" / "benchmarks" / f"opt-time-{budget}.json"
     return {(r["problem"], r["method"]): r for r in json.loads(path.read_text())["summary"]}
 
@@ -84,8 +130,14 @@ def test_optimiser_time_claims() -> None:
     assert round(max(ei), 2) == 0.54 and round(min(ei), 2) == 0.12
     above = {m: {p for p in problems if at300[p, m]["vs_reference"] > 1}
              for m in ("ucb-C2", "ts-C2")}
-    assert above["ucb-C2"] == {"styblinskitang5", "ackley5", "michalewicz5", "levy10"}
+    assert above["ucb-C2"] == {"styblinskitang5", "ackley5", "michalewicz5", "levy10"}  # old width
     assert len(above["ts-C2"]) == 5
+    ucb = {p: r for (p, m), r in _opt_time("300-ucb").items() if m == "ucb-C2"}
+    assert len(ucb) == 12
+    over = {p: round(r["vs_reference"], 2) for p, r in ucb.items() if r["vs_reference"] > 1}
+    assert over == {"styblinskitang5": 1.80, "ackley5": 1.04, "rastrigin3": 1.01}
+    assert (ucb["styblinskitang5"]["switches"], ucb["ackley5"]["switches"],
+            ucb["rastrigin3"]["switches"]) == (290, 206, 164)
     above100 = {p for p in problems if at100[p, "ei-C2"]["vs_reference"] > 1}
     assert above100 == {"hartmann6-shift", "griewank6", "styblinskitang5", "michalewicz5",
                         "levy10", "ackley5"}
