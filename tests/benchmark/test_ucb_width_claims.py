@@ -37,8 +37,8 @@ def test_suite_widths() -> None:
     assert round(statistics.median(_ucb("0.1", "styblinskitang5")), 1) == 30.1
 
 
-def _reach(scale: str) -> tuple[int, float, float]:
-    camp = WIDTH["campaign"][scale]
+def _reach(scale: str, part: str = "campaign") -> tuple[int, float, float]:
+    camp = WIDTH[part][scale]
     switches, wells = [], []
     for run in camp["per_seed"]:
         hit = next((k for k, v in enumerate(run["rec_true"]) if v >= camp["target"]), None)
@@ -55,3 +55,11 @@ def test_campaign_widths() -> None:
     assert _reach("0.3") == (9, 47.5, 124)
     stuck = [r["best_tested_true"][-1] for r in WIDTH["campaign"]["0.1"]["per_seed"]]
     assert sum(v < 60 for v in stuck) == 2
+
+
+def test_plates_of_24_widths() -> None:
+    part = "campaign_plates_of_24"
+    assert len(WIDTH[part]["0.3"]["per_seed"]) == 10
+    assert _reach("0.2", part)[0] == 4 and _reach("0.4", part)[0] == 4
+    reached, _, wells = _reach("0.3", part)
+    assert (reached, wells) == (6, 156)
