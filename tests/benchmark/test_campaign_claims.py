@@ -33,17 +33,21 @@ def test_plates_of_8() -> None:
     assert sum(w < math.inf for w in aware_w) == 8 and sum(w < math.inf for w in shot_w) == 10
     assert (statistics.median(aware_sw), statistics.median(aware_w)) == (16, 40)
     assert (statistics.median(shot_sw), statistics.median(shot_w)) == (36, 36)
-    assert round(16 / 36, 2) == 0.44 and round(40 / 36, 2) == 1.11
+    assert round(statistics.median(aware_sw) / statistics.median(shot_sw), 2) == 0.44
+    assert round(statistics.median(aware_w) / statistics.median(shot_w), 2) == 1.11
 
 
 def test_plates_of_24() -> None:
     aware_w, shot_w = _to_target("24", AWARE, "wells"), _to_target("24", ONE_SHOT, "wells")
     assert sum(w < math.inf for w in aware_w) == 4 and sum(w < math.inf for w in shot_w) == 9
-    assert statistics.median(shot_w) == 72 == statistics.median(_to_target("24", ONE_SHOT,
-                                                                           "switches"))
-    assert 72 + 10 * 72 == 792
+    shot_sw = statistics.median(_to_target("24", ONE_SHOT, "switches"))
+    assert statistics.median(shot_w) == 72 == shot_sw
+    assert statistics.median(shot_w) + 10 * shot_sw == 792  # one-shot's cost to the target
     final_sw = statistics.median(r["switches"][-1] for r in _runs("24", AWARE))
-    assert final_sw == 66.5 and 192 + 10 * final_sw == 857
+    assert final_sw == 66.5
+    plates = len(_runs("24", AWARE)[0]["wells"])
+    assert round(DATA["24"]["wells"] / final_sw) == 3 and round(final_sw / plates) == 8
+    assert DATA["24"]["wells"] + 10 * final_sw == 857  # what the cost-aware runs spent in all
     missed = [r for r in _runs("24", AWARE) if max(r["rec_true"]) < DATA["24"]["target"]]
     best = [max(r["best_tested_true"]) for r in missed]
     assert len(missed) == 6 and (round(min(best), 1), round(max(best), 1)) == (91.4, 96.1)
