@@ -746,7 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--suite",
         default=None,
-        help="run a problem suite (noisy: 12 public noisy problems, lowswitch.benchmark.suite); "
+        help="run a problem suite (noisy: 12 public noisy problems; heldout: 5 more that no "
+        "default was chosen on; lowswitch.benchmark.suite); "
         "--problems then selects among its problems, and --methods defaults to its grid",
     )
     p.add_argument("--out", default="results/bo", help="output directory")

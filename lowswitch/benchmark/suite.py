@@ -149,7 +149,25 @@ NOISY_SUITE: dict[str, SuiteProblem] = {
     )
 }
 
-SUITES: dict[str, dict[str, SuiteProblem]] = {"noisy": NOISY_SUITE}
+#: problems no default was chosen on (``--suite heldout``): the check that settings picked on
+#: the noisy suite (e.g. UCB's confidence width) carry over; noise 5 % of the range each
+HELDOUT_SUITE: dict[str, SuiteProblem] = {
+    p.name: p
+    for p in (
+        SuiteProblem("sixhumpcamel", _tf("SixHumpCamel"), 0.05, 158.9,
+                     "two global optima, steep walls, d=2"),
+        SuiteProblem("eggholder", _tf("EggHolder"), 0.05, 1964.0,
+                     "very wide box [-512,512]^2, optimum in a corner, rugged"),
+        SuiteProblem("dixonprice4", _tf("DixonPrice", dim=4), 0.05, 3.43e5,
+                     "curved valley, range dominated by the corners"),
+        SuiteProblem("powell4", _tf("Powell", dim=4), 0.05, 8.165e4,
+                     "flat quartic valley on an asymmetric box"),
+        SuiteProblem("shekel", _tf("Shekel"), 0.05, 10.44,
+                     "ten narrow holes on a flat plain, d=4"),
+    )
+}
+
+SUITES: dict[str, dict[str, SuiteProblem]] = {"noisy": NOISY_SUITE, "heldout": HELDOUT_SUITE}
 
 #: the suite's full method grid: the policies cost-blind and at s in {1, 10, 100}, the
 #: C = 1 baselines, Optuna GPSampler and TPE, random search
@@ -439,6 +457,7 @@ def acceptance_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 __all__ = [
+    "HELDOUT_SUITE",
     "NOISY_SUITE",
     "SUITES",
     "SUITE_METHODS",

@@ -11,6 +11,7 @@ import torch
 
 from lowswitch.benchmark.bo import NoisyObjective, RunResult, main, parse_method
 from lowswitch.benchmark.suite import (
+    HELDOUT_SUITE,
     NOISY_SUITE,
     SUITE_METHODS,
     acceptance_markdown,
@@ -39,9 +40,9 @@ def test_suite_spans_dimensions_noise_levels_and_box_kinds() -> None:
         parse_method(method)
 
 
-@pytest.mark.parametrize("name", sorted(NOISY_SUITE))
+@pytest.mark.parametrize("name", sorted(NOISY_SUITE) + sorted(HELDOUT_SUITE))
 def test_stored_range_matches_its_definition_and_optimum_has_zero_regret(name: str) -> None:
-    entry = NOISY_SUITE[name]
+    entry = {**NOISY_SUITE, **HELDOUT_SUITE}[name]
     assert function_range(entry.make()) == pytest.approx(entry.f_range, rel=1e-3)
     obj = NoisyObjective(entry.problem(), seed=0)
     if obj.f._optimizers is not None:  # BoTorch gives no optimiser for Michalewicz-5
@@ -148,3 +149,13 @@ def test_equal_cost_tables_leave_out_methods_made_for_another_switch_cost() -> N
     assert rows["ei-C2-s10"]["cost_s10"] == 70.0
     assert math.isnan(rows["ei-C2-s100"]["regret_at_cost_s10"])
     assert rows["ei-C2-s100"]["regret_at_cost_s100"] == 0.1
+
+
+def test_heldout_suite_is_disjoint_from_the_tuning_suite() -> None:
+    def family(entry: object) -> str:
+        return type(entry.make()).__name__  # type: ignore[attr-defined]
+
+    assert len(HELDOUT_SUITE) == 5 and not set(HELDOUT_SUITE) & set(NOISY_SUITE)
+    assert not {family(p) for p in HELDOUT_SUITE.values()} & {
+        family(p) for p in NOISY_SUITE.values()}
+    assert set(suite_problems("heldout")) == set(HELDOUT_SUITE)
