@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "fantasize": "lowswitch.benchmark.fantasize",
     "gp-batched": "lowswitch.benchmark.gp_batched",
     "opt-time": "lowswitch.benchmark.opt_time",
+    "suite-append": "lowswitch.benchmark.suite_append",
 }
 
 __all__ = ["BENCHMARKS"]

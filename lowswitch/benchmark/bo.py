@@ -332,7 +332,8 @@ def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
 
 
 _OPTION_KEYS = {
-    "g": "refit_growth", "r": "initial_repeats", "s": "switch_cost", "v": "ei_variant"
+    "g": "refit_growth", "r": "initial_repeats", "s": "switch_cost", "v": "ei_variant",
+    "p": "n_discrete",
 }
 # -v<variant>: EI's rule, or TS's sampler
 _VARIANTS = {
@@ -350,7 +351,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     initial-design point; default 2 when ``C > 1``, 1 when ``C = 1``) and ``-s<cost>``
     sets ``switch_cost`` (what a switch costs in evaluations; default 0); for EI only,
     ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``); for TS,
-    ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``).
+    ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``) and ``-p<n>`` its pool on a
+    box (``n_discrete = n`` Sobol points, ``n_local = n // 2`` local perturbations).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -363,6 +365,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ei-C2', {'ei_variant': 'plain'})
         >>> split_options("ts-C2-vpathwise")
         ('ts-C2', {'sampler': 'pathwise'})
+        >>> split_options("ts-C2-p512")
+        ('ts-C2', {'n_discrete': 512, 'n_local': 256})
     """
     parts = name.split("-")
     if parts[0] not in _policy_names() or len(parts) < 3:
@@ -377,19 +381,25 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
                                  + ", ".join(f"-v{a}" for a in allowed))
             opts[key] = part[1:]
             continue
+        if key == "n_discrete" and parts[0] != "ts":
+            key = None
         if key is None or key == "ei_variant" or key in opts:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
-                "(expected at most one each of -r<n>, -g<growth> and -s<switch cost>)"
+                "(expected at most one each of -r<n>, -g<growth>, -s<switch cost> and, "
+                "for ts, -p<pool>)"
             )
         try:
-            value: float = float(part[1:]) if key != "initial_repeats" else int(part[1:])
+            integral = key in {"initial_repeats", "n_discrete"}
+            value: float = int(part[1:]) if integral else float(part[1:])
         except ValueError:
             value = math.nan
         least = 0 if key == "switch_cost" else 1
         if not (math.isfinite(value) and value >= least):
             raise ValueError(f"method: option {part!r} in {name!r} must be a number >= {least}")
         opts[key] = value
+        if key == "n_discrete":
+            opts["n_local"] = int(value) // 2
     return "-".join(parts[:2]), dict(sorted(opts.items()))
 
 

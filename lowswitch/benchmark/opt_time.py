@@ -44,7 +44,64 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=7, help="blocks of 50 calls (acquisition part)")
     p.add_argument("--skip-runs", action="store_true", help="only the acquisition part")
     p.add_argument("--out", type=Path, default=Path("results/opt_time"))
+    p.add_argument("--plot-from", action="append", default=[], metavar="LABEL=FILE:METHOD",
+                   help="only draw opt_time.png in --out: one bar series per spec, the ratio "
+                   "to GPSampler of METHOD in the summary of FILE (an opt_time.json); "
+                   "repeatable, no timing is run")
     return p.parse_args(argv)
+
+
+def parse_plot_spec(spec: str) -> tuple[str, Path, str]:
+    """``"LABEL=FILE:METHOD"`` -> ``(LABEL, FILE, METHOD)`` (the last ``:`` splits).
+
+    Example:
+        >>> parse_plot_spec("TS now=results/a/opt_time.json:ts-C2")
+        ('TS now', PosixPath('results/a/opt_time.json'), 'ts-C2')
+    """
+    label, sep, rest = spec.partition("=")
+    path, sep2, method = rest.rpartition(":")
+    if not (sep and sep2 and label.strip() and path.strip() and method.strip()):
+        raise ValueError(f"--plot-from: expected LABEL=FILE:METHOD, got {spec!r}")
+    return label.strip(), Path(path.strip()), method.strip()
+
+
+def ratio_series(specs: list[str]) -> dict[str, dict[str, float]]:
+    """``{label: {problem: ratio to GPSampler}}`` read from the summaries the specs name."""
+    out: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        label, path, method = parse_plot_spec(spec)
+        rows = [r for r in json.loads(path.read_text()).get("summary", [])
+                if r["method"] == method]
+        if not rows:
+            raise ValueError(f"--plot-from: no summary rows of {method!r} in {path}")
+        out[label] = {r["problem"]: float(r["vs_reference"]) for r in rows}
+    return out
+
+
+def plot_ratios(series: dict[str, dict[str, float]], path: Path) -> None:
+    """Grouped horizontal bars: per problem, each series' CPU time per evaluation over
+    GPSampler's (log scale, a line at 1: right of it costs more than GPSampler)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems = sorted({p for values in series.values() for p in values})
+    height = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(problems) * max(1, len(series)) ** 0.5 + 2.2))
+    for k, (label, values) in enumerate(series.items()):
+        ys = [i + (k - (len(series) - 1) / 2) * height for i in range(len(problems))]
+        ax.barh(ys, [values.get(p, float("nan")) for p in problems], height=height, label=label)
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(problems)), problems)
+    ax.invert_yaxis()
+    ax.set_xlabel("optimiser CPU time per evaluation / Optuna GPSampler's (same run)")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def time_runs(
@@ -133,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     from lowswitch.benchmark.suite import NOISY_SUITE
 
     args = parse_args(argv)
+    if args.plot_from:
+        try:
+            series = ratio_series(args.plot_from)
+        except (OSError, ValueError, KeyError) as err:
+            raise SystemExit(f"error: {err}") from None
+        plot_ratios(series, args.out / "opt_time.png")
+        print(f"wrote {args.out / 'opt_time.png'}")
+        return 0
     torch.set_num_threads(1)
     problems = list(NOISY_SUITE) if args.problems == "all" else args.problems.split(",")
     methods = [m for m in args.methods.split(",") if m]
@@ -154,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['problem']:16s} {r['method']:18s} {r['cpu_ms_per_eval']:11.1f} "
                   f"{r['switches']:8.0f} {r['vs_reference']:12.2f}")
         payload.update(runs=rows, summary=summary)
+        plot_ratios({m: {r["problem"]: r["vs_reference"] for r in summary if r["method"] == m}
+                     for m in methods if m != "optuna-gp"}, args.out / "opt_time.png")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "opt_time.json").write_text(json.dumps(payload, indent=1, default=float))
     print(f"wrote {args.out / 'opt_time.json'}")

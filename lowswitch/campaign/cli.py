@@ -152,8 +152,10 @@ def create(
         int, typer.Option(help="Policy: Sobol points scored for the restarts (continuous boxes).")
     ] = 256,
     refit_growth: Annotated[
-        float, typer.Option(help="Policy: refit once its evaluations grew by this factor.")
-    ] = 1.0,
+        float | None,
+        typer.Option(help="Policy: refit once its evaluations grew by this factor (default: "
+                     "at every plate; plates otherwise follow the campaign's own schedule)."),
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", help="Acquisition option NAME=VALUE (JSON value), repeatable, "

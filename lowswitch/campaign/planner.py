@@ -283,8 +283,12 @@ def build_policy(
         The registered policy ``config.policy`` holding the observations.
     """
     cls = get_policy(config.policy)
+    # a plate's policy refits on the campaign's schedule (PlanConfig.refit_growth, in
+    # conditions), so its own evaluation-count schedule stays at "every ask" unless set
+    growth = config.config.refit_growth
     opt = cls(bounds, candidates=X, config=config.config.replace(
         seed=seed, n_initial=max(2, min(config.initial_conditions, X.shape[0])),
+        refit_growth=1.0 if growth is None else growth,
         options=_plate_options(cls, config.config.options)))
     idx = [int(i) for i in observed_idx]
     ys = [float(y) for y in observed_y]

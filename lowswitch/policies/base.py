@@ -38,7 +38,7 @@ Signs: internally the GP models ``y`` if ``maximize`` else ``-y``; blocks, ``tel
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import torch
@@ -84,6 +84,9 @@ class LowSwitchPolicy(PersistMixin, ABC):
             when both are given. The fields' meaning and defaults are documented once, on
             [`PolicyConfig`][lowswitch.policies.config.PolicyConfig].
 
+    Class attribute ``default_refit_growth``: the ``refit_growth`` used when the config
+    leaves it ``None`` (1.0 here: a refit at every switch boundary with new data).
+
     Example:
         >>> import torch
         >>> from lowswitch import LowSwitchGPEI
@@ -97,6 +100,8 @@ class LowSwitchPolicy(PersistMixin, ABC):
         >>> opt.config.switch_threshold
         2.0
     """
+
+    default_refit_growth: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -153,7 +158,10 @@ class LowSwitchPolicy(PersistMixin, ABC):
         )
         self.num_restarts: int = config.num_restarts
         self.raw_samples: int = config.raw_samples
-        self.refit_growth: float = config.refit_growth
+        self.refit_growth: float = (
+            config.refit_growth if config.refit_growth is not None
+            else self.default_refit_growth
+        )
         self.switch_cost: float | tuple[float, ...] = switch_cost
         self._apply_extra(extra)
 
@@ -178,10 +186,13 @@ class LowSwitchPolicy(PersistMixin, ABC):
         """The settings in force (seed resolved, options as JSON-safe plain data).
 
         ``PolicyConfig.n_initial`` / ``initial_repeats`` stay ``None`` when defaulted
-        (the defaults depend on the problem); ``switch_cost`` is the current value.
+        (the defaults depend on the problem); ``switch_cost`` is the current value;
+        ``refit_growth`` is the one in force (the class default when it was ``None``), so a
+        saved policy keeps its refit schedule if a later version changes the default.
         """
         return self._base_config.replace(
-            seed=self.seed, switch_cost=self.switch_cost, options=self._extra_config()
+            seed=self.seed, switch_cost=self.switch_cost, refit_growth=self.refit_growth,
+            options=self._extra_config(),
         )
 
     # ------------------------------------------------------------- properties

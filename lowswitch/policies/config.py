@@ -96,7 +96,10 @@ class PolicyConfig:
         num_restarts: L-BFGS restarts of the acquisition optimiser (continuous boxes).
         raw_samples: Sobol points scored to pick those restarts (continuous boxes).
         refit_growth: refit the hyperparameters only once the told evaluations grew by
-            this factor since the last fit (``1.0``: at every switch boundary with new data).
+            this factor since the last fit (``1.0``: at every switch boundary with new data;
+            ``None``: the acquisition's default, ``default_refit_growth`` of its class:
+            1.0 for EI and UCB, 1.1 for TS, whose decisions would otherwise cost more
+            than an Optuna GPSampler trial where it switches at most evaluations).
         switch_cost: what a move costs in evaluations: a number ``>= 0`` or one per input.
         options: acquisition-specific options, checked by the policy class (e.g.
             ``{"beta": 2.0}`` for UCB, ``{"n_discrete": 256}`` for Thompson sampling).
@@ -130,8 +133,9 @@ class PolicyConfig:
         "L-BFGS restarts of the acquisition optimiser (continuous boxes)."))
     raw_samples: int = field(default=256, metadata=_help(
         "Sobol points scored to pick the restarts (continuous boxes)."))
-    refit_growth: float = field(default=1.0, metadata=_help(
-        "Refit hyperparameters once the evaluations grew by this factor (>= 1)."))
+    refit_growth: float | None = field(default=None, metadata=_help(
+        "Refit hyperparameters once the evaluations grew by this factor (>= 1; None: "
+        "the acquisition's default, 1.0 for EI and UCB, 1.1 for TS)."))
     switch_cost: float | tuple[float, ...] = field(default=0.0, metadata=_help(
         "What a move costs, in evaluations (a number >= 0, or one per input)."))
     options: Mapping[str, Any] = field(default_factory=dict, metadata=_help(
@@ -148,7 +152,8 @@ class PolicyConfig:
             set_(self, name, _int_or_none(name, getattr(self, name)))
         for name in ("num_restarts", "raw_samples"):
             set_(self, name, _positive_int(name, getattr(self, name)))
-        set_(self, "refit_growth", check_refit_growth(self.refit_growth))
+        if self.refit_growth is not None:
+            set_(self, "refit_growth", check_refit_growth(self.refit_growth))
         set_(self, "switch_cost", check_switch_cost(self.switch_cost))
         if not isinstance(self.options, Mapping) or not all(
             isinstance(k, str) for k in self.options

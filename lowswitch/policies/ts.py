@@ -6,14 +6,18 @@ Each decision draws one joint sample of ``f`` from the GP posterior over a pool 
 generator) and picks its argmax; the switch rule then sets the repeats. The pool is
 
 * the candidate set, when one is given;
-* otherwise ``n_discrete`` scrambled-Sobol points of the box, ``n_local`` Gaussian
+* otherwise ``n_discrete`` (512) scrambled-Sobol points of the box, ``n_local`` (256) Gaussian
   perturbations (standard deviation ``local_scale`` of the box width) of the best
   evaluated points by posterior mean, and all evaluated unique points (so that a sample
   can choose an exact repeat). All of it is drawn from the ask's generator.
 
 The draw over the pool is exact by default (``sampler="exact"``): the joint covariance costs
-``O(m^2 q + m^3)`` per decision for a pool of ``m`` points (~0.2 s at ``m = 1,536``, about
-twice a refit). ``sampler="pathwise"`` draws one function instead, by Matheron's rule
+``O(m^2 q + m^3)`` per decision for a pool of ``m`` points. The defaults keep ``m`` near 800:
+at the earlier 1,024 + 512 the draw took about 0.2 s at ``q = 250`` (about twice a refit), and
+TS cost up to 2.1x Optuna GPSampler's time per evaluation where it switches at most
+evaluations; with the smaller pool and ``refit_growth`` 1.1 (``default_refit_growth``, a
+refit once the evaluations grew by 10 %) it is below it (docs/benchmarks/bo.md).
+``sampler="pathwise"`` draws one function instead, by Matheron's rule
 (BoTorch ``draw_matheron_paths``: a random-Fourier-feature prior sample updated exactly on
 the unique points with their replicate noise ``sigma2 / n_i``), and evaluates it on the same
 pool: ``O(m (F + q))`` for ``F`` = 1,024 features, so the sample is approximate only through
@@ -35,7 +39,7 @@ from lowswitch.policies.base import LowSwitchPolicy
 from lowswitch.policies.checks import canonical, row_key
 
 _DEFAULTS: dict[str, Any] = {
-    "n_discrete": 1024, "n_local": 512, "local_scale": 0.05, "sampler": "exact",
+    "n_discrete": 512, "n_local": 256, "local_scale": 0.05, "sampler": "exact",
 }
 SAMPLERS = ("exact", "pathwise")
 
@@ -46,9 +50,9 @@ class LowSwitchGPTS(LowSwitchPolicy):
     Takes the arguments of [`LowSwitchPolicy`][lowswitch.policies.base.LowSwitchPolicy].
 
     Options (keywords, or in ``PolicyConfig.options``):
-        ``n_discrete``: Sobol points of the pool (continuous boxes), default 1,024.
+        ``n_discrete``: Sobol points of the pool (continuous boxes), default 512.
         ``n_local``: perturbations of the best evaluated points (continuous boxes),
-        default 512. ``local_scale``: their standard deviation as a fraction of the box
+        default 256. ``local_scale``: their standard deviation as a fraction of the box
         width, default 0.05. ``sampler``: ``"exact"`` (joint Gaussian draw over the pool,
         default) or ``"pathwise"`` (one Matheron path evaluated on the pool; much cheaper
         for large pools, see the module docstring).
@@ -64,6 +68,8 @@ class LowSwitchGPTS(LowSwitchPolicy):
         >>> b.index is not None
         True
     """
+
+    default_refit_growth = 1.1
 
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -23,6 +23,35 @@ from lowswitch.benchmark.bo import (
 )
 
 
+def test_pool_suffix_is_for_ts_only() -> None:
+    assert split_options("ts-C2-p1024-g1") == (
+        "ts-C2", {"n_discrete": 1024, "n_local": 512, "refit_growth": 1.0})
+    with pytest.raises(ValueError, match="unknown or repeated"):
+        split_options("ei-C2-p512")
+    with pytest.raises(ValueError, match="must be a number"):
+        split_options("ts-C2-p0")
+
+
+@pytest.mark.parametrize(("default", "explicit", "old"), [
+    ("ts-C2", "ts-C2-p512-g1.1", "ts-C2-p1024-g1"),
+    ("ucb-C2", "ucb-C2-g1", "ucb-C2-g1.1"),
+])
+def test_suffixed_names_spell_out_the_defaults(default: str, explicit: str, old: str) -> None:
+    """The suite's current-TS rows ran as ``ts-C2-p512-g1.1`` and are stored as ``ts-C2``;
+    the earlier TS rows are stored as ``ts-C2-p1024-g1``; UCB's default refits at every
+    switch, ``ucb-C2-g1.1`` is a variant. The configs say these names are what they claim
+    (same config -> same trajectory, the policies being deterministic given their seed)."""
+    from lowswitch.policies import get_policy
+
+    def config(method: str) -> object:
+        name, opts = split_options(method)
+        kind, c = parse_method(name)
+        return get_policy(kind)(torch.tensor([[0.0], [1.0]]), switch_threshold=c, seed=0,
+                                **opts).config
+
+    assert config(explicit) == config(default) != config(old)
+
+
 def test_parse_method() -> None:
     assert parse_method("ucb-C2") == ("ucb", 2.0)
     assert parse_method("ts-C1.5") == ("ts", 1.5)

@@ -47,9 +47,16 @@ def _worse_than_random(method: str) -> set[str]:
 
 
 def test_every_acquisition_against_random() -> None:
-    assert {m: _worse_than_random(m) for m in ("ei-C2", "ucb-C2", "ts-C2", "ei-C1")} == {
-        "ei-C2": set(), "ucb-C2": set(), "ts-C2": set(), "ei-C1": set()}
-    assert _worse_than_random("ucb-C2-s10") == _worse_than_random("ts-C2-s10") == {"ackley5"}
+    """5 seeds; ``ts-C2-p1024-g1`` is TS's earlier default, ``ts-C2`` its current one."""
+    methods = ("ei-C2", "ucb-C2", "ts-C2-p1024-g1", "ei-C1")
+    assert {m: _worse_than_random(m) for m in methods} == {m: set() for m in methods}
+    assert _worse_than_random("ts-C2") == {"rastrigin3"}
+    assert round(_median("rastrigin3", "ts-C2", "simple_regret"), 1) == 30.6
+    assert round(_median("rastrigin3", "ts-C2-p1024-g1", "simple_regret"), 1) == 17.0
+    for m in ("ucb-C2-s10", "ts-C2-p1024-g1-s10", "ts-C2-s10"):
+        assert _worse_than_random(m) == {"ackley5"}, m
+    assert [round(_median("ackley5", m, "simple_regret"), 1)
+            for m in ("ucb-C2-s10", "ts-C2-p1024-g1-s10", "ts-C2-s10")] == [21.3, 18.8, 19.8]
 
 
 def _below(a: str, b: str, key: str) -> set[str]:
@@ -79,7 +86,9 @@ def test_the_c1_baseline() -> None:
 def test_the_cost_rule_on_ucb_and_ts() -> None:
     key = "regret_at_cost_s10"
     assert len(_below("ucb-C2-s10", "ucb-C2", key)) == 7
-    assert _below("ts-C2-s10", "ts-C2", key) == {"levy10", "rosenbrock4", "styblinskitang5"}
+    assert _below("ts-C2-p1024-g1-s10", "ts-C2-p1024-g1", key) == {
+        "levy10", "rosenbrock4", "styblinskitang5"}
+    assert len(_below("ts-C2-s10", "ts-C2", key)) == 7
     assert len(_below("ei-C2-s10", "ei-C2", key)) == 9
     for p, blind, aware in (("ackley5", 206, 41), ("rastrigin3", 122, 56),
                             ("styblinskitang5", 290, 150)):
@@ -128,6 +137,7 @@ def test_optimiser_time_claims() -> None:
     assert len(problems) == 12
     ei = [at300[p, "ei-C2"]["vs_reference"] for p in problems]
     assert round(max(ei), 2) == 0.54 and round(min(ei), 2) == 0.12
+    # in this file "ts-C2" is the run's TS: the earlier default (ts-C2-p1024-g1)
     above = {m: {p for p in problems if at300[p, m]["vs_reference"] > 1}
              for m in ("ucb-C2", "ts-C2")}
     assert above["ucb-C2"] == {"styblinskitang5", "ackley5", "michalewicz5", "levy10"}  # old width

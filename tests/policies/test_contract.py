@@ -12,6 +12,7 @@ import torch
 
 from lowswitch import Block, InputError, LowSwitchGPEI, LowSwitchGPTS, LowSwitchGPUCB, StateError
 from lowswitch.policies.base import LowSwitchPolicy
+from lowswitch.policies.config import PolicyConfig
 
 DT = torch.float64
 BOUNDS = torch.tensor([[0.0, -1.0], [1.0, 2.0]], dtype=DT)
@@ -285,7 +286,7 @@ def test_refit_growth_refits_geometrically_and_round_trips(
     assert opt.n_evaluations == 20 and opt.model.n_observations == 20
     assert len(fitted_at) >= 2
     assert all(b >= 1.5 * a for a, b in itertools.pairwise(fitted_at))
-    every = make(LowSwitchGPUCB, space, seed=3, switch_threshold=1.0)
+    every = make(LowSwitchGPUCB, space, seed=3, switch_threshold=1.0, refit_growth=1.0)
     fitted_at.clear()
     drive(every, 20, torch.Generator().manual_seed(5))
     assert len(fitted_at) == 20 - 3  # every ask after the 3-point design
@@ -297,7 +298,32 @@ def test_refit_growth_refits_geometrically_and_round_trips(
     assert drive(opt, 6, g1) == drive(twin, 6, g2)
 
 
-@pytest.mark.parametrize("bad", [0.5, float("nan"), "often", None])
+@pytest.mark.parametrize(("cls", "growth"), [(LowSwitchGPEI, 1.0), (LowSwitchGPUCB, 1.0),
+                                             (LowSwitchGPTS, 1.1)])
+def test_refit_growth_default_is_the_acquisitions(cls: type, growth: float) -> None:
+    """None (the default) takes the class's ``default_refit_growth``, stated in the config
+    and in the saved state, so a restored policy keeps its schedule; a given value wins."""
+    opt = cls(BOUNDS, seed=0)
+    assert PolicyConfig().refit_growth is None
+    assert opt.refit_growth == cls.default_refit_growth == growth
+    assert opt.config.refit_growth == growth
+    assert opt.state_dict()["config"]["refit_growth"] == growth
+    assert cls(BOUNDS, seed=0, refit_growth=1.3).refit_growth == 1.3
+    assert cls(BOUNDS, config=PolicyConfig(refit_growth=1.0)).refit_growth == 1.0
+
+
+def test_ts_state_keeps_the_pool_and_refit_schedule_it_was_saved_with() -> None:
+    """States store the pool options and refit_growth explicitly: one saved under the
+    earlier defaults (1,024 + 512, a refit at every switch) restores with them."""
+    state = json.loads(json.dumps(LowSwitchGPTS(BOUNDS, seed=0).state_dict()))
+    cfg = state["config"]
+    assert (cfg["n_discrete"], cfg["n_local"], cfg["refit_growth"]) == (512, 256, 1.1)
+    cfg.update(n_discrete=1024, n_local=512, refit_growth=1.0)
+    twin = LowSwitchGPTS.from_state_dict(state)
+    assert (twin.n_discrete, twin.n_local, twin.refit_growth) == (1024, 512, 1.0)
+
+
+@pytest.mark.parametrize("bad", [0.5, float("nan"), "often", 0])
 def test_refit_growth_validation(bad: Any) -> None:
     with pytest.raises(InputError, match="refit_growth"):
         LowSwitchGPUCB(BOUNDS, refit_growth=bad)
