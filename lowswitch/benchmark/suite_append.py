@@ -87,9 +87,9 @@ def append_runs(
     if len(keys) != len(rows):
         raise InputError("rename-stored: two stored methods would get the same name")
     limits = {(r["problem"], s): r[f"cost_s{s:g}"] for r in rows for s in (10.0, 100.0)}
+    by_key = {(r.problem, r.method, r.seed): r for r in runs}
     for row in per_seed_rows(runs):
-        run = next(r for r in runs if (r.problem, r.method, r.seed) ==
-                   (row["problem"], row["method"], row["seed"]))
+        run = by_key[row["problem"], row["method"], row["seed"]]
         name = rename.get(row["method"], row["method"])
         key = (row["problem"], name, row["seed"])
         if name in ACCEPTANCE_METHODS:
