@@ -333,7 +333,7 @@ def _best_posterior_mean(model: Any, X: Tensor) -> Tensor:
 
 _OPTION_KEYS = {
     "g": "refit_growth", "r": "initial_repeats", "s": "switch_cost", "v": "ei_variant",
-    "p": "n_discrete",
+    "p": "n_discrete", "f": "fit_tolerance",
 }
 # -v<variant>: EI's rule, or TS's sampler
 _VARIANTS = {
@@ -352,7 +352,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     sets ``switch_cost`` (what a switch costs in evaluations; default 0); for EI only,
     ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``); for TS,
     ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``) and ``-p<n>`` its pool on a
-    box (``n_discrete = n`` Sobol points, ``n_local = n // 2`` local perturbations).
+    box (``n_discrete = n`` Sobol points, ``n_local = n // 2`` local perturbations);
+    ``-f<tol>`` sets ``fit_tolerance`` (decimal notation, in ``(0, 1)``).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -367,6 +368,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ts-C2', {'sampler': 'pathwise'})
         >>> split_options("ts-C2-p512")
         ('ts-C2', {'n_discrete': 512, 'n_local': 256})
+        >>> split_options("ucb-C2-f0.0001")
+        ('ucb-C2', {'fit_tolerance': 0.0001})
     """
     parts = name.split("-")
     if parts[0] not in _policy_names() or len(parts) < 3:
@@ -386,17 +389,23 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         if key is None or key == "ei_variant" or key in opts:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
-                "(expected at most one each of -r<n>, -g<growth>, -s<switch cost> and, "
-                "for ts, -p<pool>)"
+                "(expected at most one each of -r<n>, -g<growth>, -s<switch cost>, "
+                "-f<fit tolerance> and, for ts, -p<pool>)"
             )
         try:
             integral = key in {"initial_repeats", "n_discrete"}
             value: float = int(part[1:]) if integral else float(part[1:])
         except ValueError:
             value = math.nan
-        least = 0 if key == "switch_cost" else 1
-        if not (math.isfinite(value) and value >= least):
-            raise ValueError(f"method: option {part!r} in {name!r} must be a number >= {least}")
+        if key == "fit_tolerance":
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"method: option {part!r} in {name!r} must be a decimal "
+                                 "number in (0, 1), e.g. -f0.0001")
+        else:
+            least = 0 if key == "switch_cost" else 1
+            if not (math.isfinite(value) and value >= least):
+                raise ValueError(
+                    f"method: option {part!r} in {name!r} must be a number >= {least}")
         opts[key] = value
         if key == "n_discrete":
             opts["n_local"] = int(value) // 2
@@ -420,7 +429,8 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-v<EI rule>], "
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-f<tol>]"
+        "[-v<EI rule>], "
         "random, "
         "optuna-gp, optuna-tpe or "
         "botorch-qlognei, "
@@ -733,7 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default=DEFAULT_METHODS,
         help="comma list: ucb|ei|ts-C<C>[-r<initial repeats>][-g<refit growth>]"
-        "[-s<switch cost>], optuna-gp, "
+        "[-s<switch cost>][-f<fit tolerance>][-p<TS pool>], optuna-gp, "
         "botorch-qlognei, random",
     )
     p.add_argument(

@@ -156,6 +156,11 @@ def create(
         typer.Option(help="Policy: refit once its evaluations grew by this factor (default: "
                      "at every plate; plates otherwise follow the campaign's own schedule)."),
     ] = None,
+    fit_tolerance: Annotated[
+        float | None,
+        typer.Option(help="Policy: a refit stops when an iteration gains less than this per "
+                     "unique point (default: 1e-6, the campaign fits' own tolerance)."),
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", help="Acquisition option NAME=VALUE (JSON value), repeatable, "
@@ -171,7 +176,8 @@ def create(
             switch_threshold=switch_threshold, maximize=direction == "maximize", seed=seed,
             max_repeats=max_repeats, budget=budget, initial_repeats=initial_repeats,
             num_restarts=num_restarts, raw_samples=raw_samples, refit_growth=refit_growth,
-            switch_cost=switch_cost, options=_parse_options(option or []),
+            fit_tolerance=fit_tolerance, switch_cost=switch_cost,
+            options=_parse_options(option or []),
         )
         camp = Campaign.create(
             storage, name, candidates, inputs=_csv_list(inputs), objective=objective,

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from lowswitch.gp.likelihood import precision_factor
 from lowswitch.gp.linalg import append_rows, scale_row_and_downdate, solve_lower
+from lowswitch.gp.rbf import plain_rbf_lengthscale, rbf_cross
 
 if TYPE_CHECKING:  # pragma: no cover
     from gpytorch.kernels import Kernel
@@ -165,7 +166,11 @@ class _PosteriorMixin:
         covariance between two input sets is ``k(X1, X2) - V1^T V2``.
         """
         c = self._get_cache()
-        if X.dim() > 2 and not self.covar_module.batch_shape:
+        lengthscale = plain_rbf_lengthscale(self.covar_module)
+        if lengthscale is not None:  # BoTorch's default kernel, without gpytorch's overhead
+            flat = rbf_cross(X.reshape(-1, X.shape[-1]), c.U, lengthscale)
+            Kxu = flat.reshape(*X.shape[:-1], flat.shape[-1])  # (..., m, q)
+        elif X.dim() > 2 and not self.covar_module.batch_shape:
             # one (N, q) kernel call for all batch elements: gpytorch would otherwise copy U
             # into every batch element (acquisitions score (b, 1, d) inputs)
             flat = self.covar_module(X.reshape(-1, X.shape[-1]), c.U).to_dense()
@@ -218,7 +223,11 @@ class _PosteriorMixin:
             self.eval()  # type: ignore[attr-defined]
         Xt = self.transform_inputs(X)  # type: ignore[attr-defined]
         mean, V = self.latent_parts(Xt)  # (..., 1), (..., q, 1)
-        var = self.covar_module(Xt, diag=True) - (V * V).sum(-2)  # (..., 1)
+        if plain_rbf_lengthscale(self.covar_module) is not None:
+            prior_var = torch.ones_like(mean)  # k(x, x) = exp(0) for the RBF kernel
+        else:
+            prior_var = self.covar_module(Xt, diag=True)
+        var = prior_var - (V * V).sum(-2)  # (..., 1)
         mu, sd = self.outcome_scale
         covar = DenseLinearOperator((var * sd**2).unsqueeze(-1))  # (..., 1, 1)
         return GPyTorchPosterior(MultivariateNormal(mean * sd + mu, covar))

@@ -46,6 +46,7 @@ from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
 from lowswitch.errors import InputError, StateError
+from lowswitch.gp.fit import FTOL
 from lowswitch.policies import checks
 from lowswitch.policies.batch import choose_blocks
 from lowswitch.policies.block import Block
@@ -79,13 +80,14 @@ class LowSwitchPolicy(PersistMixin, ABC):
         config: a [`PolicyConfig`][lowswitch.policies.config.PolicyConfig] with every setting.
         **kwargs: other ``PolicyConfig`` fields (``budget``, ``n_initial``,
             ``initial_repeats``, ``num_restarts``, ``raw_samples``, ``refit_growth``,
-            ``switch_cost``) and the acquisition's options (e.g. UCB's ``beta``), as a
-            convenience that builds the ``PolicyConfig``; each must agree with ``config``
-            when both are given. The fields' meaning and defaults are documented once, on
-            [`PolicyConfig`][lowswitch.policies.config.PolicyConfig].
+            ``fit_tolerance``, ``switch_cost``) and the acquisition's options (e.g. UCB's
+            ``beta``), as a convenience that builds the ``PolicyConfig``; each must agree
+            with ``config`` when both are given. The fields' meaning and defaults are
+            documented once, on [`PolicyConfig`][lowswitch.policies.config.PolicyConfig].
 
-    Class attribute ``default_refit_growth``: the ``refit_growth`` used when the config
-    leaves it ``None`` (1.0 here: a refit at every switch boundary with new data).
+    Class attributes ``default_refit_growth`` and ``default_fit_tolerance``: the
+    ``refit_growth`` and ``fit_tolerance`` used when the config leaves them ``None`` (here
+    1.0, a refit at every switch boundary with new data, and ``FTOL`` = 1e-6).
 
     Example:
         >>> import torch
@@ -102,6 +104,7 @@ class LowSwitchPolicy(PersistMixin, ABC):
     """
 
     default_refit_growth: ClassVar[float] = 1.0
+    default_fit_tolerance: ClassVar[float] = FTOL
 
     def __init__(
         self,
@@ -162,6 +165,10 @@ class LowSwitchPolicy(PersistMixin, ABC):
             config.refit_growth if config.refit_growth is not None
             else self.default_refit_growth
         )
+        self.fit_tolerance: float = (
+            config.fit_tolerance if config.fit_tolerance is not None
+            else self.default_fit_tolerance
+        )
         self.switch_cost: float | tuple[float, ...] = switch_cost
         self._apply_extra(extra)
 
@@ -187,12 +194,13 @@ class LowSwitchPolicy(PersistMixin, ABC):
 
         ``PolicyConfig.n_initial`` / ``initial_repeats`` stay ``None`` when defaulted
         (the defaults depend on the problem); ``switch_cost`` is the current value;
-        ``refit_growth`` is the one in force (the class default when it was ``None``), so a
-        saved policy keeps its refit schedule if a later version changes the default.
+        ``refit_growth`` and ``fit_tolerance`` are the ones in force (the class defaults
+        when they were ``None``), so a saved policy keeps its refit schedule and tolerance
+        if a later version changes the defaults.
         """
         return self._base_config.replace(
             seed=self.seed, switch_cost=self.switch_cost, refit_growth=self.refit_growth,
-            options=self._extra_config(),
+            fit_tolerance=self.fit_tolerance, options=self._extra_config(),
         )
 
     # ------------------------------------------------------------- properties

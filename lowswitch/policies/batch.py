@@ -66,7 +66,7 @@ def choose_blocks(
 def _start_batch(policy: LowSwitchPolicy, hall_X: list[Tensor], hall_n: list[int]) -> BatchModel:
     """Refit at a switch boundary if due, then hallucinate what is pending."""
     if policy._holder.needs_refit(policy.refit_growth):
-        policy._holder.refit(policy.seed, policy._n_asks)
+        policy._holder.refit(policy.seed, policy._n_asks, policy.fit_tolerance)
     return BatchModel.start(policy._model, hall_X, hall_n, policy.candidates,
                             policy._scores_from_moments)
 

@@ -41,7 +41,7 @@ def test_every_policy_config_field_has_an_option_with_the_same_default() -> None
 
 BAD = [("switch_threshold", "inf"), ("seed", "-1"), ("max_repeats", "0"), ("budget", "0"),
        ("initial_repeats", "0"), ("num_restarts", "0"), ("raw_samples", "0"),
-       ("refit_growth", "0.5"), ("switch_cost", "-1")]
+       ("refit_growth", "0.5"), ("fit_tolerance", "1.5"), ("switch_cost", "-1")]
 
 
 @pytest.mark.parametrize(("field", "text"), BAD)

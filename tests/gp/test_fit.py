@@ -77,3 +77,33 @@ def test_fit_converges_when_t_much_larger_than_q():
     params = [p for p in mll.parameters() if p.requires_grad]
     grads = torch.autograd.grad(mll(), params)
     assert max(g.abs().max().item() for g in grads) < 0.1  # 1.8 before the fix
+
+
+def test_a_looser_tolerance_stops_sooner_and_a_bad_one_is_refused():
+    import math
+
+    import pytest
+
+    from lowswitch.errors import InputError
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(40, 3, generator=g, dtype=torch.float64).repeat(2, 1)
+    Y = torch.sin(4 * X).sum(-1, keepdim=True) + 0.1 * torch.randn(80, 1, generator=g,
+                                                                   dtype=torch.float64)
+    calls = {}
+    for tol in (1e-9, 1e-2):
+        model = UniquePointGP(X, Y)
+        real = model.exact_marginal_log_likelihood
+        count = [0]
+
+        def counted(*a, _real=real, _count=count, **k):
+            _count[0] += 1
+            return _real(*a, **k)
+
+        model.exact_marginal_log_likelihood = counted
+        fit_gp(model, ftol=tol)
+        calls[tol] = count[0]
+    assert calls[1e-2] < calls[1e-9]
+    for bad in (0.0, 1.0, math.nan, True, -1e-3):
+        with pytest.raises(InputError, match=r"ftol: expected a number in \(0, 1\)"):
+            fit_gp(UniquePointGP(X, Y), ftol=bad)

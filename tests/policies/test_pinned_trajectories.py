@@ -1,4 +1,4 @@
-"""Trajectories of UCB / EI / TS pinned bit for bit, so that refactors cannot move them.
+"""Trajectories of UCB / EI / TS pinned, so that refactors cannot move them.
 
 ``pinned_trajectories.json`` holds every block's point (as ``float.hex``), repeats and
 candidate row, then the recommendation, on a noisy 2-d problem (box and 6 x 6 grid, one
@@ -9,8 +9,10 @@ First recorded at 6d29f8b (before ``PolicyConfig``, the registry and the split o
 the refits changed (the prior-mode restart only when the unique points cross a power of
 ``COLD_START_GROWTH``; the warm start optimised jointly) and single-point posteriors came
 straight from the factor (same values to rounding, so optimiser paths move in the last
-bits). Re-record only for a change of the maths, never to make a refactor pass:
-``python tests/policies/test_pinned_trajectories.py`` rewrites the file.
+bits). Candidate-set runs are compared bit for bit; box runs, whose L-BFGS-B paths amplify
+the CPU's BLAS rounding, to ``BOX_TOLERANCE``. Re-record only for a change of the maths,
+never to make a refactor pass: ``python tests/policies/test_pinned_trajectories.py``
+rewrites the file.
 """
 
 from __future__ import annotations
@@ -57,11 +59,41 @@ def _run(name: str, cands: torch.Tensor | None, threshold: float, n_blocks: int 
     return out
 
 
+#: How far a box trajectory's points may sit from the pinned ones. L-BFGS-B amplifies
+#: last-bit differences of the CPU's BLAS kernels: on a second machine type, with the same
+#: libraries, the UCB and EI box runs moved by up to 8.9e-10 (same blocks, repeats and
+#: order); candidate-set runs stayed bit-identical. A change of the maths moves points by
+#: far more than this.
+BOX_TOLERANCE = 1e-7
+
+
+def _assert_close_trajectory(got: list[Any], want: list[Any]) -> None:
+    """Same blocks (repeats, candidate rows) and points within ``BOX_TOLERANCE``."""
+    assert len(got) == len(want)
+    for g, w in zip(got[:-1], want[:-1], strict=True):
+        assert g[1:] == w[1:]
+        gx, wx = [float.fromhex(v) for v in g[0]], [float.fromhex(v) for v in w[0]]
+        assert gx == pytest.approx(wx, abs=BOX_TOLERANCE, rel=0)
+    rec = [float.fromhex(v) for v in got[-1]]
+    assert rec == pytest.approx([float.fromhex(v) for v in want[-1]], abs=BOX_TOLERANCE, rel=0)
+
+
 @pytest.mark.parametrize("name", ["ucb", "ei", "ts"])
-def test_trajectories_are_bit_identical_to_the_pinned_ones(name: str) -> None:
+def test_trajectories_match_the_pinned_ones(name: str) -> None:
     opts = _OPTIONS[name]
-    assert _run(name, None, 2.0, None, opts, via_config=False) == _PINNED[f"{name}-box-C2"]
+    _assert_close_trajectory(_run(name, None, 2.0, None, opts, via_config=False),
+                             _PINNED[f"{name}-box-C2"])
     assert _run(name, _GRID, 2.0, 2, opts, via_config=True) == _PINNED[f"{name}-cand-C2-nb2"]
+
+
+def test_box_tolerance_catches_a_moved_point() -> None:
+    want = _PINNED["ucb-box-C2"]
+    moved = [list(b) for b in want]
+    x = float.fromhex(moved[3][0][0])
+    moved[3] = [[(x + 10 * BOX_TOLERANCE).hex(), *moved[3][0][1:]], *moved[3][1:]]
+    with pytest.raises(AssertionError):
+        _assert_close_trajectory(moved, want)
+    _assert_close_trajectory(want, want)
 
 
 def test_switch_cost_trajectory_is_bit_identical_to_the_pinned_one() -> None:

@@ -8,6 +8,7 @@ about 45 % of the refit time).
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -45,10 +46,10 @@ def _run_and_log_starts(monkeypatch: pytest.MonkeyPatch, growth: float) -> list[
     log: list[tuple[int, int]] = []
     real_refit = ModelHolder.refit
 
-    def refit(self: ModelHolder, seed: int, n_asks: int) -> None:
+    def refit(self: ModelHolder, seed: int, n_asks: int, ftol: float | None = None) -> None:
         before = len(calls)
         X, _ = self.rows()
-        real_refit(self, seed, n_asks)
+        real_refit(self, seed, n_asks, ftol)
         log.append((int(torch.unique(X, dim=0).shape[0]), len(calls) - before))
 
     monkeypatch.setattr(ModelHolder, "refit", refit)
@@ -78,3 +79,53 @@ def test_prior_mode_restart_runs_on_the_schedule(monkeypatch: pytest.MonkeyPatch
 def test_growth_one_restarts_from_the_prior_at_every_refit(monkeypatch: pytest.MonkeyPatch) -> None:
     log = _run_and_log_starts(monkeypatch, 1.0)
     assert [s for _, s in log[1:]] == [2] * (len(log) - 1)
+
+
+def test_a_refit_model_is_bit_identical_to_the_one_a_restore_builds() -> None:
+    """The fitted model is kept, not rebuilt; a restored policy rebuilds it from the rows
+    and hyperparameters, so the two must hold the same factor and parameters, bit for bit,
+    also after later tells (incremental updates)."""
+    g = torch.Generator().manual_seed(7)
+    h = ModelHolder(torch.tensor([[-2.0, 0.0], [3.0, 50.0]], dtype=D))
+    X = torch.tensor([[-2.0, 0.0], [3.0, 50.0]], dtype=D)[0] + torch.tensor(
+        [[5.0, 50.0]], dtype=D) * torch.rand(9, 2, generator=g, dtype=D)
+    X = torch.cat([X, X[:4]])
+    h.add(X, torch.sin(X[:, 0]) + 0.1 * torch.randn(13, generator=g, dtype=D))
+    for n_asks in range(3):  # the first fit, then warm refits (one with the prior restart)
+        h.refit(seed=1, n_asks=n_asks)
+        assert h.hyper is not None
+        rebuilt = h.build(*h.rows(), h.hyper)
+        rebuilt.factorize()
+        kept = copy.deepcopy(h.model)
+        extra = torch.rand(2, 2, generator=g, dtype=D) * torch.tensor([5.0, 50.0], dtype=D)
+        for model in (kept, rebuilt):
+            model.add_observations(torch.cat([extra, X[:1]]), torch.ones(3, 1, dtype=D))
+        mine, ref = kept._get_cache(), rebuilt._get_cache()
+        for name in ("U", "s", "L", "alpha"):
+            assert torch.equal(getattr(mine, name), getattr(ref, name)), name
+        for (k, a), (_, b) in zip(kept.state_dict().items(), rebuilt.state_dict().items(),
+                                  strict=True):
+            assert torch.equal(a, b), k
+        h.add(extra, torch.zeros(2, dtype=D))  # new rows for the next refit
+
+
+@pytest.mark.parametrize("tol", [None, 1e-3])
+def test_the_fit_tolerance_reaches_every_fit(monkeypatch: pytest.MonkeyPatch,
+                                             tol: float | None) -> None:
+    seen: list[float] = []
+    real = fit_module.fit_gp
+
+    def spy(model: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["ftol"])
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit_gp", spy)
+    bounds = torch.tensor([[0.0], [1.0]], dtype=D)
+    opt = LowSwitchGPEI(bounds, seed=2, switch_threshold=1.0, num_restarts=2, raw_samples=16,
+                        fit_tolerance=tol)
+    for _ in range(6):
+        b = opt.ask()
+        opt.tell(b.x, -(b.x[0] - 0.3) ** 2 + 0.01 * torch.zeros(b.repeats, dtype=D))
+    expected = fit_module.FTOL if tol is None else tol
+    assert seen and set(seen) == {expected}
+    assert opt.config.fit_tolerance == expected
