@@ -1,7 +1,9 @@
-"""bo.md "UCB's decision time": the fit-tolerance table, recomputed from the JSON.
+"""bo.md "UCB's decision time" and the s = 10 ten-seed check, recomputed from the JSON.
 
 Sources: ``ucb-fit-tolerance.json`` (UCB with ``fit_tolerance`` 1e-4, 5 seeds, all 12
-suite problems) and ``bo-suite.json`` (the default UCB and random search, same seeds).
+suite problems), ``bo-suite.json`` (the default UCB and random search, same seeds), the
+``opt-time-300-ucb*.json`` summaries and ``ucb-decision-ab.json`` (CPU time, seed 0), and
+``bo-suite-cost-seeds5-14.json`` (seeds 5-14 of branin and levy10 at equal total cost).
 """
 
 from __future__ import annotations
@@ -96,3 +98,26 @@ def test_the_looser_fit_is_cheaper_and_still_above_gpsampler_on_styblinski_tang(
     assert ms == [83.2, 108.4, 76.0]
     assert round(run[p, "ucb-C2-f0.0001"]["vs_reference"], 2) == 1.10
     assert run[p, "ucb-C2-f0.0001"]["switches"] == run[p, "ucb-C2"]["switches"] == 290
+
+
+def test_ten_more_seeds_at_equal_cost_on_branin_and_levy10() -> None:
+    """bo.md, the s = 10 target: the figures of seeds 5-14 on the two low-noise problems."""
+    data = json.loads((DOCS / "bo-suite-cost-seeds5-14.json").read_text())
+    acc = {a["problem"]: a for a in data["acceptance"]}
+    b, lv = acc["branin"], acc["levy10"]
+    assert round(b["s10_vs_best_other"], 2) == 3.24 and round(b["s10_regret"], 2) == 1.09
+    assert round(lv["s10_vs_best_other"], 2) == 1.10 and not lv["s10_below_all"]
+    assert round(lv["s10_regret"], 2) == 7.01
+    assert round(lv["s100_vs_best_other"], 2) == 1.13
+    # the best other (the cost-blind ei-C2 on both) = regret / ratio
+    assert round(b["s10_regret"] / b["s10_vs_best_other"], 3) == 0.338
+    assert round(lv["s10_regret"] / lv["s10_vs_best_other"], 2) == 6.40
+    runs = data["per_seed"]
+    assert len(runs) == 100 and all(r["evaluations"] == 300 for r in runs)
+    assert {r["seed"] for r in runs} == set(range(5, 15))
+
+    def switches(m: str) -> list[int]:
+        return [r["switches"] for r in runs if (r["problem"], r["method"]) == ("branin", m)]
+
+    assert (min(switches("ei-C2-s10")), max(switches("ei-C2-s10"))) == (15, 44)
+    assert (min(switches("ei-C2")), max(switches("ei-C2"))) == (18, 38)
