@@ -111,3 +111,21 @@ def test_per_input_costs_and_state_round_trip() -> None:
     assert twin.switch_cost == (20.0, 0.0)
     a, b = opt.ask(), twin.ask()
     assert torch.equal(a.x, b.x) and a.repeats == b.repeats
+
+
+def test_small_noise_still_gets_extra_evaluations_at_a_fresh_point() -> None:
+    """docs/maths/switching.md: nats count relative variance reductions, so the rule keeps
+    adding evaluations at small noise (2 at s = 10 down to a noise sd of ~2.3 % of the
+    prior sd; at least 7 at s = 100 down to a noise sd of 0.1 % of it)."""
+    fresh = 1.0  # a fresh point: posterior variance = the prior's
+    assert [stay_repeats(fresh, rho, fresh, 10.0) for rho in (1e-6, 1e-4, 1e-3, 1e-2)] == [
+        1, 1, 2, 2]
+    assert stay_repeats(fresh, 5.3e-4, fresh, 10.0) == 2
+    assert stay_repeats(fresh, 5.1e-4, fresh, 10.0) == 1
+    assert round(math.sqrt(5.2e-4), 3) == 0.023  # the 2.3 % of the prior sd
+    assert [stay_repeats(fresh, rho, fresh, 100.0) for rho in (1e-6, 1e-4, 1e-3)] == [7, 10, 12]
+    assert stay_repeats(fresh, 1e-7, fresh, 100.0) < 7
+    # the limit of the b-th repeat's gain as rho -> 0 is 1/2 ln(b / (b - 1))
+    for b in (2, 3, 7):
+        gain = 0.5 * math.log1p(1.0 / (1e-12 + b - 1))
+        assert math.isclose(gain, 0.5 * math.log(b / (b - 1)), rel_tol=1e-9)
