@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "gp-batched": "lowswitch.benchmark.gp_batched",
     "opt-time": "lowswitch.benchmark.opt_time",
     "suite-append": "lowswitch.benchmark.suite_append",
+    "blocks": "lowswitch.benchmark.blocks",
 }
 
 __all__ = ["BENCHMARKS"]

@@ -118,12 +118,17 @@ class NoisyObjective:
         """Simple regret ``f* - f(x)`` (clipped at 0 against rounding)."""
         return max(0.0, self.optimum - self.true_value(x))
 
+    def would_switch(self, x: Tensor) -> bool:
+        """Whether evaluating ``x`` ``(d,)`` next counts as a switch (a new point)."""
+        x = x.reshape(-1).to(_DTYPE)
+        return self._last is None or not torch.equal(x, self._last)
+
     def __call__(self, x: Tensor, repeats: int = 1) -> Tensor:
         """``repeats`` noisy evaluations at ``x`` ``(d,)`` -> ``(repeats,)``."""
         x = x.reshape(-1).to(_DTYPE)
         value = self.true_value(x)
         noise = torch.randn(repeats, generator=self.generator, dtype=_DTYPE)
-        if self._last is None or not torch.equal(x, self._last):
+        if self.would_switch(x):
             self.n_switches += 1
         self._last = x.clone()
         self.n_evaluations += repeats

@@ -121,3 +121,23 @@ def test_ten_more_seeds_at_equal_cost_on_branin_and_levy10() -> None:
 
     assert (min(switches("ei-C2-s10")), max(switches("ei-C2-s10"))) == (15, 44)
     assert (min(switches("ei-C2")), max(switches("ei-C2"))) == (18, 38)
+
+
+def test_the_block_replay_on_branin() -> None:
+    """bo.md, the s = 10 target: where the cost-aware EI spent its evaluations on branin."""
+    data = json.loads((DOCS / "blocks-branin-s10.json").read_text())
+    med = data["medians"]
+    blind, aware = med["ei-C2"], med["ei-C2-s10"]
+    assert (aware["evaluations_on_bad"], blind["evaluations_on_bad"]) == (25.0, 13.5)
+    assert (aware["repeats_on_bad"], blind["repeats_on_bad"]) == (13.5, 1.0)
+    assert (aware["switches"], blind["switches"]) == (25.5, 27.0)
+    assert (round(aware["best_evaluated"], 3), round(blind["best_evaluated"], 3)) == (
+        0.545, 0.189)
+    assert (round(aware["recommendation"], 2), round(blind["recommendation"], 3)) == (
+        1.09, 0.338)
+    assert len(data["runs"]) == 20 and {r["seed"] for r in data["runs"]} == set(range(5, 15))
+    assert all(r["evaluations"] + 10 * r["switches"] <= 450 for r in data["runs"])
+    # the replay's recommendations are the equal-cost figures of the bo runs (same seeds)
+    acc = {a["problem"]: a for a in json.loads(
+        (DOCS / "bo-suite-cost-seeds5-14.json").read_text())["acceptance"]}
+    assert round(acc["branin"]["s10_regret"], 3) == round(aware["recommendation"], 3)
