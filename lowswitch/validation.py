@@ -105,4 +105,18 @@ def check_switch_cost(switch_cost: Any, dim: int | None = None) -> float | tuple
     return costs
 
 
-__all__ = ["MAX_ABS_MEASUREMENT", "check_measurement", "check_switch_cost"]
+
+
+def check_fit_tolerance(value: Any, name: str = "fit_tolerance") -> float:
+    """A number in ``(0, 1)``: a hyperparameter fit's L-BFGS-B stopping tolerance.
+
+    Example:
+        >>> check_fit_tolerance(1e-4)
+        0.0001
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise InputError(f"{name}: expected a number in (0, 1), got {value!r}")
+    return float(value)
+
+
+__all__ = ["MAX_ABS_MEASUREMENT", "check_fit_tolerance", "check_measurement", "check_switch_cost"]

@@ -60,15 +60,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def replay(problem: Any, method: str, seed: int, budget: int, s: float,
            cost: float | None, bad_regret: float) -> dict[str, Any]:
     """One run of ``method`` (a low-switch method name) up to ``cost``; see the module doc."""
-    from lowswitch.benchmark.bo import NoisyObjective, parse_method, split_options
-    from lowswitch.policies import get_policy
+    from lowswitch.benchmark.bo import (
+        NoisyObjective,
+        build_lowswitch,
+        parse_method,
+        split_options,
+    )
 
     kind, threshold = parse_method(method)
     if threshold is None:
         raise ValueError(f"method: {method!r} is not a low-switch policy (e.g. ei-C2-s10)")
     obj = NoisyObjective(problem, seed)
-    opt = get_policy(kind)(obj.bounds, switch_threshold=threshold, seed=seed, budget=budget,
-                           **split_options(method)[1])
+    opt = build_lowswitch(kind, threshold, obj, budget, seed, split_options(method)[1])
     blocks: list[tuple[int, float]] = []
     while opt.n_evaluations < budget:
         block = opt.ask()

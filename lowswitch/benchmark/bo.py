@@ -194,6 +194,16 @@ def _policy_names() -> set[str]:
     return set(policy_names())
 
 
+def build_lowswitch(kind: str, threshold: float, obj: NoisyObjective, budget: int, seed: int,
+                    options: dict[str, Any] | None = None) -> Any:
+    """The registered policy ``kind`` on ``obj``'s box, as every benchmark run builds it."""
+    from lowswitch.policies import get_policy
+
+    return get_policy(kind)(
+        obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, **(options or {})
+    )
+
+
 def run_lowswitch(
     kind: str,
     threshold: float,
@@ -206,12 +216,7 @@ def run_lowswitch(
 ) -> None:
     """Run a low-switch policy (``kind``: a registered name, e.g. ucb/ei/ts) at switch
     threshold ``threshold``."""
-    from lowswitch.policies import get_policy
-
-    cls = get_policy(kind)
-    opt = cls(
-        obj.bounds, switch_threshold=threshold, seed=seed, budget=budget, **(options or {})
-    )
+    opt = build_lowswitch(kind, threshold, obj, budget, seed, options)
     t0 = time.perf_counter()
     while opt.n_evaluations < budget:
         block = opt.ask()

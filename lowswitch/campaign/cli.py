@@ -159,7 +159,7 @@ def create(
     fit_tolerance: Annotated[
         float | None,
         typer.Option(help="Policy: a refit stops when an iteration gains less than this per "
-                     "unique point (default: 1e-6, the campaign fits' own tolerance)."),
+                     "unique point (default: the policy's, 1e-6)."),
     ] = None,
     option: Annotated[
         list[str] | None,

@@ -37,7 +37,6 @@ import torch
 
 from lowswitch.campaign.repository import Fit
 from lowswitch.errors import InputError
-from lowswitch.gp.fit import FTOL
 from lowswitch.policies.beta import IGPUCBBeta
 from lowswitch.policies.config import PolicyConfig, check_refit_growth, facade_config
 from lowswitch.policies.registry import check_policy_config, get_policy, policy_names
@@ -285,14 +284,11 @@ def build_policy(
     """
     cls = get_policy(config.policy)
     # a plate's policy refits on the campaign's schedule (PlanConfig.refit_growth, in
-    # conditions), so its own evaluation-count schedule stays at "every ask" unless set;
-    # its fits keep the campaign fits' tolerance (FTOL) unless set
+    # conditions), so its own evaluation-count schedule stays at "every ask" unless set
     growth = config.config.refit_growth
-    tol = config.config.fit_tolerance
     opt = cls(bounds, candidates=X, config=config.config.replace(
         seed=seed, n_initial=max(2, min(config.initial_conditions, X.shape[0])),
         refit_growth=1.0 if growth is None else growth,
-        fit_tolerance=FTOL if tol is None else tol,
         options=_plate_options(cls, config.config.options)))
     idx = [int(i) for i in observed_idx]
     ys = [float(y) for y in observed_y]

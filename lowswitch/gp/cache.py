@@ -20,7 +20,7 @@ from torch import Tensor
 
 from lowswitch.gp.likelihood import precision_factor
 from lowswitch.gp.linalg import append_rows, scale_row_and_downdate, solve_lower
-from lowswitch.gp.rbf import plain_rbf_lengthscale, rbf_cross
+from lowswitch.gp.rbf import is_plain_rbf, plain_rbf_lengthscale, rbf_cross
 
 if TYPE_CHECKING:  # pragma: no cover
     from gpytorch.kernels import Kernel
@@ -223,7 +223,7 @@ class _PosteriorMixin:
             self.eval()  # type: ignore[attr-defined]
         Xt = self.transform_inputs(X)  # type: ignore[attr-defined]
         mean, V = self.latent_parts(Xt)  # (..., 1), (..., q, 1)
-        if plain_rbf_lengthscale(self.covar_module) is not None:
+        if is_plain_rbf(self.covar_module):
             prior_var = torch.ones_like(mean)  # k(x, x) = exp(0) for the RBF kernel
         else:
             prior_var = self.covar_module(Xt, diag=True)

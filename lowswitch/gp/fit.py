@@ -8,10 +8,10 @@ import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.optim.closures import ForwardBackwardClosure
 
-from lowswitch.errors import InputError
 from lowswitch.gp.batched import BatchedUniquePointGP, pooled_noise_start
 from lowswitch.gp.likelihood import ExactReplicateMLL
 from lowswitch.gp.model import UniquePointGP
+from lowswitch.validation import check_fit_tolerance
 
 __all__ = ["FTOL", "fit_gp"]
 
@@ -66,8 +66,7 @@ def fit_gp(
         >>> 0.001 < model.noise_variance.item() < 0.1
         True
     """
-    if isinstance(ftol, bool) or not isinstance(ftol, int | float) or not 0.0 < ftol < 1.0:
-        raise InputError(f"ftol: expected a number in (0, 1), got {ftol!r}")
+    ftol = check_fit_tolerance(ftol, "ftol")
     model.refit_outcome_transform()
     mll = ExactReplicateMLL(model)
     with warnings.catch_warnings():

@@ -2,9 +2,9 @@
 
 An acquisition optimiser evaluates the single-point posterior a few thousand times per
 decision at a handful of points each. Through gpytorch's ``Kernel.__call__`` (a lazily
-evaluated kernel tensor, input checks, a linear operator) one ``k(X, U)`` with ``X`` of 4
-rows cost more than the rest of the posterior; computed with plain tensor operations it
-is the same number to rounding at a fraction of the cost (measured in docs/benchmarks/bo.md,
+evaluated kernel tensor, input checks, a linear operator) most of the cost of one
+``k(X, U)`` with ``X`` of 4 rows is that machinery; computed with plain tensor operations it
+is the same number to rounding (what this saves in a UCB run: docs/benchmarks/bo.md,
 "UCB's decision time"). Only a plain, unbatched gpytorch ``RBFKernel`` (what
 ``get_covar_module_with_dim_scaled_prior`` builds, BoTorch's default) takes this path;
 any other kernel goes through gpytorch unchanged.
@@ -17,7 +17,17 @@ from typing import Any
 from gpytorch.kernels import RBFKernel
 from torch import Tensor
 
-__all__ = ["plain_rbf_lengthscale", "rbf_cross"]
+__all__ = ["is_plain_rbf", "plain_rbf_lengthscale", "rbf_cross"]
+
+
+def is_plain_rbf(kernel: Any) -> bool:
+    """Exactly gpytorch's ``RBFKernel`` (not a subclass), no ``active_dims``, no batch shape.
+
+    Example:
+        >>> is_plain_rbf(RBFKernel()), is_plain_rbf(RBFKernel(active_dims=[0]))
+        (True, False)
+    """
+    return type(kernel) is RBFKernel and kernel.active_dims is None and not kernel.batch_shape
 
 
 def plain_rbf_lengthscale(kernel: Any) -> Tensor | None:
@@ -33,7 +43,7 @@ def plain_rbf_lengthscale(kernel: Any) -> Tensor | None:
         >>> plain_rbf_lengthscale(MaternKernel()) is None
         True
     """
-    if type(kernel) is not RBFKernel or kernel.active_dims is not None or kernel.batch_shape:
+    if not is_plain_rbf(kernel):
         return None
     lengthscale: Tensor = kernel.lengthscale
     return lengthscale

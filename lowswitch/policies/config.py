@@ -26,7 +26,7 @@ import numpy as np
 
 from lowswitch.errors import InputError
 from lowswitch.policies.switch import check_threshold
-from lowswitch.validation import check_switch_cost
+from lowswitch.validation import check_fit_tolerance, check_switch_cost
 
 _MISSING: Any = object()
 
@@ -76,22 +76,6 @@ def check_refit_growth(value: Any) -> float:
         out = math.nan
     if isinstance(value, bool) or not (math.isfinite(out) and out >= 1.0):
         raise InputError(f"refit_growth: expected a finite number >= 1, got {value!r}")
-    return out
-
-
-def check_fit_tolerance(value: Any) -> float:
-    """A number in ``(0, 1)``: the hyperparameter fit's L-BFGS-B stopping tolerance.
-
-    Example:
-        >>> check_fit_tolerance(1e-4)
-        0.0001
-    """
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        out = math.nan
-    if isinstance(value, bool) or not (0.0 < out < 1.0):
-        raise InputError(f"fit_tolerance: expected a number in (0, 1), got {value!r}")
     return out
 
 

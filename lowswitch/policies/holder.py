@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from lowswitch.errors import StateError
+from lowswitch.gp.fit import FTOL
 from lowswitch.policies.noise import replicate_noise_floor
 from lowswitch.policies.seeds import FIT_STREAM, seeded_generator
 
@@ -156,7 +157,7 @@ class ModelHolder:
             return True
         return bool(self.chunks) and (self.n_evaluations >= refit_growth * self.X_fit.shape[0])
 
-    def refit(self, seed: int, n_asks: int, ftol: float | None = None) -> None:
+    def refit(self, seed: int, n_asks: int, ftol: float = FTOL) -> None:
         """Refit hyperparameters on all told rows (a switch boundary).
 
         Starts: the previous fit (warm, optimised jointly from where it was) and, at the
@@ -167,14 +168,14 @@ class ModelHolder:
         log-prior) wins, ties to the warm start. The schedule depends on the told rows
         alone, so runs and restored runs agree. ``fit_gp``'s random restarts draw from a
         generator seeded by ``(seed, FIT_STREAM, n_asks)``, not from the caller's global RNG.
-        ``ftol``: the fit's stopping tolerance (``fit_gp``; ``None``: its default).
+        ``ftol``: the fit's stopping tolerance (``fit_gp``'s).
 
         The winning model becomes the holder's model as it is (no rebuild): it holds the
         same rows, transforms and hyperparameters that ``load`` would build it from, so it
         is bit-identical to the model a restored policy builds (tested); with one start
         its likelihood is not evaluated again (there is nothing to compare it with).
         """
-        from lowswitch.gp.fit import FTOL, fit_gp
+        from lowswitch.gp.fit import fit_gp
         from lowswitch.gp.likelihood import ExactReplicateMLL
 
         X, Y = self.rows()
@@ -188,8 +189,7 @@ class ModelHolder:
             for start in starts:
                 model = self.build(X, Y, start)
                 model.train()
-                fit_gp(model, noise_from_replicates=start is None,
-                       ftol=FTOL if ftol is None else ftol)
+                fit_gp(model, noise_from_replicates=start is None, ftol=ftol)
                 value = 0.0
                 if len(starts) > 1:
                     model.train()
@@ -199,24 +199,15 @@ class ModelHolder:
                 if best is None or value > best[0]:
                     best = (value, model)
         assert best is not None
-        self._adopt(X, Y, best[1])
+        self.load(X, Y, hyper_to_data(best[1]), fitted=best[1])
 
-    def _adopt(self, X: Tensor, Y: Tensor, model: Any) -> None:
-        """Make ``model`` (built by ``build`` on ``(X, Y)``, then fitted) the fitted model."""
-        self.X_fit, self.Y_fit, self.chunks = X, Y, []
-        self.n_evaluations = int(X.shape[0])
-        self.hyper = hyper_to_data(model)
-        model.eval()
-        model.clear_cache()
-        model.factorize()
-        self.model = model
-        self.q_fit = model.n_unique
-
-    def load(self, X: Tensor, Y: Tensor, hyper: Hyper | None) -> None:
+    def load(self, X: Tensor, Y: Tensor, hyper: Hyper | None, fitted: Any = None) -> None:
         """Make ``(X, Y)`` the fitted rows with ``hyper`` (no chunks; ``None``: no model).
 
-        The model is rebuilt from (rows, hyperparameters) alone, so a live optimiser and a
-        restored one hold bit-identical models; it is factorised so later tells update it.
+        The model is built from (rows, hyperparameters) alone, so a live optimiser and a
+        restored one hold bit-identical models, or is ``fitted``, the model a refit built
+        with ``build`` on these rows and fitted to ``hyper`` (the same model, tested); it is
+        factorised so later tells update it.
         """
         self.X_fit, self.Y_fit, self.chunks = X, Y, []
         self.n_evaluations = int(X.shape[0])
@@ -224,9 +215,13 @@ class ModelHolder:
         self.model = None
         self.q_fit = 0
         if hyper is not None:
-            self.model = self.build(X, Y, hyper)
-            self.model.factorize()
-            self.q_fit = self.model.n_unique
+            if fitted is None:
+                fitted = self.build(X, Y, hyper)
+            fitted.eval()
+            fitted.clear_cache()
+            fitted.factorize()
+            self.model = fitted
+            self.q_fit = fitted.n_unique
 
     def best_sample_mean(self) -> Tensor:
         """The told point ``(d,)`` with the best sample mean (internal sign).

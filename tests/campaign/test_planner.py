@@ -97,3 +97,17 @@ def test_plan_config_validation(kwargs: dict) -> None:
 
 def test_policies_are_exported() -> None:
     assert callable(lowswitch.LowSwitchGPUCB)
+
+
+def test_plate_policies_fit_at_1e_6_unless_the_campaign_sets_a_tolerance() -> None:
+    """docs/glossary.md: campaign plates use 1e-6 unless ``fit_tolerance`` is set."""
+    from lowswitch.policies.config import PolicyConfig
+
+    idx, ys = observations()
+    box = torch.stack([torch.zeros(3), torch.ones(3)]).double()
+    for policy in ("ucb", "ei", "ts"):
+        default = build_policy(X, box, idx, ys, PlanConfig(policy=policy, initial_conditions=4),
+                               plate_seed(0, 1))
+        assert default.fit_tolerance == 1e-6 and default.config.fit_tolerance == 1e-6
+    cfg = PlanConfig(initial_conditions=4, config=PolicyConfig(fit_tolerance=1e-3))
+    assert build_policy(X, box, idx, ys, cfg, plate_seed(0, 1)).fit_tolerance == 1e-3

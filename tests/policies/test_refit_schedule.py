@@ -46,7 +46,7 @@ def _run_and_log_starts(monkeypatch: pytest.MonkeyPatch, growth: float) -> list[
     log: list[tuple[int, int]] = []
     real_refit = ModelHolder.refit
 
-    def refit(self: ModelHolder, seed: int, n_asks: int, ftol: float | None = None) -> None:
+    def refit(self: ModelHolder, seed: int, n_asks: int, ftol: float = fit_module.FTOL) -> None:
         before = len(calls)
         X, _ = self.rows()
         real_refit(self, seed, n_asks, ftol)
