@@ -163,6 +163,11 @@ with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
                "local": [c[0] for c in log.calls],
                "alpha": tr.mopps_sampler.selector.alpha.tolist(),
                "beta": tr.mopps_sampler.selector.beta.tolist()}, f)
+# Tear the gloo group down while the interpreter is alive: left to finalization, its worker
+# threads can abort the process (SIGABRT, "terminate called without an active exception").
+tr.accelerator.end_training()
+import torch.distributed
+assert not torch.distributed.is_initialized()
 """
 
 
