@@ -7,14 +7,17 @@ records its repeats and the true simple regret of its point. Per run:
 
 * ``evaluations``, ``switches`` at the stop;
 * ``evaluations_on_bad``: evaluations in model blocks (after the initial design) whose
-  point has true regret above ``--bad-regret``, and ``repeats_on_bad``: those beyond each
-  such block's first evaluation (what a second look at a poor point cost);
+  point has true regret above ``--bad-regret``, and ``repeats_on_bad``: those beyond the
+  first evaluation of each visit to such a point (a visit is a run of consecutive blocks at
+  one point: a policy that decides its stays look by look hands them out as several
+  blocks), i.e. what second looks at poor points cost;
 * ``best_evaluated``: the smallest true regret of any point evaluated so far;
 * ``recommendation``: the true regret of the policy's recommendation at the stop.
 
 Prints the medians per method and writes ``blocks.json`` (per-run figures and every
-block) in ``--out``. It is the diagnostic behind the BO benchmark page's look at the
-cost-aware EI on ``branin`` at s = 10.
+block as ``[repeats, true regret, 1 if it moved else 0]``) in ``--out``. It is the
+diagnostic behind the BO benchmark page's look at the cost-aware EI on ``branin`` at
+s = 10.
 
 Example:
     python -m lowswitch.benchmark blocks --problem branin --methods ei-C2,ei-C2-s10 \\
@@ -72,7 +75,7 @@ def replay(problem: Any, method: str, seed: int, budget: int, s: float,
         raise ValueError(f"method: {method!r} is not a low-switch policy (e.g. ei-C2-s10)")
     obj = NoisyObjective(problem, seed)
     opt = build_lowswitch(kind, threshold, obj, budget, seed, split_options(method)[1])
-    blocks: list[tuple[int, float]] = []
+    blocks: list[tuple[int, float, int]] = []
     while opt.n_evaluations < budget:
         block = opt.ask()
         moves = obj.would_switch(block.x)
@@ -80,16 +83,17 @@ def replay(problem: Any, method: str, seed: int, budget: int, s: float,
         if cost is not None and blocks and after > cost:
             break
         opt.tell(block.x, obj(block.x, block.repeats))
-        blocks.append((int(block.repeats), obj.regret(block.x)))
+        blocks.append((int(block.repeats), obj.regret(block.x), int(moves)))
     model = blocks[min(opt.n_initial, len(blocks)):]
+    first_looks = sum(moved for _, g, moved in model if g > bad_regret)
     return {
         "method": method, "seed": seed, "evaluations": obj.n_evaluations,
         "switches": obj.n_switches,
-        "evaluations_on_bad": sum(r for r, g in model if g > bad_regret),
-        "repeats_on_bad": sum(r - 1 for r, g in model if g > bad_regret),
-        "best_evaluated": min(g for _, g in blocks),
+        "evaluations_on_bad": sum(r for r, g, _ in model if g > bad_regret),
+        "repeats_on_bad": sum(r for r, g, _ in model if g > bad_regret) - first_looks,
+        "best_evaluated": min(g for _, g, _ in blocks),
         "recommendation": obj.regret(opt.recommend()),
-        "blocks": [[r, g] for r, g in blocks],
+        "blocks": [list(b) for b in blocks],
     }
 
 

@@ -363,7 +363,8 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     ``-v<rule>`` sets ``ei_variant`` (``augmented``, ``plain`` or ``noisy``); for TS,
     ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``) and ``-p<n>`` its pool on a
     box (``n_discrete = n`` Sobol points, ``n_local = n // 2`` local perturbations);
-    ``-f<tol>`` sets ``fit_tolerance`` (decimal notation, in ``(0, 1)``).
+    ``-f<tol>`` sets ``fit_tolerance`` (decimal notation, in ``(0, 1)``); ``-u`` sets
+    ``cost_up_front`` (the switch cost's extra repeats committed when a block is chosen).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -380,12 +381,17 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ts-C2', {'n_discrete': 512, 'n_local': 256})
         >>> split_options("ucb-C2-f0.0001")
         ('ucb-C2', {'fit_tolerance': 0.0001})
+        >>> split_options("ei-C2-s10-u")
+        ('ei-C2', {'cost_up_front': True, 'switch_cost': 10.0})
     """
     parts = name.split("-")
     if parts[0] not in _policy_names() or len(parts) < 3:
         return name, {}
     opts: dict[str, Any] = {}
     for part in parts[2:]:
+        if part == "u" and "cost_up_front" not in opts:
+            opts["cost_up_front"] = True
+            continue
         key = _OPTION_KEYS.get(part[:1])
         if key == "ei_variant" and parts[0] in _VARIANTS:
             key, allowed = _VARIANTS[parts[0]]
@@ -400,7 +406,7 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
                 "(expected at most one each of -r<n>, -g<growth>, -s<switch cost>, "
-                "-f<fit tolerance> and, for ts, -p<pool>)"
+                "-f<fit tolerance>, -u and, for ts, -p<pool>)"
             )
         try:
             integral = key in {"initial_repeats", "n_discrete"}
@@ -439,7 +445,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-f<tol>]"
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-f<tol>][-u]"
         "[-v<EI rule>], "
         "random, "
         "optuna-gp, optuna-tpe or "

@@ -114,7 +114,8 @@ def _parse_options(items: list[str]) -> dict[str, Any]:
 # Every PolicyConfig field has an option here with the same default; the values go into
 # one PolicyConfig, so the checks are PolicyConfig's (tests/campaign/test_cli_config.py
 # compares the two). Exceptions: ``maximize`` is ``--direction``; ``n_initial`` is the
-# campaign's ``--initial-conditions`` (the planner sets the policy's design size).
+# campaign's ``--initial-conditions`` (the planner sets the policy's design size);
+# ``cost_up_front`` has none, since plates are always planned blind (up front).
 @app.command()
 def create(
     name: Name,

@@ -170,6 +170,7 @@ class LowSwitchPolicy(PersistMixin, ABC):
             else self.default_fit_tolerance
         )
         self.switch_cost: float | tuple[float, ...] = switch_cost
+        self.cost_up_front: bool = config.cost_up_front
         self._apply_extra(extra)
 
     def _configure_extra(self, cfg: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,17 @@
   (``BatchModel``), and the policy's acquisition picks
   the point; the switch rule (with the switch cost, if any) sets its repeats. Each later
   block of the same ask is chosen after hallucinating the previous one (GP-BUCB).
+  Chosen blind (``k > 1``, pending blocks, or ``cost_up_front``), a block gets the switch
+  cost's extra repeats up front; asked one at a time it gets the plain rule's, and the
+  extra ones are decided at the next ask, after its results (``_stay_block``;
+  docs/maths/switching.md).
 
 Every ask draws from its own generator seeded by ``(seed, ASK_STREAM, ask number)``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -25,6 +30,9 @@ from lowswitch.policies.design import design_point
 from lowswitch.policies.seeds import ASK_STREAM, seeded_generator
 from lowswitch.policies.selection import BatchModel, argmax_scores, cost_aware_repeats
 from lowswitch.policies.switch import switch_repeats
+
+#: how many posterior sds above the best evaluated mean still count as "can be the best"
+RELEVANCE_Z: float = 2.0
 
 if TYPE_CHECKING:
     from lowswitch.policies.base import LowSwitchPolicy
@@ -40,10 +48,20 @@ def choose_blocks(
     batch: BatchModel | None = None
     n_told_unique = policy.n_unique
     m = None if policy.candidates is None else policy.candidates.shape[0]
+
+    def designing() -> bool:
+        return n_told_unique < 2 or (cursor < policy.n_initial and n_told_unique < policy.n_initial)
+
+    # blocks chosen before any of their results are seen (or the user asked for that)
+    blind = k > 1 or bool(hall_X) or policy.cost_up_front
+    if not blind and policy.switch_cost and not designing():
+        stay = _stay_block(policy, remaining)
+        if stay is not None:
+            return [stay], cursor
     while len(blocks) < k and (remaining is None or remaining >= 1):
         if m is not None and len(blocks) >= m:
             break
-        if n_told_unique < 2 or (cursor < policy.n_initial and n_told_unique < policy.n_initial):
+        if designing():
             x, idx = design_point(policy.seed, cursor, policy.bounds, policy.candidates,
                                   [b.x for b in blocks])
             cursor += 1
@@ -55,7 +73,7 @@ def choose_blocks(
                 batch = _start_batch(policy, hall_X, hall_n)
             elif blocks:
                 batch.add(blocks[-1])
-            x, idx, repeats = _model_block(policy, batch, gen, blocks, remaining)
+            x, idx, repeats = _model_block(policy, batch, gen, blocks, remaining, blind)
         blocks.append(Block(x=x, repeats=repeats, index=idx))
         hall_X.append(x)
         hall_n.append(repeats)
@@ -72,7 +90,7 @@ def _start_batch(policy: LowSwitchPolicy, hall_X: list[Tensor], hall_n: list[int
 
 def _model_block(
     policy: LowSwitchPolicy, batch: BatchModel, gen: torch.Generator, blocks: list[Block],
-    remaining: int | None,
+    remaining: int | None, blind: bool,
 ) -> tuple[Tensor, int | None, int]:
     """One block chosen on the batch's model: ``(x, row or None, repeats)``."""
     if batch.cand_post is not None:
@@ -88,11 +106,47 @@ def _model_block(
             var = float(batch.model.posterior(x.unsqueeze(0)).variance.reshape(()))
     noise = float(policy._model.noise_variance)
     repeats = switch_repeats(var, noise, policy.switch_threshold, remaining, policy.max_repeats)
-    if policy.switch_cost:
+    if policy.switch_cost and blind:
         previous = blocks[-1].x if blocks else policy._last_x
         repeats = cost_aware_repeats(repeats, policy._model, x, var, noise, policy.switch_cost,
                                      previous, (remaining, policy.max_repeats))
     return x, idx, repeats
+
+
+def _stay_block(policy: LowSwitchPolicy, remaining: int | None) -> Block | None:
+    """Another block at the last point, if the switch cost says stay and it can be the best.
+
+    Seen one look at a time, the cost rule's extra repeats are decided after each block:
+    stay while ``stay_repeats`` at the current variance is positive and the point's upper
+    band ``mu + RELEVANCE_Z * sd`` reaches the best posterior mean among the evaluated points
+    (a point that cannot be recommended gains the decision nothing from more looks).
+    ``max_repeats`` caps the evaluations of the point in all, so that stays never add up
+    past it (e.g. the number of folds).
+    """
+    x = policy._last_x
+    model = policy._model
+    if x is None or model is None or model.n_unique < 2:
+        return None
+    with torch.no_grad():
+        post = model.posterior(x.unsqueeze(0))
+        mean, var = float(post.mean.reshape(())), float(post.variance.reshape(()))
+        best = float(model.posterior_mean(model.unique_X).max())
+    if mean + RELEVANCE_Z * math.sqrt(max(var, 0.0)) < best:
+        return None
+    cap = policy.max_repeats
+    if cap is not None:  # a stay never takes the point past max_repeats evaluations in all
+        here = (model.unique_X == x).all(-1)
+        cap -= int(model.counts[here].sum())
+        if cap < 1:
+            return None
+    noise = float(model.noise_variance)
+    extra = cost_aware_repeats(0, model, x, var, noise, policy.switch_cost, x, (remaining, cap))
+    if extra < 1:
+        return None
+    idx = None
+    if policy.candidates is not None:
+        idx = int(torch.nonzero((policy.candidates == x).all(-1))[0])
+    return Block(x=x.clone(), repeats=extra, index=idx)
 
 
 __all__ = ["choose_blocks"]

@@ -106,6 +106,10 @@ class PolicyConfig:
             ``1e-6`` for all three; a looser ``1e-4`` makes UCB's refits about 3x cheaper
             at a regret cost measured in docs/benchmarks/bo.md).
         switch_cost: what a move costs in evaluations: a number ``>= 0`` or one per input.
+        cost_up_front: commit the switch cost's extra repeats when a block is chosen, as a
+            blind batch does, instead of deciding them after the block's results are told
+            (``False``, the default, when blocks are asked one at a time; see
+            docs/maths/switching.md). For a loop that runs a block's repeats all at once.
         options: acquisition-specific options, checked by the policy class (e.g.
             ``{"beta": 2.0}`` for UCB, ``{"n_discrete": 256}`` for Thompson sampling).
 
@@ -146,6 +150,9 @@ class PolicyConfig:
         "None: the acquisition's default, 1e-6)."))
     switch_cost: float | tuple[float, ...] = field(default=0.0, metadata=_help(
         "What a move costs, in evaluations (a number >= 0, or one per input)."))
+    cost_up_front: bool = field(default=False, metadata=_help(
+        "Commit the switch cost's extra repeats when a block is chosen (default: decide "
+        "them after its results, when blocks are asked one at a time)."))
     options: Mapping[str, Any] = field(default_factory=dict, metadata=_help(
         "Acquisition-specific options (NAME=VALUE), checked by the policy class."))
 
@@ -155,6 +162,9 @@ class PolicyConfig:
         if not isinstance(self.maximize, bool | np.bool_):
             raise InputError(f"maximize: expected a bool, got {self.maximize!r}")
         set_(self, "maximize", bool(self.maximize))
+        if not isinstance(self.cost_up_front, bool | np.bool_):
+            raise InputError(f"cost_up_front: expected a bool, got {self.cost_up_front!r}")
+        set_(self, "cost_up_front", bool(self.cost_up_front))
         set_(self, "seed", check_seed(self.seed))
         for name in ("max_repeats", "budget", "n_initial", "initial_repeats"):
             set_(self, name, _int_or_none(name, getattr(self, name)))

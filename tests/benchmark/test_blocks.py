@@ -19,12 +19,12 @@ def test_a_short_replay_stops_at_the_cost_and_adds_up(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "blocks.json").read_text())
     assert len(data["runs"]) == 4
     for run in data["runs"]:
-        reps = [r for r, _ in run["blocks"]]
+        reps = [r for r, _, _ in run["blocks"]]
         assert run["evaluations"] == sum(reps) <= 60
         assert run["evaluations"] + 10 * run["switches"] <= 150
-        assert run["switches"] <= len(reps)
+        assert run["switches"] == sum(moved for _, _, moved in run["blocks"]) <= len(reps)
         assert 0 <= run["repeats_on_bad"] <= run["evaluations_on_bad"] <= run["evaluations"]
-        assert run["best_evaluated"] == min(g for _, g in run["blocks"])
+        assert run["best_evaluated"] == min(g for _, g, _ in run["blocks"])
         assert run["recommendation"] >= 0.0
     for method, row in data["medians"].items():
         mine = [r for r in data["runs"] if r["method"] == method]
@@ -53,3 +53,18 @@ def test_bad_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
     with pytest.raises(ValueError, match="not a low-switch policy"):
         blocks.replay(NOISY_SUITE["branin"].problem(), "random", 0, 10, 1.0, None, 5.0)
+
+
+def test_second_looks_are_counted_per_visit_not_per_block() -> None:
+    """A stay handed out as a second block at the same point is a repeat of that visit."""
+    from lowswitch.benchmark.suite import NOISY_SUITE
+    from lowswitch.policies.design import default_n_initial
+
+    problem = NOISY_SUITE["branin"].problem()
+    run = blocks.replay(problem, "ei-C2-s10", 0, 80, 10.0, None, 0.0)  # every point "poor"
+    model = run["blocks"][default_n_initial(None, 2, None):]  # after branin's initial design
+    visits = sum(moved for _, _, moved in model)
+    assert run["evaluations_on_bad"] == sum(r for r, _, _ in model)
+    assert run["repeats_on_bad"] == run["evaluations_on_bad"] - visits
+    stays = [b for b in model if not b[2]]
+    assert stays, "the cost-aware run should stay at some point after a look"

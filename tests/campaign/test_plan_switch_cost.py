@@ -82,3 +82,23 @@ def test_export_columns_of_voids_are_reserved(tmp_path: Path, name: str) -> None
     with pytest.raises(InputError, match="reserved"):
         Campaign.create(str(tmp_path / "r.db"), "r", pd.DataFrame({name: ["a", "b"]}),
                         inputs=[name], objective="y")
+
+
+@pytest.mark.parametrize("max_conditions", [1, None])
+def test_plates_are_planned_blind_so_cost_up_front_changes_nothing(
+    max_conditions: int | None,
+) -> None:
+    """A plate's policy is built afresh from the data and has handed out nothing, so even a
+    one-condition plate gets the cost rule's extra repeats up front (docs/maths/switching.md);
+    ``cost_up_front`` has no campaign option for that reason."""
+    from lowswitch.policies.config import PolicyConfig
+
+    idx, ys = _observations()
+    plans = []
+    for up_front in (False, True):
+        cfg = PlanConfig(policy="ei", initial_conditions=5, max_conditions=max_conditions,
+                         config=PolicyConfig(switch_cost=10.0, cost_up_front=up_front))
+        plans.append(plan_plate(X, idx, ys, {}, 24, cfg, plate=3)[0])
+    assert plans[0] == plans[1]
+    if max_conditions == 1:
+        assert len(plans[0]) == 1

@@ -80,3 +80,12 @@ def test_auto_switch_cost_is_measured_from_setup_and_objective_times() -> None:
         minimize(noisy, SPACE, budget=4, progress=False, switch_cost="auto")  # no setup
     with pytest.raises(InputError, match="switch_cost"):
         minimize(noisy, SPACE, budget=4, progress=False, switch_cost="often")
+
+
+def test_cost_up_front_reaches_the_policy_through_policy_kwargs() -> None:
+    """Tuning guide: ``policy_kwargs={"cost_up_front": True}`` commits the extra repeats."""
+    look = Tuner(SPACE, switch_cost=10.0, seed=2)
+    front = Tuner(SPACE, switch_cost=10.0, seed=2, policy_kwargs={"cost_up_front": True})
+    assert (look._policy.cost_up_front, front._policy.cost_up_front) == (False, True)
+    with pytest.raises(InputError, match="cost_up_front"):
+        Tuner(SPACE, switch_cost=10.0, policy_kwargs={"cost_up_front": "yes"})

@@ -1,0 +1,152 @@
+"""The switch cost seen one look at a time: stay at the last point only while it can be best.
+
+docs/maths/switching.md, "A switch that costs something": asked one block at a time, a
+policy with a switch cost gives a new point the plain rule's repeats and decides the cost
+rule's extra repeats after their results are told; blocks chosen blind (several at once,
+or with pending blocks) keep the extension up front.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from lowswitch import LowSwitchGPEI, LowSwitchGPTS, LowSwitchGPUCB
+from lowswitch.policies.batch import RELEVANCE_Z
+from lowswitch.policies.switch import stay_repeats, switch_repeats
+
+D = torch.float64
+BOUNDS = torch.tensor([[0.0], [1.0]], dtype=D)
+GRID = torch.linspace(0.0, 1.0, 41, dtype=D).unsqueeze(-1)
+NOISE_SD = 0.05
+
+
+def _f(x: torch.Tensor) -> float:
+    return float(torch.sin(6.0 * x).sum())  # maximised near x = 0.26
+
+
+def _warm(policy: Any, **kw: Any) -> Any:
+    """A policy on a 41-point grid, told 2 looks at 3 spread points (design done)."""
+    opt = policy(BOUNDS, candidates=GRID, seed=3, n_initial=2, **kw)
+    gen = torch.Generator().manual_seed(11)
+    for i in (2, 20, 38):
+        x = GRID[i]
+        opt.tell(x, _f(x) + NOISE_SD * torch.randn(2, generator=gen, dtype=D))
+    return opt
+
+
+def _moments(opt: Any, x: torch.Tensor) -> tuple[float, float, float, float, float]:
+    """(mean, variance, noise, fresh variance, best evaluated mean) of opt's model at x."""
+    model = opt.model
+    with torch.no_grad():
+        post = model.posterior(x.unsqueeze(0))
+        z = model.transform_inputs(x.unsqueeze(0))
+        prior = float(model.covar_module(z, diag=True).reshape(()))
+        best = float(model.posterior_mean(model.unique_X).max())
+    fresh = prior * model.outcome_scale[1] ** 2
+    return (float(post.mean.reshape(())), float(post.variance.reshape(())),
+            float(model.noise_variance), fresh, best)
+
+
+@pytest.mark.parametrize("policy", [LowSwitchGPEI, LowSwitchGPUCB, LowSwitchGPTS])
+def test_a_new_point_gets_the_plain_rule_and_a_blind_batch_the_extension(policy: Any) -> None:
+    seq, blind = _warm(policy, switch_cost=10.0), _warm(policy, switch_cost=10.0)
+    first = seq.ask()
+    _, var, noise, fresh, _ = _moments(seq, first.x)
+    plain = switch_repeats(var, noise, seq.switch_threshold)
+    assert first.repeats == plain
+    # the same choice made blind (two blocks at once) commits the extension up front
+    both = blind.ask(n_blocks=2)
+    assert torch.equal(both[0].x, first.x)
+    assert both[0].repeats == max(plain, stay_repeats(var, noise, fresh, 10.0))
+    assert both[0].repeats > plain  # the case is not vacuous: the rule does extend here
+
+
+def _after_one_look(value: float) -> tuple[Any, torch.Tensor, Any]:
+    opt = _warm(LowSwitchGPEI, switch_cost=10.0)
+    block = opt.ask()
+    assert block.repeats == 1
+    opt.tell(block.x, torch.tensor([value], dtype=D))
+    state = json.loads(json.dumps(opt.state_dict()))
+    return opt, block.x, state
+
+
+def test_a_look_that_keeps_the_point_in_the_running_extends_the_block() -> None:
+    opt, x, state = _after_one_look(1.5)  # above every value seen so far
+    mean, var, noise, fresh, best = _moments(opt, x)
+    assert mean + RELEVANCE_Z * math.sqrt(var) >= best
+    expected = stay_repeats(var, noise, fresh, 10.0)
+    assert expected >= 1
+    switches = opt.n_switches
+    stay = opt.ask()
+    assert torch.equal(stay.x, x) and stay.repeats == expected
+    assert stay.index is not None and torch.equal(GRID[stay.index], x)
+    assert opt.n_switches == switches  # staying is not a switch
+    # a policy restored from the state after the look decides the same
+    twin = LowSwitchGPEI.from_state_dict(state)
+    again = twin.ask()
+    assert torch.equal(again.x, x) and again.repeats == expected
+
+
+def test_a_look_that_rules_the_point_out_ends_the_stay() -> None:
+    opt, x, _ = _after_one_look(-5.0)  # far below everything: it cannot be the best
+    mean, var, noise, fresh, best = _moments(opt, x)
+    assert mean + RELEVANCE_Z * math.sqrt(var) < best
+    assert stay_repeats(var, noise, fresh, 10.0) >= 1  # nats alone would have stayed
+    switches = opt.n_switches
+    nxt = opt.ask()
+    assert not torch.equal(nxt.x, x)
+    assert opt.n_switches == switches + 1
+
+
+def test_without_a_switch_cost_nothing_is_decided_after_the_look() -> None:
+    free = _warm(LowSwitchGPEI)
+    block = free.ask()
+    free.tell(block.x, torch.tensor([1.5], dtype=D))
+    nxt = free.ask()
+    # the plain policy's next block comes from the acquisition: a repeat there, if any,
+    # gets the plain rule's count, never the cost rule's
+    _, var, noise, _, _ = _moments(free, nxt.x)
+    assert nxt.repeats == switch_repeats(var, noise, free.switch_threshold)
+
+
+def test_cost_up_front_commits_the_extension_like_a_blind_batch() -> None:
+    seq = _warm(LowSwitchGPEI, switch_cost=10.0, cost_up_front=True)
+    blind = _warm(LowSwitchGPEI, switch_cost=10.0)
+    one, both = seq.ask(), blind.ask(n_blocks=2)
+    assert torch.equal(one.x, both[0].x) and one.repeats == both[0].repeats > 1
+    state = json.loads(json.dumps(seq.state_dict()))
+    assert state["config"]["cost_up_front"] is True
+    assert LowSwitchGPEI.from_state_dict(state).cost_up_front is True
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_cost_up_front_must_be_a_bool(bad: Any) -> None:
+    from lowswitch import InputError
+
+    with pytest.raises(InputError, match="cost_up_front: expected a bool"):
+        LowSwitchGPEI(BOUNDS, cost_up_front=bad)
+
+
+def test_stays_never_take_a_point_past_max_repeats() -> None:
+    opt = _warm(LowSwitchGPEI, switch_cost=100.0, max_repeats=3)
+    block = opt.ask()
+    x = block.x
+    opt.tell(x, torch.full((block.repeats,), 1.5, dtype=D))
+    done = block.repeats
+    while True:
+        nxt = opt.ask()
+        if not torch.equal(nxt.x, x):
+            break
+        assert done + nxt.repeats <= 3
+        opt.tell(x, torch.full((nxt.repeats,), 1.5, dtype=D))
+        done += nxt.repeats
+    assert done == 3  # at s = 100 the rule would stay longer: the cap ended the visit
+    uncapped = _warm(LowSwitchGPEI, switch_cost=100.0)
+    first = uncapped.ask()
+    uncapped.tell(first.x, torch.full((first.repeats,), 1.5, dtype=D))
+    assert uncapped.ask().repeats > 3 - first.repeats
