@@ -690,18 +690,24 @@ def line_style(method: str) -> dict[str, Any]:
     """Matplotlib style of a method's curve: colour by acquisition, dashes by ``C``.
 
     ``C = 1`` (the classical baselines) is dotted, ``C < 2`` dash-dotted, ``C = 2``
-    solid, larger ``C`` dashed; option suffixes (``-r``, ``-g``) draw thinner.
+    solid, larger ``C`` dashed; option suffixes (``-r``, ``-g``) draw thinner, and the
+    up-front cost rule (``-u``) dashed.
 
     Example:
         >>> line_style("ei-C1")["linestyle"], line_style("ei-C2")["color"]
         (':', 'tab:orange')
+        >>> line_style("ei-C2-s10-u")["linestyle"]
+        '--'
     """
     kind, c = parse_method(method)
     style: dict[str, Any] = {"color": _FAMILY_COLOURS[kind], "linestyle": "-", "linewidth": 1.6}
     if c is not None:
         style["linestyle"] = ":" if c == 1 else "-." if c < 2 else "-" if c == 2 else "--"
-        if split_options(method)[1]:
+        opts = split_options(method)[1]
+        if opts:
             style["linewidth"] = 0.9
+        if opts.get("cost_up_front"):
+            style["linestyle"] = "--"
     return style
 
 
