@@ -143,3 +143,18 @@ def test_seeds_5_to_9_at_s10() -> None:
                                              "hartmann6", "rosenbrock4")} == {
         "branin": 0.36, "styblinskitang5": 0.30, "rastrigin3": 0.55, "levy4": 1.99,
         "hartmann6": 1.88, "rosenbrock4": 1.89}
+
+
+def test_the_bo_page_table_cell_by_cell() -> None:
+    page = (DOCS / "bo.md").read_text()
+    section = page.split("### The cost rule decided after each look", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")][:12]
+    assert len(rows) == 12
+    for line in rows:
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        p = cells[0].strip("`")
+        want = []
+        for s in (10, 100):
+            look, front = _vs_best_other(p, f"ei-C2-s{s}", s), _vs_best_other(p, f"ei-C2-s{s}-u", s)
+            want += [f"{look:.2f}", f"{front:.2f}", f"{look / front:.2f}"]
+        assert cells[1:] == want, p
