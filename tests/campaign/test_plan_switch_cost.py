@@ -88,9 +88,9 @@ def test_export_columns_of_voids_are_reserved(tmp_path: Path, name: str) -> None
 def test_plates_are_planned_blind_so_cost_up_front_changes_nothing(
     max_conditions: int | None,
 ) -> None:
-    """A plate's policy is built afresh from the data and has handed out nothing, so even a
-    one-condition plate gets the cost rule's extra repeats up front (docs/maths/switching.md);
-    ``cost_up_front`` has no campaign option for that reason."""
+    """A plate's policy is built afresh from the data and never sees a block's results
+    before the next decision, so the planner always commits the cost rule's extra repeats
+    up front (docs/maths/switching.md); ``cost_up_front`` has no campaign option."""
     from lowswitch.policies.config import PolicyConfig
 
     idx, ys = _observations()
@@ -102,3 +102,14 @@ def test_plates_are_planned_blind_so_cost_up_front_changes_nothing(
     assert plans[0] == plans[1]
     if max_conditions == 1:
         assert len(plans[0]) == 1
+
+
+def test_the_planners_policy_commits_the_extension_up_front() -> None:
+    from lowswitch.campaign.planner import build_policy
+    from lowswitch.policies.config import PolicyConfig
+
+    idx, ys = _observations()
+    box = torch.stack([torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)])
+    cfg = PlanConfig(policy="ei", initial_conditions=5,
+                     config=PolicyConfig(switch_cost=10.0, cost_up_front=False))
+    assert build_policy(X, box, idx, ys, cfg, 0, None).cost_up_front is True

@@ -370,6 +370,9 @@ def test_switch_cost_means_fewer_switches() -> None:
         study.optimize(objective, n_trials=40)
         return len({t.params["x"] for t in study.trials})
 
+    # the sampler rebuilds its policy for every block, so the cost rule's extra repeats are
+    # committed up front (docs/maths/switching.md); deciding them after each look would
+    # need the previous block's policy, and without them the cost would change nothing here
     assert run(50.0) < run(0.0)
     with pytest.raises(InputError, match="switch_cost"):
         LowSwitchSampler(switch_cost=float("nan"))
