@@ -150,3 +150,21 @@ def test_stays_never_take_a_point_past_max_repeats() -> None:
     first = uncapped.ask()
     uncapped.tell(first.x, torch.full((first.repeats,), 1.5, dtype=D))
     assert uncapped.ask().repeats > 3 - first.repeats
+
+
+@pytest.mark.parametrize("s", [1.0, 10.0, 100.0])
+@pytest.mark.parametrize("rho0", [1e-3, 0.1, 1.0, 10.0])
+@pytest.mark.parametrize("c", [1.0, 2.0, 4.0])
+def test_an_isolated_point_kept_in_the_running_gets_the_up_front_total(
+    s: float, rho0: float, c: float,
+) -> None:
+    """docs/maths/switching.md: Delta_b depends only on rho + b - 1, so the plain block
+    followed by stays (each decided at the variance then) adds up to the up-front count."""
+    noise, fresh = rho0, 1.0  # a fresh point: variance = the prior's, rho = rho0
+    plain = switch_repeats(fresh, noise, c)
+    up_front = max(plain, stay_repeats(fresh, noise, fresh, s))
+    done, var = plain, 1.0 / (1.0 / fresh + plain / noise)  # isolated: precisions add
+    while (extra := stay_repeats(var, noise, fresh, s)) >= 1:
+        done += extra
+        var = 1.0 / (1.0 / var + extra / noise)
+    assert done == up_front
