@@ -215,12 +215,22 @@ def run_lowswitch(
     options: dict[str, Any] | None = None,
 ) -> None:
     """Run a low-switch policy (``kind``: a registered name, e.g. ucb/ei/ts) at switch
-    threshold ``threshold``."""
+    threshold ``threshold``; with option ``rebuild``, a fresh policy is built from the
+    history for every block (a stateless loop)."""
+    options = dict(options or {})
+    rebuild = options.pop("rebuild", False)
     opt = build_lowswitch(kind, threshold, obj, budget, seed, options)
+    history: list[tuple[Tensor, Tensor]] = []
     t0 = time.perf_counter()
     while opt.n_evaluations < budget:
+        if rebuild:
+            opt = build_lowswitch(kind, threshold, obj, budget, seed, options)
+            for x, ys in history:
+                opt.tell(x, ys)
         block = opt.ask()
-        opt.tell(block.x, obj(block.x, block.repeats))
+        ys = obj(block.x, block.repeats)
+        history.append((block.x, ys))
+        opt.tell(block.x, ys)
         _record(res, obj, opt.recommend, t0)
         if time_limit is not None and _elapsed(res, t0) > time_limit:
             res.completed = False
@@ -364,7 +374,9 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
     ``-v<sampler>`` sets ``sampler`` (``exact`` or ``pathwise``) and ``-p<n>`` its pool on a
     box (``n_discrete = n`` Sobol points, ``n_local = n // 2`` local perturbations);
     ``-f<tol>`` sets ``fit_tolerance`` (decimal notation, in ``(0, 1)``); ``-u`` sets
-    ``cost_up_front`` (the switch cost's extra repeats committed when a block is chosen).
+    ``cost_up_front`` (the switch cost's extra repeats committed when a block is chosen);
+    ``-b`` is the harness's, not the policy's: the policy is rebuilt from the history for
+    every block, as the Optuna sampler and a stateless user loop do (``rebuild``).
 
     Example:
         >>> split_options("ucb-C1-r2-g1.05")
@@ -383,14 +395,17 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
         ('ucb-C2', {'fit_tolerance': 0.0001})
         >>> split_options("ei-C2-s10-u")
         ('ei-C2', {'cost_up_front': True, 'switch_cost': 10.0})
+        >>> split_options("ei-C2-s10-b")
+        ('ei-C2', {'rebuild': True, 'switch_cost': 10.0})
     """
     parts = name.split("-")
     if parts[0] not in _policy_names() or len(parts) < 3:
         return name, {}
     opts: dict[str, Any] = {}
     for part in parts[2:]:
-        if part == "u" and "cost_up_front" not in opts:
-            opts["cost_up_front"] = True
+        flag = {"u": "cost_up_front", "b": "rebuild"}.get(part)
+        if flag is not None and flag not in opts:
+            opts[flag] = True
             continue
         key = _OPTION_KEYS.get(part[:1])
         if key == "ei_variant" and parts[0] in _VARIANTS:
@@ -406,7 +421,7 @@ def split_options(name: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(
                 f"method: unknown or repeated option {part!r} in {name!r} "
                 "(expected at most one each of -r<n>, -g<growth>, -s<switch cost>, "
-                "-f<fit tolerance>, -u and, for ts, -p<pool>)"
+                "-f<fit tolerance>, -u, -b and, for ts, -p<pool>)"
             )
         try:
             integral = key in {"initial_repeats", "n_discrete"}
@@ -445,7 +460,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
     if name in {"random", "optuna-gp", "optuna-tpe", "botorch-qlognei"}:
         return name, None
     raise ValueError(
-        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-f<tol>][-u]"
+        "method: expected ucb|ei|ts-C<threshold>[-r<n>][-g<growth>][-s<cost>][-f<tol>][-u][-b]"
         "[-v<EI rule>], "
         "random, "
         "optuna-gp, optuna-tpe or "
@@ -765,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default=DEFAULT_METHODS,
         help="comma list: ucb|ei|ts-C<C>[-r<initial repeats>][-g<refit growth>]"
-        "[-s<switch cost>][-f<fit tolerance>][-p<TS pool>], optuna-gp, "
+        "[-s<switch cost>][-f<fit tolerance>][-p<TS pool>][-u][-b], optuna-gp, "
         "botorch-qlognei, random",
     )
     p.add_argument(
@@ -803,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-json",
         default=None,
         help="comma list of results.json files: merge their runs into one table, "
-        "JSON and plot instead of running anything",
+        "JSON and plot instead of running anything (only --methods' runs when it is given)",
     )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -819,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         args.budgets = args.budgets if args.budgets != "500" else "30"
         args.methods = "ucb-C1,ucb-C2,ei-C2,ts-C2,random"
     known = dict(PROBLEMS)
+    chosen = args.methods != DEFAULT_METHODS  # --methods given: it also filters --from-json
     if args.suite:
         from lowswitch.benchmark.suite import SUITE_METHODS, suite_problems
 
@@ -843,7 +859,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         for path in args.from_json.split(","):
             for r in json.loads(Path(path.strip()).read_text())["runs"]:
-                runs.append(RunResult(**r))
+                if not chosen or r["method"] in methods:
+                    runs.append(RunResult(**r))
         jobs = []
     bar = tqdm(jobs, disable=args.no_progress, desc="bo runs")
     for problem, budget, method, seed in bar:

@@ -286,11 +286,11 @@ def build_policy(
     # a plate's policy refits on the campaign's schedule (PlanConfig.refit_growth, in
     # conditions), so its own evaluation-count schedule stays at "every ask" unless set
     growth = config.config.refit_growth
-    # built afresh for every plate, the policy never sees a block's results before the
-    # next decision: the switch cost's extra repeats are always committed up front
+    # built afresh for every plate, the policy has handed out no block, so it commits the
+    # switch cost's extra repeats up front even for a one-condition plate (choose_blocks)
     opt = cls(bounds, candidates=X, config=config.config.replace(
         seed=seed, n_initial=max(2, min(config.initial_conditions, X.shape[0])),
-        refit_growth=1.0 if growth is None else growth, cost_up_front=True,
+        refit_growth=1.0 if growth is None else growth,
         options=_plate_options(cls, config.config.options)))
     idx = [int(i) for i in observed_idx]
     ys = [float(y) for y in observed_y]

@@ -408,12 +408,11 @@ class LowSwitchSampler(optuna.samplers.BaseSampler):
                 config = space.sample(1, rng)[0]
             return config, 1
         candidates = space.encode_many(space.enumerate()) if discrete else None
-        # a fresh policy per block, rebuilt from the study: it cannot decide a stay after
-        # the block's results, so the switch cost's extra repeats are committed up front
+        # a fresh policy per block, rebuilt from the study: it has handed out no block, so
+        # the switch cost's extra repeats are committed up front (choose_blocks)
         block_cfg = self.config.replace(
             maximize=study.direction == optuna.study.StudyDirection.MAXIMIZE,
             seed=derive_seed(self.seed, block_id, 2, bits=31), n_initial=n_initial,
-            cost_up_front=True,
         )
         policy = self._policy_cls(space.bounds, candidates=candidates, config=block_cfg)
         for key, ys in obs.items():

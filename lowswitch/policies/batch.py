@@ -9,10 +9,10 @@
   (``BatchModel``), and the policy's acquisition picks
   the point; the switch rule (with the switch cost, if any) sets its repeats. Each later
   block of the same ask is chosen after hallucinating the previous one (GP-BUCB).
-  Chosen blind (``k > 1``, pending blocks, or ``cost_up_front``), a block gets the switch
-  cost's extra repeats up front; asked one at a time it gets the plain rule's, and the
-  extra ones are decided at the next ask, after its results (``_stay_block``;
-  docs/maths/switching.md).
+  Chosen blind (``k > 1``, pending blocks, ``cost_up_front``, or by a policy that has
+  handed out no block yet), a block gets the switch cost's extra repeats up front; asked
+  one at a time by a policy in flight it gets the plain rule's, and the extra ones are
+  decided at the next ask, after its results (``_stay_block``; docs/maths/switching.md).
 
 Every ask draws from its own generator seeded by ``(seed, ASK_STREAM, ask number)``.
 """
@@ -49,11 +49,15 @@ def choose_blocks(
     n_told_unique = policy.n_unique
     m = None if policy.candidates is None else policy.candidates.shape[0]
 
+    told: list[Tensor] | None = None  # the told points, read only while designing
+
     def designing() -> bool:
         return n_told_unique < 2 or (cursor < policy.n_initial and n_told_unique < policy.n_initial)
 
-    # blocks chosen before any of their results are seen (or the user asked for that)
-    blind = k > 1 or bool(hall_X) or policy.cost_up_front
+    # blocks chosen before any of their results are seen, or by a policy that may not be
+    # asked again (one rebuilt from the history for every decision has no last block, so
+    # it could never stay), or the user asked for that
+    blind = k > 1 or bool(hall_X) or policy.cost_up_front or policy._last_x is None
     if not blind and policy.switch_cost and not designing():
         stay = _stay_block(policy, remaining)
         if stay is not None:
@@ -62,8 +66,10 @@ def choose_blocks(
         if m is not None and len(blocks) >= m:
             break
         if designing():
+            if told is None:
+                told = list(torch.unique(policy._holder.rows()[0], dim=0))
             x, idx = design_point(policy.seed, cursor, policy.bounds, policy.candidates,
-                                  [b.x for b in blocks])
+                                  [b.x for b in blocks], hall_X + told)
             cursor += 1
             repeats = policy.initial_repeats
             if remaining is not None:

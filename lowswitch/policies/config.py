@@ -110,6 +110,8 @@ class PolicyConfig:
             blind batch does, instead of deciding them after the block's results are told
             (``False``, the default, when blocks are asked one at a time; see
             docs/maths/switching.md). For a loop that runs a block's repeats all at once.
+            A policy that has handed out no block yet (rebuilt from stored data) commits
+            them up front whatever this says.
         options: acquisition-specific options, checked by the policy class (e.g.
             ``{"beta": 2.0}`` for UCB, ``{"n_discrete": 256}`` for Thompson sampling).
 

@@ -43,35 +43,49 @@ def default_n_initial(n_initial: int | None, d: int, m: int | None) -> int:
 
 
 def design_point(
-    seed: int, cursor: int, bounds: Tensor, candidates: Tensor | None, exclude: list[Tensor]
+    seed: int, cursor: int, bounds: Tensor, candidates: Tensor | None, exclude: list[Tensor],
+    avoid: list[Tensor] | tuple[()] = (),
 ) -> tuple[Tensor, int | None]:
     """The ``cursor``-th design point ``(x (d,), row or None)``, skipping ``exclude``.
 
-    Finite sets: the candidates in a seeded random order (rows in ``exclude`` skipped);
-    boxes: the ``cursor``-th point of a scrambled Sobol sequence scaled to ``bounds``.
+    Finite sets: the candidates in a seeded random order; boxes: the points of a scrambled
+    Sobol sequence scaled to ``bounds``, from the ``cursor``-th on. Points in ``exclude``
+    (this batch's) are skipped; points in ``avoid`` (pending blocks, told points) are
+    skipped while an untaken candidate is left, so that a policy rebuilt from its history
+    for every decision (design cursor back at 0) moves on to the next design point instead
+    of repeating the first.
 
     Example:
         >>> box = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
         >>> torch.equal(design_point(0, 3, box, None, [])[0], design_point(0, 3, box, None, [])[0])
         True
+        >>> first = design_point(0, 0, box, None, [])[0]
+        >>> after = design_point(0, 0, box, None, [], [first])[0]
+        >>> torch.equal(after, design_point(0, 1, box, None, [])[0])
+        True
     """
+    banned = {row_key(e) for e in exclude}
+    taken = banned | {row_key(e) for e in avoid}
     if candidates is not None:
         m = candidates.shape[0]
         perm = torch.randperm(m, generator=seeded_generator(seed, DESIGN_STREAM))
-        taken = {row_key(e) for e in exclude}
-        for j in range(m):
-            i = int(perm[(cursor + j) % m])
-            x = candidates[i].clone()
-            if row_key(x) not in taken:
-                return x, i
+        for skip in (taken, banned):
+            for j in range(m):
+                i = int(perm[(cursor + j) % m])
+                x = candidates[i].clone()
+                if row_key(x) not in skip:
+                    return x, i
         raise StateError("ask: every candidate is already in this batch")  # pragma: no cover
     sobol_seed = int(seeded_generator(seed, DESIGN_STREAM).initial_seed() % (2**31))
     engine = SobolEngine(bounds.shape[1], scramble=True, seed=sobol_seed)
     if cursor:
         engine.fast_forward(cursor)
-    u = engine.draw(1, dtype=torch.float64)[0]
-    x = canonical(bounds[0] + (bounds[1] - bounds[0]) * u)
-    return x.clamp(bounds[0], bounds[1]), None
+    # Sobol points are distinct, so at most len(taken) of these are skipped
+    for u in engine.draw(len(taken) + 1, dtype=torch.float64):
+        x = canonical(bounds[0] + (bounds[1] - bounds[0]) * u).clamp(bounds[0], bounds[1])
+        if row_key(x) not in taken:
+            return x, None
+    raise StateError("design: no untaken Sobol point")  # pragma: no cover
 
 
 __all__ = ["default_n_initial", "design_point"]

@@ -199,3 +199,34 @@ def test_botorch_loop_runs_to_budget_and_records_every_step() -> None:
     assert len(res.trace) == 7 - 4  # one record per step after the 2 d = 4 design points
     assert math.isfinite(res.simple_regret) and res.simple_regret >= 0.0
     assert res.record_s >= 0.0 and res.wall_time_s > 0.0
+
+
+def test_a_rebuilt_policy_run_walks_the_kept_policys_design_and_pays_for_switches() -> None:
+    """``-b`` rebuilds the policy from the history for every block (a stateless loop): it
+    walks the same initial design as the kept policy and, with a switch cost, commits the
+    extra repeats up front, so it switches less than without one."""
+    from lowswitch.benchmark.bo import run_one
+
+    kept = run_one(PROBLEMS["branin"], "ei-C2", 40, 0)
+    rebuilt = run_one(PROBLEMS["branin"], "ei-C2-b", 40, 0)
+    dear = run_one(PROBLEMS["branin"], "ei-C2-s100-b", 40, 0)
+    assert rebuilt.evaluations == dear.evaluations == 40
+    design = 4  # 2 d design blocks of 2 repeats: identical, regret included
+    assert [t[:3] for t in rebuilt.trace[:design]] == [t[:3] for t in kept.trace[:design]]
+    assert rebuilt.trace[design - 1][1] == design  # never the first design point again
+    assert dear.switches < rebuilt.switches
+
+
+def test_from_json_with_methods_keeps_only_those_runs(tmp_path: Path) -> None:
+    first = tmp_path / "a"
+    assert main(["--problems", "branin", "--budgets", "8", "--seeds", "1", "--methods",
+                 "ei-C2,random", "--out", str(first), "--no-progress", "--no-plot"]) == 0
+    merged = tmp_path / "m"
+    assert main(["--from-json", str(first / "results.json"), "--methods", "random",
+                 "--out", str(merged), "--no-progress", "--no-plot"]) == 0
+    runs = json.loads((merged / "results.json").read_text())["runs"]
+    assert [r["method"] for r in runs] == ["random"]
+    every = tmp_path / "e"
+    assert main(["--from-json", str(first / "results.json"), "--out", str(every),
+                 "--no-progress", "--no-plot"]) == 0
+    assert len(json.loads((every / "results.json").read_text())["runs"]) == 2

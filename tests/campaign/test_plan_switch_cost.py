@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -105,11 +106,20 @@ def test_plates_are_planned_blind_so_cost_up_front_changes_nothing(
 
 
 def test_the_planners_policy_commits_the_extension_up_front() -> None:
+    """Built afresh from the data, the planner's policy has handed out no block, so even a
+    one-block ask commits the extension like a blind batch (no planner override needed)."""
     from lowswitch.campaign.planner import build_policy
     from lowswitch.policies.config import PolicyConfig
 
     idx, ys = _observations()
     box = torch.stack([torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)])
-    cfg = PlanConfig(policy="ei", initial_conditions=5,
-                     config=PolicyConfig(switch_cost=10.0, cost_up_front=False))
-    assert build_policy(X, box, idx, ys, cfg, 0, None).cost_up_front is True
+
+    def built(cost: float) -> Any:
+        cfg = PlanConfig(policy="ei", initial_conditions=5,
+                         config=PolicyConfig(switch_cost=cost, cost_up_front=False))
+        return build_policy(X, box, idx, ys, cfg, 0, None)
+
+    assert built(10.0).cost_up_front is False
+    one, both, free = built(10.0).ask(), built(10.0).ask(n_blocks=2)[0], built(0.0).ask()
+    assert torch.equal(one.x, both.x) and one.repeats == both.repeats
+    assert torch.equal(one.x, free.x) and one.repeats > free.repeats

@@ -30,12 +30,17 @@ def _f(x: torch.Tensor) -> float:
 
 
 def _warm(policy: Any, **kw: Any) -> Any:
-    """A policy on a 41-point grid, told 2 looks at 3 spread points (design done)."""
-    opt = policy(BOUNDS, candidates=GRID, seed=3, n_initial=2, **kw)
+    """A policy in flight on a 41-point grid: its own design of 3 points, 2 looks each.
+
+    It has handed out blocks, so it is asked one look at a time (a policy that has handed
+    out nothing yet chooses its first model block blind; see the rebuilt-policy tests).
+    """
+    opt = policy(BOUNDS, candidates=GRID, seed=1, n_initial=3, **kw)
     gen = torch.Generator().manual_seed(11)
-    for i in (2, 20, 38):
-        x = GRID[i]
-        opt.tell(x, _f(x) + NOISE_SD * torch.randn(2, generator=gen, dtype=D))
+    while opt.n_unique < 3:
+        block = opt.ask()
+        opt.tell(block.x, _f(block.x) + NOISE_SD * torch.randn(block.repeats, generator=gen,
+                                                               dtype=D))
     return opt
 
 
@@ -168,3 +173,47 @@ def test_an_isolated_point_kept_in_the_running_gets_the_up_front_total(
         done += extra
         var = 1.0 / (1.0 / var + extra / noise)
     assert done == up_front
+
+
+def _told(policy: Any, **kw: Any) -> Any:
+    """A fresh policy told 2 looks at 3 spread points: it has handed out nothing."""
+    opt = policy(BOUNDS, candidates=GRID, seed=3, n_initial=2, **kw)
+    gen = torch.Generator().manual_seed(11)
+    for i in (2, 20, 38):
+        opt.tell(GRID[i], _f(GRID[i]) + NOISE_SD * torch.randn(2, generator=gen, dtype=D))
+    return opt
+
+
+@pytest.mark.parametrize("policy", [LowSwitchGPEI, LowSwitchGPUCB, LowSwitchGPTS])
+def test_a_policy_that_has_handed_out_nothing_commits_the_extension(policy: Any) -> None:
+    """Built from the history (warm start, or rebuilt for every decision) a policy has no
+    block whose results it could look at before the next ask: it chooses blind."""
+    one = _told(policy, switch_cost=10.0).ask()
+    both = _told(policy, switch_cost=10.0).ask(n_blocks=2)[0]
+    free = _told(policy).ask()
+    assert torch.equal(one.x, both.x) and one.repeats == both.repeats
+    assert torch.equal(one.x, free.x) and one.repeats > free.repeats
+
+
+def test_a_loop_that_rebuilds_the_policy_for_every_decision_still_pays_for_switches() -> None:
+    """A user's loop that rebuilds the policy from its history before every ask (as the
+    Optuna sampler and the campaign planner do) gets the switch cost's extra repeats."""
+    gen = torch.Generator().manual_seed(5)
+
+    def run(cost: float) -> int:
+        history: list[tuple[torch.Tensor, torch.Tensor]] = []
+        last, switches, n = None, 0, 0
+        while n < 40:
+            opt = LowSwitchGPEI(BOUNDS, candidates=GRID, seed=7, n_initial=3,
+                                switch_cost=cost, budget=40)
+            for x, ys in history:
+                opt.tell(x, ys)
+            block = opt.ask()
+            ys = _f(block.x) + 0.3 * torch.randn(block.repeats, generator=gen, dtype=D)
+            history.append((block.x, ys))
+            switches += last is None or not torch.equal(block.x, last)
+            last, n = block.x, n + block.repeats
+        return switches
+
+    cheap, dear = run(0.0), run(50.0)
+    assert dear < cheap, (dear, cheap)
