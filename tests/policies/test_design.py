@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowswitch import LowSwitchGPEI, LowSwitchGPTS, LowSwitchGPUCB
 from lowswitch.policies.design import design_point
@@ -50,3 +52,27 @@ def test_a_told_point_is_avoided_but_a_batch_point_never_repeated() -> None:
     everything = list(GRID)
     assert torch.equal(design_point(0, 0, BOX, GRID, [], everything)[0], first)
     assert torch.equal(design_point(0, 0, BOX, GRID, [first], everything)[0], second)
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(2, 12), seed=st.integers(0, 2**31 - 1), cursor=st.integers(0, 40),
+       data=st.data())
+def test_design_never_repeats_a_batch_point_and_avoids_told_ones_while_it_can(
+    m: int, seed: int, cursor: int, data: st.DataObject,
+) -> None:
+    cands = torch.linspace(0.0, 1.0, m, dtype=D).unsqueeze(-1)
+    box = torch.tensor([[0.0], [1.0]], dtype=D)
+    rows = st.lists(st.integers(0, m - 1), unique=True)
+    batch = data.draw(rows.filter(lambda r: len(r) < m), label="batch")
+    told = data.draw(rows, label="told")
+    x, i = design_point(seed, cursor, box, cands, [cands[j] for j in batch],
+                        [cands[j] for j in told])
+    assert i is not None and torch.equal(x, cands[i])
+    assert i not in batch
+    if set(range(m)) - set(batch) - set(told):
+        assert i not in told
+    # a box: every Sobol point handed out differs from the avoided ones
+    avoid = [design_point(seed, k, box, None, [])[0] for k in range(cursor, cursor + 3)]
+    y, _ = design_point(seed, cursor, box, None, [], avoid)
+    assert not any(torch.equal(y, a) for a in avoid)
+    assert torch.equal(y, design_point(seed, cursor + 3, box, None, [])[0])
