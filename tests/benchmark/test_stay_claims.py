@@ -158,3 +158,26 @@ def test_the_bo_page_table_cell_by_cell() -> None:
             look, front = _vs_best_other(p, f"ei-C2-s{s}", s), _vs_best_other(p, f"ei-C2-s{s}-u", s)
             want += [f"{look:.2f}", f"{front:.2f}", f"{look / front:.2f}"]
         assert cells[1:] == want, p
+
+
+def test_ucb_and_ts_on_the_other_six_side_by_side() -> None:
+    data = json.loads((DOCS / "bo-suite-stay-ucb-ts-6more.json").read_text())
+    six = sorted({r["problem"] for r in data["per_seed"]})
+    assert six == ["ackley5", "branin", "hartmann3", "levy10", "rastrigin3", "rosenbrock4"]
+    key = "regret_at_cost_s10"
+
+    def at(p: str, m: str) -> float:
+        return _median(data, p, m, key)
+
+    for fam, look_blind, up_blind, look_up, geo in (("ucb", 3, 3, 3, 1.13),
+                                                    ("ts", 3, 2, 5, 0.62)):
+        blind, look, up = (f"{fam}-C2", f"{fam}-C2-s10", f"{fam}-C2-s10-u")
+        assert sum(at(p, look) < at(p, blind) for p in six) == look_blind
+        assert sum(at(p, up) < at(p, blind) for p in six) == up_blind
+        assert sum(at(p, look) < at(p, up) for p in six) == look_up
+        ratios = [at(p, look) / at(p, up) for p in six]
+        assert round(math.exp(statistics.fmean(math.log(r) for r in ratios)), 2) == geo
+    assert [_median(data, "ackley5", m, "switches") for m in ("ucb-C2-s10", "ucb-C2-s10-u")] == [
+        142, 37]
+    assert [_median(data, "levy10", m, "switches") for m in ("ts-C2-s10", "ts-C2-s10-u")] == [
+        234, 113]
