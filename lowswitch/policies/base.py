@@ -223,10 +223,14 @@ class LowSwitchPolicy(PersistMixin, ABC):
     @property
     def n_unique(self) -> int:
         """Distinct points among the told observations."""
+        return int(self._told_points().shape[0])
+
+    def _told_points(self) -> Tensor:
+        """The distinct told points ``(q, d)``, in user units (the model's, once fitted)."""
         if self._model is not None:
-            return int(self._model.n_unique)
+            return self._model.unique_X
         X = self._holder.rows()[0]
-        return int(torch.unique(X, dim=0).shape[0]) if X.shape[0] else 0
+        return torch.unique(X, dim=0) if X.shape[0] else X
 
     @property
     def model(self) -> Any:

@@ -67,7 +67,7 @@ def choose_blocks(
             break
         if designing():
             if told is None:
-                told = list(torch.unique(policy._holder.rows()[0], dim=0))
+                told = list(policy._told_points())
             x, idx = design_point(policy.seed, cursor, policy.bounds, policy.candidates,
                                   [b.x for b in blocks], hall_X + told)
             cursor += 1

@@ -106,3 +106,13 @@ def test_the_held_out_table_cell_by_cell() -> None:
         "powell4", "shekel", "sixhumpcamel"}
     assert {p for p, r in acc.items() if r["s10_vs_best_other"] <= 1.1} == {"shekel"}
     assert all(SUITES["heldout"][p].noise_fraction == 0.05 for p in acc)
+
+
+def test_on_shekel_nothing_leaves_the_plain() -> None:
+    rows = [r for r in HELD["per_seed"] if r["problem"] == "shekel"]
+    methods = {r["method"] for r in rows}
+    assert len(methods) == 6
+    medians = [statistics.median(r["simple_regret"] for r in rows if r["method"] == m)
+               for m in methods]
+    assert all(9.4 <= v <= 10.4 for v in medians), medians
+    assert round(_rows(HELD["acceptance"])["shekel"]["vs_random"], 2) == 1.04
