@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "opt-time": "lowswitch.benchmark.opt_time",
     "suite-append": "lowswitch.benchmark.suite_append",
     "blocks": "lowswitch.benchmark.blocks",
+    "paired": "lowswitch.benchmark.paired",
 }
 
 __all__ = ["BENCHMARKS"]

@@ -11,6 +11,9 @@ records its repeats and the true simple regret of its point. Per run:
   first evaluation of each visit to such a point (a visit is a run of consecutive blocks at
   one point: a policy that decides its stays look by look hands them out as several
   blocks), i.e. what second looks at poor points cost;
+* ``stays`` and ``stay_evaluations``: model blocks at the point of the block before them
+  (a cost rule's look-by-look stays, or an acquisition that picked the last point again),
+  and their evaluations;
 * ``best_evaluated``: the smallest true regret of any point evaluated so far;
 * ``recommendation``: the true regret of the policy's recommendation at the stop.
 
@@ -32,8 +35,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("evaluations", "switches", "evaluations_on_bad", "repeats_on_bad",
-          "best_evaluated", "recommendation")
+FIELDS = ("evaluations", "switches", "evaluations_on_bad", "repeats_on_bad", "stays",
+          "stay_evaluations", "best_evaluated", "recommendation")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,6 +94,8 @@ def replay(problem: Any, method: str, seed: int, budget: int, s: float,
         "switches": obj.n_switches,
         "evaluations_on_bad": sum(r for r, g, _ in model if g > bad_regret),
         "repeats_on_bad": sum(r for r, g, _ in model if g > bad_regret) - first_looks,
+        "stays": sum(1 - moved for _, _, moved in model),
+        "stay_evaluations": sum(r for r, _, moved in model if not moved),
         "best_evaluated": min(g for _, g, _ in blocks),
         "recommendation": obj.regret(opt.recommend()),
         "blocks": [list(b) for b in blocks],

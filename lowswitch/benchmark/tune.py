@@ -409,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--budget", type=int, default=40, help="evaluations per method and seed")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    p.add_argument("--seed-offset", type=int, default=0,
+                   help="first seed (with --seeds N: seeds offset, ..., offset + N - 1)")
     p.add_argument(
         "--methods",
         default=",".join(METHODS),
@@ -451,9 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     bad = [m for m in methods if m not in known]
     if bad:
         p.error(f"unknown method(s) {bad}; choose from {list(known)}")
-    budget, seeds, n_max = a.budget, list(range(a.seeds)), a.n_max
-    if a.quick:
-        budget, seeds, n_max = 5, [0], 200
+    if a.seeds < 1 or a.seed_offset < 0:
+        p.error(f"--seeds must be >= 1 and --seed-offset >= 0, got {a.seeds} and {a.seed_offset}")
+    budget, seeds, n_max = a.budget, list(range(a.seed_offset, a.seed_offset + a.seeds)), a.n_max
+    if a.quick:  # one seed: the first one asked for
+        budget, seeds, n_max = 5, [a.seed_offset], 200
     rows = run(
         budget,
         seeds,

@@ -25,6 +25,8 @@ def test_a_short_replay_stops_at_the_cost_and_adds_up(tmp_path: Path) -> None:
         assert run["switches"] == sum(moved for _, _, moved in run["blocks"]) <= len(reps)
         assert 0 <= run["repeats_on_bad"] <= run["evaluations_on_bad"] <= run["evaluations"]
         assert run["best_evaluated"] == min(g for _, g, _ in run["blocks"])
+        assert 0 <= run["stays"] <= len(reps) - run["switches"]
+        assert run["stays"] <= run["stay_evaluations"] <= run["evaluations"] - run["switches"]
         assert run["recommendation"] >= 0.0
     for method, row in data["medians"].items():
         mine = [r for r in data["runs"] if r["method"] == method]
@@ -68,3 +70,5 @@ def test_second_looks_are_counted_per_visit_not_per_block() -> None:
     assert run["repeats_on_bad"] == run["evaluations_on_bad"] - visits
     stays = [b for b in model if not b[2]]
     assert stays, "the cost-aware run should stay at some point after a look"
+    assert run["stays"] == len(stays)
+    assert run["stay_evaluations"] == sum(r for r, _, _ in stays)

@@ -78,3 +78,14 @@ def test_auto_switch_cost_method_measures_the_ratio(tmp_path: Path) -> None:
     assert run["method"] == "lowswitch_auto"
     # the set-up (feature extraction) is measured and dearer than nothing: a positive cost
     assert run["switch_cost"] > 0.0
+
+
+def test_seed_offset_picks_the_seeds(tmp_path: Path) -> None:
+    rc = bench.main(["--quick", "--seed-offset", "3", "--methods", "random", "--out",
+                     str(tmp_path), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "tune.json").read_text())
+    assert data["seeds"] == [3] and {r["seed"] for r in data["runs"]} == {3}
+    for bad in (["--seed-offset", "-1"], ["--seeds", "0"]):
+        with pytest.raises(SystemExit):
+            bench.main([*bad, "--methods", "random"])
