@@ -247,3 +247,66 @@ def test_where_the_extra_looks_go(name: str, cost: float, blind: tuple, aware: t
         got = (med["stays"], med["stay_evaluations"], med["switches"], med["evaluations"],
                f"{med['recommendation']:.3g}")
         assert got == want, (name, method)
+
+
+HELD10 = load_rows([str(DOCS / "bo-heldout-10seeds.json")])
+
+
+def test_heldout_ten_seeds() -> None:
+    data = json.loads((DOCS / "bo-heldout-10seeds.json").read_text())
+    assert {r["seed"] for r in data["per_seed"]} == set(range(10))
+    assert len(data["per_seed"]) == 5 * 6 * 10
+    five = {(r["problem"], r["method"], r["seed"]): r
+            for r in json.loads((DOCS / "bo-heldout-cost.json").read_text())["per_seed"]}
+    for r in data["per_seed"]:
+        if r["seed"] < 5:
+            old = five[r["problem"], r["method"], r["seed"]]
+            assert (r["simple_regret"], r["switches"]) == (old["simple_regret"], old["switches"])
+    stored = json.loads((DOCS / "bo-paired-heldout-10seeds.json").read_text())["comparisons"]
+    for table in stored:
+        fresh = paired_rows(HELD10, table[0]["a"], table[0]["b"], table[0]["s"])
+        assert [(r["problem"], r["wins"], r["losses"], r["ties"]) for r in fresh] == [
+            (r["problem"], r["wins"], r["losses"], r["ties"]) for r in table]
+    pooled = {f"{t[0]['a']}:{t[0]['b']}@{t[0]['s']:g}": _pooled(t) for t in stored}
+    assert pooled["ei-C2-s100:ei-C2@100"][:3] == (32, 16, 2)
+    assert f"{pooled['ei-C2-s100:ei-C2@100'][3]:.2g}" == "0.029"
+    assert pooled["ei-C2-s10:ei-C2@10"][:2] == (26, 24)
+    assert f"{pooled['ei-C2-s10:ei-C2@10'][3]:.2f}" == "0.89"
+    for spec in ("ei-C2-s10:optuna-gp@10", "ei-C2-s10:optuna-tpe@10",
+                 "ei-C2-s100:optuna-gp@100", "ei-C2-s100:optuna-tpe@100"):
+        assert pooled[spec][:2] == (29, 21) and f"{pooled[spec][3]:.2f}" == "0.32", spec
+    by = {(t[0]["a"], t[0]["b"], t[0]["s"], r["problem"]): r for t in stored for r in t}
+    egg = [by["ei-C2", b, 0.0, "eggholder"] for b in ("optuna-gp", "optuna-tpe", "random")]
+    assert [(r["wins"], r["losses"], f"{r['p']:.2g}") for r in egg] == [
+        (0, 10, "0.002"), (1, 9, "0.021"), (2, 8, "0.11")]
+    assert [(by["ei-C2", "optuna-gp", 0.0, p]["wins"], by["ei-C2", "optuna-gp", 0.0, p]["losses"])
+            for p in ("dixonprice4", "powell4", "sixhumpcamel")] == [(9, 1), (10, 0), (9, 1)]
+    acc = {r["problem"]: r for r in data["acceptance"]}
+    assert {p for p, r in acc.items() if r["vs_best_baseline"] > 1} == {"eggholder", "shekel"}
+    figures = (acc["eggholder"]["vs_best_baseline"], acc["shekel"]["vs_best_baseline"],
+               acc["eggholder"]["vs_random"])
+    assert tuple(round(x, 2) for x in figures) == (5.17, 1.09, 1.84)
+    within = {p for p, r in acc.items() if r["s10_vs_best_other"] <= 1.1}
+    assert within == {"shekel", "sixhumpcamel"}
+    assert all(r["s100_vs_best_other"] <= 1.1 for r in acc.values())
+    assert sum(r["s100_below_all"] for r in acc.values()) == 3
+    for text in ("32 below, 16 above, 2 ties (p = 0.029)", "26 against 24 (p = 0.89)",
+                 "below in 29 of 50 pairs in each of the four comparisons (p = 0.32)",
+                 "0-10 against `GPSampler` (p = 0.002) and 1-9 against TPE\n    (p = 0.021), "
+                 "median 5.17x", "1.84x random search's (2-8 against\n    it, p = 0.11)",
+                 "(9-1, 10-0, 9-1)", "on 3 of 5 (not `eggholder` 5.17x, `shekel` 1.09x)",
+                 "s = 10 within 1.1x on 2 of 5", "s = 100 on 5 of 5 (`eggholder` and `shekel` "
+                 "at 1.01x),\n    strictly below all three on 3"):
+        assert text in PAGE, text
+
+
+def test_eggholder_is_the_only_significant_loss_in_the_stored_paired_tables() -> None:
+    losses = set()
+    for name in ("bo-paired.json", "bo-paired-optuna.json", "bo-paired-20seeds.json",
+                 "bo-paired-heldout-10seeds.json"):
+        for table in json.loads((DOCS / name).read_text())["comparisons"]:
+            for r in table:
+                if r["problem"] != "all" and r["p"] < 0.05 and r["losses"] > r["wins"]:
+                    losses.add((name, r["a"], r["b"], r["problem"]))
+    assert losses == {("bo-paired-heldout-10seeds.json", "ei-C2", b, "eggholder")
+                      for b in ("optuna-gp", "optuna-tpe")}
