@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +84,16 @@ def _regret_key(s: float) -> str:
     return "simple_regret" if s == 0 else f"regret_at_cost_s{s:g}"
 
 
-def _by_seed(rows: list[Row], problem: str, method: str, key: str) -> dict[int, float]:
-    out: dict[int, float] = {}
+def _by_seed(rows: list[Row], key: str) -> dict[tuple[str, str], dict[int, float]]:
+    """``{(problem, method): {seed: value of key}}`` over ``rows``, NaN values left out."""
+    out: dict[tuple[str, str], dict[int, float]] = {}
     for r in rows:
-        if r["problem"] == problem and r["method"] == method:
-            if key not in r:
-                raise InputError(f"the per-seed rows have no {key!r} (costs stored: "
-                                 f"{sorted(k for k in r if k.startswith('regret_at_cost'))})")
-            value = float(r[key])
-            if not math.isnan(value):
-                out[int(r["seed"])] = value
+        if key not in r:
+            raise InputError(f"the per-seed rows have no {key!r} (costs stored: "
+                             f"{sorted(k for k in r if k.startswith('regret_at_cost'))})")
+        value = float(r[key])
+        if not math.isnan(value):
+            out.setdefault((r["problem"], r["method"]), {})[int(r["seed"])] = value
     return out
 
 
@@ -113,20 +114,21 @@ def paired_rows(rows: list[Row], a: str, b: str, s: float) -> list[Row]:
     Raises:
         InputError: a method has no rows, or no problem has seeds run by both.
     """
-    key = _regret_key(s)
     methods = {r["method"] for r in rows}
     missing = [m for m in (a, b) if m not in methods]
     if missing:
         raise InputError(f"no per-seed rows for {missing}; the file has {sorted(methods)}")
+    values = _by_seed(rows, _regret_key(s))
     out: list[Row] = []
     for problem in sorted({r["problem"] for r in rows}):
-        ra, rb = _by_seed(rows, problem, a, key), _by_seed(rows, problem, b, key)
+        ra, rb = values.get((problem, a), {}), values.get((problem, b), {})
         seeds = sorted(set(ra) & set(rb))
         if not seeds:
             continue
         wins = sum(ra[k] < rb[k] for k in seeds)
         losses = sum(ra[k] > rb[k] for k in seeds)
-        med_a, med_b = _median([ra[k] for k in seeds]), _median([rb[k] for k in seeds])
+        med_a = statistics.median(ra[k] for k in seeds)
+        med_b = statistics.median(rb[k] for k in seeds)
         out.append({
             "problem": problem, "a": a, "b": b, "s": s, "seeds": len(seeds),
             "wins": wins, "losses": losses, "ties": len(seeds) - wins - losses,
@@ -137,19 +139,13 @@ def paired_rows(rows: list[Row], a: str, b: str, s: float) -> list[Row]:
         raise InputError(f"{a} and {b} share no (problem, seed) with a regret at s = {s:g}")
     wins, losses = sum(r["wins"] for r in out), sum(r["losses"] for r in out)
     ratios = [r["ratio"] for r in out if 0 < r["ratio"] < math.inf]
-    geo = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
+    geo = statistics.geometric_mean(ratios) if ratios else math.nan
     out.append({
         "problem": "all", "a": a, "b": b, "s": s, "seeds": sum(r["seeds"] for r in out),
         "wins": wins, "losses": losses, "ties": sum(r["ties"] for r in out),
         "median_a": math.nan, "median_b": math.nan, "ratio": geo, "p": sign_test_p(wins, losses),
     })
     return out
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
 
 
 def _ratio(x: float, y: float) -> float:
@@ -210,10 +206,10 @@ def plot(tables: list[list[Row]], rows: list[Row], path: Path) -> None:
     fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4.8), squeeze=False)
     for ax, table in zip(axes[0], tables, strict=True):
         a, b, s = table[0]["a"], table[0]["b"], table[0]["s"]
-        key = _regret_key(s)
+        values = _by_seed(rows, _regret_key(s))
         problems = [r["problem"] for r in table if r["problem"] != "all"]
         for i, problem in enumerate(problems):
-            ra, rb = _by_seed(rows, problem, a, key), _by_seed(rows, problem, b, key)
+            ra, rb = values[problem, a], values[problem, b]
             logs = [math.log10(ra[k] / rb[k]) for k in sorted(set(ra) & set(rb))
                     if ra[k] > 0 and rb[k] > 0]
             colours = ["tab:green" if v < 0 else "tab:red" if v > 0 else "grey" for v in logs]

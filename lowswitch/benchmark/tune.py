@@ -408,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     p.add_argument("--budget", type=int, default=40, help="evaluations per method and seed")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="number of seeds (from --seed-offset, default 0)")
     p.add_argument("--seed-offset", type=int, default=0,
                    help="first seed (with --seeds N: seeds offset, ..., offset + N - 1)")
     p.add_argument(

@@ -8,6 +8,7 @@ recomputed from their stored rows.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,21 @@ def test_the_stored_twenty_seed_tables_are_what_the_tool_computes() -> None:
             (r["problem"], r["wins"], r["losses"], r["ties"]) for r in table]
 
 
+def test_the_page_header_summary() -> None:
+    """"It pays at s = 100, it is even at s = 10, and both beat Optuna's samplers"."""
+    assert ("it pays at s = 100, it is\n    even with the cost-blind default at s = 10, and both "
+            "beat Optuna's samplers at equal\n    total cost") in PAGE
+    pooled = {spec: _pooled(paired_rows(TWENTY, *parse_comparison(spec)))
+              for spec, _, _ in POOLED[:6]}
+    w, l, _, p = pooled["ei-C2-s100:ei-C2@100"]
+    assert w > l and p < 0.01
+    w, l, _, p = pooled["ei-C2-s10:ei-C2@10"]
+    assert p > 0.5
+    for spec in [spec for spec, _, _ in POOLED[2:6]]:
+        w, l, _, p = pooled[spec]
+        assert w > l and p < 0.01, spec
+
+
 def test_twenty_seed_significant_problems() -> None:
     def significant(spec: str) -> dict[str, tuple[int, int]]:
         rows = [r for r in paired_rows(TWENTY, *parse_comparison(spec)) if r["problem"] != "all"]
@@ -124,9 +140,8 @@ def _best_other(rows: list[dict], problem: str, method: str, s: float) -> str:
     others = ("optuna-gp", "optuna-tpe") if s == 0 else ("optuna-gp", "optuna-tpe", "ei-C2")
 
     def med(m: str) -> float:
-        vals = sorted(r[key] for r in rows if r["problem"] == problem and r["method"] == m)
-        n = len(vals)
-        return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+        return statistics.median(r[key] for r in rows
+                                 if r["problem"] == problem and r["method"] == m)
 
     return min(others, key=med)
 
